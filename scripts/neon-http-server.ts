@@ -1,0 +1,382 @@
+/**
+ * Local stand-in for Neon's SQL-over-HTTP endpoint, backed by a real PostgreSQL.
+ *
+ * Production reaches Neon through @neondatabase/serverless (`neon()`, drizzle-orm/neon-http), which
+ * POSTs JSON to `https://api.<host>/sql`. Locally and in CI the Worker keeps that exact driver and
+ * only sets `neonConfig.fetchEndpoint` to this server, so tests exercise the real client-side code
+ * (type parsing, NeonDbError mapping, transaction batches). No npm package does this.
+ *
+ * Protocol, as the 1.2.0 driver speaks it:
+ *   - headers: Neon-Connection-String (target database), Neon-Array-Mode, Neon-Raw-Text-Output,
+ *     and for transaction() batches Neon-Batch-Isolation-Level / -Read-Only / -Deferrable;
+ *   - body `{query, params}` → `{command, rowCount, rowAsArray, fields, rows}`;
+ *     body `{queries: [...]}` → `{results: [...]}`, run in one BEGIN … COMMIT;
+ *   - values are Postgres text output: the driver runs its own type parsers on them;
+ *   - a Postgres error is HTTP 400 with the error fields as JSON; any other status is shown as text.
+ *
+ * Control routes for tests (JSON in and out):
+ *   GET  /__stats        → {requests, statements, byDatabase: {<db>: {requests, statements}}}
+ *   POST /__stats/reset  → zero the counters
+ *   POST /__faults       ← {delayMs?, failStatus?, database?}: delay and/or fail every SQL request
+ *                          (only those for `database` if given, so parallel test files are unaffected)
+ *   DELETE /__faults     → clear faults
+ *
+ * Run directly: `npx tsx scripts/neon-http-server.ts --port 4444 [--host 127.0.0.1] [--verbose]`.
+ */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import pg from "pg";
+
+export interface NeonHttpServerOptions {
+  host?: string;
+  /** 0 = ephemeral. */
+  port?: number;
+  /** Pool size per connection string; the embedded PGlite fallback needs 1. */
+  maxConnections?: number;
+  /** Accept non-loopback database hosts. Off by default so this never becomes an open relay. */
+  allowAnyHost?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Counters {
+  requests: number;
+  statements: number;
+}
+export interface NeonHttpStats extends Counters {
+  byDatabase: Record<string, Counters>;
+}
+
+export interface NeonHttpServer {
+  /** The /sql endpoint, e.g. http://127.0.0.1:4444/sql */
+  url: string;
+  port: number;
+  stats(): NeonHttpStats;
+  /** Closes the HTTP server and every database pool. */
+  close(): Promise<void>;
+}
+
+interface SqlQuery {
+  query: string;
+  params: unknown[];
+}
+interface Faults {
+  delayMs?: number;
+  failStatus?: number;
+  database?: string;
+}
+interface Target {
+  key: string;
+  database: string;
+  config: pg.PoolConfig;
+}
+
+const CONNECT_TIMEOUT_MS = 5_000;
+// Waiting for a free pooled connection is not an outage: with a 1-connection PGlite it can take a while.
+const POOL_WAIT_TIMEOUT_MS = 30_000;
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
+// transaction() options arrive as headers; each maps onto a BEGIN transaction mode.
+const BATCH_MODES: Record<string, Record<string, string>> = {
+  "neon-batch-isolation-level": {
+    ReadUncommitted: "ISOLATION LEVEL READ UNCOMMITTED",
+    ReadCommitted: "ISOLATION LEVEL READ COMMITTED",
+    RepeatableRead: "ISOLATION LEVEL REPEATABLE READ",
+    Serializable: "ISOLATION LEVEL SERIALIZABLE",
+  },
+  "neon-batch-read-only": { true: "READ ONLY", false: "READ WRITE" },
+  "neon-batch-deferrable": { true: "DEFERRABLE", false: "NOT DEFERRABLE" },
+};
+// The fields NeonDbError copies from a 400 body (the driver's own list).
+const PG_ERROR_FIELDS = [
+  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
+  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+] as const;
+
+// Every column comes back as Postgres' text output; the driver parses it like Neon's would be.
+const rawText = (value: string): string => value;
+const RAW_TEXT_TYPES = { getTypeParser: () => rawText } as unknown as pg.CustomTypesConfig;
+
+// The connect timeout belongs to the TCP/startup phase only, not to waiting in the pool queue.
+class TimedClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super({ ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  }
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Promise<NeonHttpServer> {
+  const log = opts.log ?? (() => {});
+  const pools = new Map<string, pg.Pool>();
+  let stats: NeonHttpStats = { requests: 0, statements: 0, byDatabase: {} };
+  let faults: Faults = {};
+
+  function poolFor(target: Target): pg.Pool {
+    let pool = pools.get(target.key);
+    if (!pool) {
+      pool = new pg.Pool(target.config);
+      // An idle connection dying (Postgres restart) must not crash the process.
+      pool.on("error", (err) => log(`pool ${target.database}: ${err.message}`));
+      pools.set(target.key, pool);
+    }
+    return pool;
+  }
+
+  function count(database: string, field: keyof Counters): void {
+    const db = (stats.byDatabase[database] ??= { requests: 0, statements: 0 });
+    db[field] += 1;
+    stats[field] += 1;
+  }
+
+  async function handleSql(req: IncomingMessage): Promise<unknown> {
+    const target = parseTarget(req.headers["neon-connection-string"], opts);
+    const body = parseSqlBody(await readBody(req));
+    const begin = Array.isArray(body) ? beginStatement(req.headers) : "";
+    const arrayMode = req.headers["neon-array-mode"] === "true";
+    // Counted before faults apply: resilience tests want to see the client's retries.
+    count(target.database, "requests");
+    const fault = faults.database === undefined || faults.database === target.database ? faults : {};
+    if (fault.delayMs) await sleep(fault.delayMs);
+    if (fault.failStatus) throw new HttpError(fault.failStatus, `Injected fault (HTTP ${fault.failStatus})`);
+
+    const onStatement = (): void => count(target.database, "statements");
+    const pool = poolFor(target);
+    try {
+      if (Array.isArray(body)) return { results: await runBatch(pool, body, begin, arrayMode, onStatement) };
+      onStatement();
+      return await runStatement(pool, body, arrayMode);
+    } catch (err) {
+      if (err instanceof pg.DatabaseError) throw err;
+      // Anything else from pg is transport: refused, timed out, connection lost.
+      const reason = err instanceof Error ? err.message : String(err);
+      const { host, port } = target.config;
+      throw new HttpError(503, `PostgreSQL unavailable (${host}:${port}/${target.database}): ${reason}`);
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const method = req.method ?? "GET";
+    const allow = (methods: string[]): boolean => {
+      if (methods.includes(method)) return true;
+      res.setHeader("Allow", methods.join(", "));
+      throw new HttpError(405, `Method ${method} not allowed on ${path}`);
+    };
+    if (path === "/sql" && allow(["POST"])) return sendJson(res, 200, await handleSql(req));
+    if (path === "/__stats" && allow(["GET"])) return sendJson(res, 200, stats);
+    if (path === "/__stats/reset" && allow(["POST"])) {
+      stats = { requests: 0, statements: 0, byDatabase: {} };
+      return sendJson(res, 200, stats);
+    }
+    if (path === "/__faults" && allow(["POST", "DELETE"])) {
+      faults = method === "DELETE" ? {} : parseFaults(await readBody(req));
+      return sendJson(res, 200, faults);
+    }
+    throw new HttpError(404, `No route for ${path}`);
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = Date.now();
+    route(req, res)
+      .catch((err: unknown) => sendError(res, err))
+      .finally(() => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const urlHost = address.includes(":") ? `[${address}]` : address;
+
+  return {
+    url: `http://${urlHost}:${port}/sql`,
+    port,
+    stats: () => structuredClone(stats),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets from workerd's fetch would otherwise hold close() open.
+      server.closeAllConnections();
+      await Promise.all([closed, ...[...pools.values()].map((p) => p.end())]);
+      pools.clear();
+    },
+  };
+}
+
+async function runStatement(db: pg.Pool | pg.PoolClient, q: SqlQuery, arrayMode: boolean): Promise<unknown> {
+  // Extended protocol even without params: a multi-statement string must fail, as it does on Neon.
+  const config = { text: q.query, values: q.params, rowMode: "array" as const, types: RAW_TEXT_TYPES, queryMode: "extended" };
+  const result = await db.query<unknown[]>(config);
+  const fields = result.fields.map(({ name, tableID, columnID, dataTypeID, dataTypeSize, dataTypeModifier, format }) => (
+    { name, tableID, columnID, dataTypeID, dataTypeSize, dataTypeModifier, format }
+  ));
+  const rows = arrayMode
+    ? result.rows
+    : result.rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, row[i]])));
+  return { command: result.command, rowCount: result.rowCount, rowAsArray: arrayMode, fields, rows };
+}
+
+async function runBatch(
+  pool: pg.Pool, queries: SqlQuery[], begin: string, arrayMode: boolean, onStatement: () => void,
+): Promise<unknown[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    const results: unknown[] = [];
+    for (const q of queries) {
+      onStatement();
+      results.push(await runStatement(client, q, arrayMode));
+    }
+    await client.query("COMMIT");
+    return results;
+  } catch (err) {
+    // If even ROLLBACK fails the connection is unusable: hand it back as broken so the pool drops it.
+    await client.query("ROLLBACK").catch((e: Error) => { broken = e; });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+function beginStatement(headers: http.IncomingHttpHeaders): string {
+  const modes = Object.entries(BATCH_MODES).flatMap(([header, values]) => {
+    const value = headers[header];
+    if (value === undefined) return [];
+    const mode = typeof value === "string" ? values[value] : undefined;
+    if (!mode) throw new HttpError(400, `Invalid ${header} header: ${String(value)}`);
+    return [mode];
+  });
+  return ["BEGIN", ...modes].join(" ");
+}
+
+function parseTarget(header: string | string[] | undefined, opts: NeonHttpServerOptions): Target {
+  if (typeof header !== "string" || header === "") throw new HttpError(400, "Missing Neon-Connection-String header");
+  let url: URL;
+  try {
+    url = new URL(header);
+  } catch {
+    throw new HttpError(400, "Neon-Connection-String is not a valid URL");
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const database = decodeURIComponent(url.pathname.slice(1));
+  if (!["postgres:", "postgresql:"].includes(url.protocol) || !host || !database || !url.username) {
+    throw new HttpError(400, "Neon-Connection-String must be postgresql://user[:password]@host[:port]/database");
+  }
+  if (!opts.allowAnyHost && !LOOPBACK_HOSTS.has(host)) {
+    throw new HttpError(400, `Database host ${host} is not loopback; start the server with allowAnyHost to permit it`);
+  }
+  const config: pg.PoolConfig = {
+    host,
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database,
+    max: opts.maxConnections ?? 10,
+    connectionTimeoutMillis: POOL_WAIT_TIMEOUT_MS,
+    idleTimeoutMillis: 10_000,
+    application_name: "neon-http-server",
+    Client: TimedClient,
+    // Neon sessions run in UTC; match it so date arithmetic in SQL behaves the same locally.
+    onConnect: async (client) => { await client.query("SET TIME ZONE 'UTC'"); },
+  };
+  // sslmode, application_name, options etc. are deliberately ignored: TLS is Neon's concern, not ours.
+  return { key: `${config.user}:${config.password}@${host}:${config.port}/${database}`, database, config };
+}
+
+function parseSqlBody(raw: string): SqlQuery | SqlQuery[] {
+  const body = parseJson(raw);
+  if (isRecord(body) && Array.isArray(body.queries)) return body.queries.map(parseQuery);
+  return parseQuery(body);
+}
+
+function parseQuery(value: unknown): SqlQuery {
+  if (!isRecord(value) || typeof value.query !== "string") {
+    throw new HttpError(400, 'Body must be {"query": string, "params"?: array} or {"queries": [...]}');
+  }
+  const params = value.params ?? [];
+  if (!Array.isArray(params)) throw new HttpError(400, '"params" must be an array');
+  return { query: value.query, params };
+}
+
+function parseFaults(raw: string): Faults {
+  const body = raw === "" ? {} : parseJson(raw);
+  if (!isRecord(body)) throw new HttpError(400, "Faults must be a JSON object");
+  const { delayMs, failStatus, database } = body;
+  if (delayMs !== undefined && (typeof delayMs !== "number" || !(delayMs >= 0))) {
+    throw new HttpError(400, '"delayMs" must be a non-negative number');
+  }
+  if (failStatus !== undefined && (!Number.isInteger(failStatus) || Number(failStatus) < 400 || Number(failStatus) > 599)) {
+    throw new HttpError(400, '"failStatus" must be an HTTP status from 400 to 599');
+  }
+  if (database !== undefined && typeof database !== "string") throw new HttpError(400, '"database" must be a string');
+  return { delayMs, failStatus: failStatus as number | undefined, database };
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, "Request body is not valid JSON");
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof pg.DatabaseError) {
+    const body: Record<string, unknown> = { message: err.message };
+    for (const field of PG_ERROR_FIELDS) if (err[field] !== undefined) body[field] = err[field];
+    return sendJson(res, 400, body);
+  }
+  if (err instanceof HttpError) return sendJson(res, err.status, { message: err.message });
+  sendJson(res, 500, { message: `neon-http-server internal error: ${err instanceof Error ? err.message : String(err)}` });
+}
+
+function cliOption(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(args: string[]): Promise<void> {
+  const server = await startNeonHttpServer({
+    host: cliOption(args, "--host") ?? "127.0.0.1",
+    port: Number(cliOption(args, "--port") ?? 4444),
+    log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
+  });
+  console.log(`neon-http-server listening on ${server.url}`);
+  const stop = (): void => { server.close().then(() => process.exit(0), () => process.exit(1)); };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

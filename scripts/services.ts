@@ -1,0 +1,78 @@
+/**
+ * Finding the local services the stack needs: is a PostgreSQL / Redis answering, and creating
+ * databases. Shared by `npm start`, the test setup and the benchmark.
+ */
+import net from "node:net";
+import pg from "pg";
+
+/** True when a PostgreSQL answers a query at this connection string within the timeout. */
+export async function postgresAnswers(databaseUrl: string, timeoutMs = 3000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: timeoutMs });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** True when a Redis at host:port answers PING with PONG. Speaks RESP directly: one line each way. */
+export function redisAnswers(host = "127.0.0.1", port = 6379, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (chunk) => done(chunk.toString().startsWith("+PONG")));
+  });
+}
+
+/** Creates the database named in `databaseUrl` when it does not exist yet. */
+export async function ensureDatabase(databaseUrl: string): Promise<"created" | "exists"> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const found = await admin.query("select 1 from pg_database where datname = $1", [name]);
+    if (found.rowCount) return "exists";
+    await admin.query(`create database ${pg.escapeIdentifier(name)}`);
+    return "created";
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Drops the database named in `databaseUrl`, closing any connection still open to it. */
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = "/postgres";
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A TCP port that was free a moment ago, for servers whose port must be known before they start. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

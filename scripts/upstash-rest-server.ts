@@ -1,0 +1,334 @@
+/**
+ * A local server speaking Upstash's Redis REST protocol in front of a real Redis.
+ *
+ * Production reaches Upstash over HTTPS with @upstash/redis. Locally and in CI the Worker uses that same
+ * client pointed here, so the code paths that ship (auto-pipelining, base64 decoding, error handling) are
+ * the ones tested. No npm package does this. The protocol, as @upstash/redis 1.39 sends and reads it:
+ *
+ *   POST /            ["SET","k","v"]                -> {"result": ...}  (Redis error: 400 {"error": "ERR ..."})
+ *   POST /pipeline    [["SET","k","v"],["GET","k"]]  -> [{"result": ...} | {"error": "..."}, ...]
+ *   POST /multi-exec  same shape, run atomically in MULTI/EXEC
+ *   GET|POST /set/k/v path form for curl; a POST body is appended as the last argument, then ?EX=100 pairs
+ *
+ * With `Upstash-Encoding: base64` (the client's default) every string in a result is the base64 of its
+ * bytes, except "OK", which Upstash documents as sent as-is and the client special-cases. Numbers and null
+ * pass through; `result` is present even when null, since the client treats a missing one as a failure.
+ * Auth is `Authorization: Bearer <token>` (or `?_token=`), else 401 {"error": "Unauthorized"}.
+ * Redis unreachable: 503 {"error"} at once (no offline queue) while ioredis keeps reconnecting.
+ *
+ * Test hooks, behind the same token; they are neither delayed, failed nor counted themselves:
+ *   GET /__stats -> {requests, commands}   POST /__stats/reset
+ *   POST /__faults {delayMs?, failStatus?, keyPrefix?}  later REST requests wait delayMs, then answer
+ *     failStatus; with keyPrefix only requests having an argument that starts with it (tests run in
+ *     parallel and share this server, so scope faults to your own keys)
+ *   DELETE /__faults
+ *
+ * Run alone: npx tsx scripts/upstash-rest-server.ts --port 8079 --token tenpo-local-token [--redis-url URL]
+ */
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+// Default import: ioredis is CommonJS, and Vite's loader (test/global-setup.ts) sees no named `Redis` export.
+import Redis from "ioredis";
+
+export interface UpstashRestServerOptions {
+  host?: string;
+  port?: number /* 0 = ephemeral */;
+  redisUrl?: string /* default redis://127.0.0.1:6379 */;
+  token: string;
+  log?: (line: string) => void;
+}
+/** Since start or the last reset: REST requests, and the Redis commands they carried. */
+export interface UpstashRestStats { requests: number; commands: number }
+export interface Faults { delayMs?: number; failStatus?: number; keyPrefix?: string }
+export interface UpstashRestServer {
+  url: string /* http://127.0.0.1:<port> */;
+  port: number;
+  stats(): UpstashRestStats;
+  close(): Promise<void>;
+}
+
+type Arg = string | Buffer;
+type Json = string | number | null | Json[];
+type Entry = { result: Json } | { error: string };
+interface State { token: string; redis: Redis; redisUrl: string; stats: UpstashRestStats; faults: Faults }
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const OK = Buffer.from("OK");
+// They would block, or change the state of, the one connection every request shares; Upstash refuses them too.
+const REFUSED = new Set(
+  ("BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF SUBSCRIBE PSUBSCRIBE SSUBSCRIBE " +
+    "UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR SELECT QUIT RESET HELLO AUTH CLIENT MULTI EXEC DISCARD WATCH " +
+    "UNWATCH SYNC PSYNC REPLICAOF SLAVEOF SHUTDOWN").split(" "),
+);
+
+/** Why a command is refused, or undefined when it may run. */
+function refusal([name, ...args]: Arg[]): string | undefined {
+  const upper = String(name).toUpperCase();
+  const blockingRead = upper.startsWith("XREAD") && args.some((a) => String(a).toUpperCase() === "BLOCK");
+  if (!REFUSED.has(upper) && !blockingRead) return undefined;
+  return `ERR Command is not allowed: ${upper} (blocking and connection-state commands are not supported over REST)`;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new HttpError(400, "ERR request body is not valid JSON");
+  }
+}
+
+function toCommand(value: unknown): string[] {
+  if (!Array.isArray(value) || typeof value[0] !== "string") {
+    throw new HttpError(400, 'ERR a command is a non-empty JSON array starting with its name, e.g. ["GET","key"]');
+  }
+  return value.map((arg: unknown) => {
+    if (typeof arg === "string") return arg;
+    if (typeof arg === "number" || typeof arg === "boolean") return String(arg);
+    throw new HttpError(400, `ERR command arguments must be strings or numbers, got ${JSON.stringify(arg)}`);
+  });
+}
+
+function toBatch(value: unknown): string[][] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new HttpError(400, 'ERR body must be a non-empty JSON array of commands, e.g. [["SET","k","v"],["GET","k"]]');
+  }
+  return value.map(toCommand);
+}
+
+/** Path form: /set/k/v?EX=100 -> SET k v EX 100, with a POST body as the value after the path segments. */
+function pathCommand(url: URL, method: string, body: Buffer): Arg[] {
+  let args: Arg[];
+  try {
+    args = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new HttpError(400, `ERR malformed URL escape in ${url.pathname}`);
+  }
+  if (args.length === 0) throw new HttpError(400, "ERR no command: POST a JSON array to / or use /COMMAND/arg1/arg2");
+  if (method === "POST" && body.length > 0) args.push(body);
+  for (const [key, value] of url.searchParams) if (key !== "_token") args.push(key, ...(value ? [value] : []));
+  return args;
+}
+
+/**
+ * Turns an ioredis buffer reply into JSON the way Upstash does. "OK" stays plain only as a whole result:
+ * the client special-cases it there, but inside arrays it would base64-decode "OK" into garbage.
+ */
+function encode(reply: unknown, base64: boolean, nested = false): Json {
+  if (reply === null || reply === undefined) return null;
+  if (typeof reply === "number") return reply;
+  if (Array.isArray(reply)) return reply.map((item) => encode(item, base64, true));
+  if (reply instanceof Error) return encode(reply.message, base64, nested); // an error nested in a script's table reply
+  const bytes = Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply));
+  return base64 && (nested || !bytes.equals(OK)) ? bytes.toString("base64") : bytes.toString("utf8");
+}
+
+function unreachable(err: Error, state: State): HttpError {
+  return new HttpError(503, `Redis is unreachable at ${state.redisUrl}: ${err.message}`);
+}
+
+/** A Redis error becomes the command's {error}; any other failure means Redis is not reachable. */
+function toEntry(err: Error | null, reply: unknown, base64: boolean, state: State): Entry {
+  if (!err) return { result: encode(reply, base64) };
+  if (err.name === "ReplyError") return { error: err.message };
+  throw unreachable(err, state);
+}
+
+// Upper case on purpose: ioredis picks reply transformers by exact lower-case name, and its `hgetall`
+// one would turn the flat [field, value, ...] array Upstash returns into an object.
+const redisName = (name: Arg | undefined): string => String(name).toUpperCase();
+
+async function runOne([name, ...args]: Arg[], base64: boolean, state: State): Promise<Entry> {
+  const refused = refusal([name ?? "", ...args]);
+  if (refused) return { error: refused };
+  const [err, reply] = await state.redis.callBuffer(redisName(name), ...args).then(
+    (value: unknown) => [null, value] as const,
+    (e: Error) => [e, null] as const,
+  );
+  return toEntry(err, reply, base64, state);
+}
+
+async function runBatch(commands: Arg[][], atomic: boolean, base64: boolean, state: State): Promise<Entry[]> {
+  const refused = commands.map(refusal);
+  const firstRefused = refused.find(Boolean);
+  if (atomic && firstRefused) throw new HttpError(400, firstRefused);
+  const batch = atomic ? state.redis.multi() : state.redis.pipeline();
+  commands.forEach(([name, ...args], i) => {
+    if (!refused[i]) batch.callBuffer(redisName(name), ...args);
+  });
+  let replies: [Error | null, unknown][];
+  try {
+    replies = (await batch.exec()) ?? [];
+  } catch (err) {
+    // EXECABORT (a command failed to queue) rejects the whole transaction, as it does in Redis.
+    throw (err as Error).name === "ReplyError" ? new HttpError(400, (err as Error).message) : unreachable(err as Error, state);
+  }
+  let next = 0;
+  return refused.map((reason) => {
+    if (reason) return { error: reason };
+    const [err, reply] = replies[next++] ?? [null, null];
+    return toEntry(err, reply, base64, state);
+  });
+}
+
+async function injectFaults(commands: Arg[][], { delayMs, failStatus, keyPrefix }: Faults): Promise<void> {
+  if (keyPrefix !== undefined && !commands.some((c) => c.slice(1).some((a) => String(a).startsWith(keyPrefix)))) return;
+  if (delayMs) await sleep(delayMs);
+  if (failStatus) throw new HttpError(failStatus, `Injected fault: HTTP ${failStatus}`);
+}
+
+function parseFaults(value: unknown): Faults {
+  const { delayMs, failStatus, keyPrefix } = (value ?? {}) as Faults;
+  const ok =
+    typeof value === "object" && !Array.isArray(value) &&
+    (delayMs === undefined || (typeof delayMs === "number" && delayMs >= 0 && delayMs <= 60_000)) &&
+    (failStatus === undefined || (Number.isInteger(failStatus) && failStatus >= 400 && failStatus <= 599)) &&
+    (keyPrefix === undefined || (typeof keyPrefix === "string" && keyPrefix !== ""));
+  if (!ok) throw new HttpError(400, "ERR faults are {delayMs?: 0..60000, failStatus?: 400..599, keyPrefix?: string}");
+  return { delayMs, failStatus, keyPrefix };
+}
+
+/** The /__ test hooks. */
+function control(route: string, body: Buffer, state: State): unknown {
+  if (route === "GET /__stats") return { ...state.stats };
+  if (route === "POST /__stats/reset") return (state.stats = { requests: 0, commands: 0 });
+  if (route === "POST /__faults") return (state.faults = parseFaults(parseJson(body)));
+  if (route === "DELETE /__faults") return (state.faults = {});
+  throw new HttpError(404, `Not found: ${route}`);
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+  res.end(json);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `ERR request body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, state: State): Promise<void> {
+  const method = req.method ?? "GET";
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const { pathname } = url;
+  if (req.headers.authorization !== `Bearer ${state.token}` && url.searchParams.get("_token") !== state.token) {
+    return send(res, 401, { error: "Unauthorized" });
+  }
+  const body = await readBody(req);
+  if (pathname.startsWith("/__")) return send(res, 200, control(`${method} ${pathname}`, body, state));
+  if (!["GET", "HEAD", "POST", "PUT"].includes(method)) throw new HttpError(405, `Method ${method} not allowed`);
+
+  state.stats.requests++;
+  const isBatch = pathname === "/pipeline" || pathname === "/multi-exec";
+  if (isBatch && method !== "POST") throw new HttpError(405, `${pathname} takes POST`);
+  const commands: Arg[][] = isBatch
+    ? toBatch(parseJson(body))
+    : [pathname === "/" && method === "POST" ? toCommand(parseJson(body)) : pathCommand(url, method, body)];
+  state.stats.commands += commands.length;
+  await injectFaults(commands, state.faults);
+
+  const base64 = req.headers["upstash-encoding"] === "base64";
+  if (isBatch) return send(res, 200, await runBatch(commands, pathname === "/multi-exec", base64, state));
+  const entry = await runOne(commands[0] ?? [], base64, state);
+  send(res, "error" in entry ? 400 : 200, entry);
+}
+
+function connectRedis(redisUrl: string, log: (line: string) => void): Redis {
+  const redis = new Redis(redisUrl, {
+    protocol: 2, // Upstash answers in RESP2 shapes: flat arrays for hashes, strings for doubles
+    connectTimeout: 1000,
+    commandTimeout: 10_000,
+    enableOfflineQueue: false, // fail fast while Redis is away instead of queueing requests
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times) => Math.min(times * 100, 1000), // never give up: recover when Redis returns
+  });
+  let down = false;
+  redis.on("error", (err: Error) => {
+    if (!down) log(`Redis at ${redisUrl} is unreachable (${err.message}); answering 503 until it returns`);
+    down = true;
+  });
+  redis.on("ready", () => {
+    if (down) log(`Redis at ${redisUrl} is back`);
+    down = false;
+  });
+  return redis;
+}
+
+export async function startUpstashRestServer(opts: UpstashRestServerOptions): Promise<UpstashRestServer> {
+  if (!opts.token) throw new Error("startUpstashRestServer: a token is required");
+  const host = opts.host ?? "127.0.0.1";
+  const redisUrl = opts.redisUrl ?? "redis://127.0.0.1:6379";
+  const log = opts.log ?? ((line: string) => console.log(`[upstash-rest] ${line}`));
+  const redis = connectRedis(redisUrl, log);
+  const state: State = { token: opts.token, redis, redisUrl, stats: { requests: 0, commands: 0 }, faults: {} };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res, state).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (status === 500) log(`internal error: ${(err as Error).stack ?? String(err)}`);
+      if (!res.headersSent) send(res, status, { error: (err as Error).message });
+    });
+  });
+  try {
+    server.listen(opts.port ?? 0, host);
+    await once(server, "listening");
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  // Without an offline queue, requests arriving before the first connection would get 503s.
+  await once(redis, "ready", { signal: AbortSignal.timeout(3000) }).catch(() => {});
+
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    stats: () => ({ ...state.stats }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // the client keeps connections alive; don't wait for them to idle out
+      await closed;
+      redis.disconnect();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { host: { type: "string" }, port: { type: "string" }, token: { type: "string" }, "redis-url": { type: "string" } },
+  });
+  const token = values.token ?? process.env.UPSTASH_REDIS_REST_TOKEN;
+  if (!token) {
+    console.error("usage: tsx scripts/upstash-rest-server.ts --token TOKEN [--port 8079] [--host 127.0.0.1] [--redis-url URL]");
+    process.exit(2);
+  }
+  const redisUrl = values["redis-url"] ?? "redis://127.0.0.1:6379";
+  const server = await startUpstashRestServer({ host: values.host, port: Number(values.port ?? 8079), redisUrl, token });
+  console.log(`Upstash REST server listening on ${server.url} (Redis ${redisUrl})`);
+  const stop = (): void => void server.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

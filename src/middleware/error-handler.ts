@@ -1,0 +1,43 @@
+import type { ErrorHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../errors";
+
+/**
+ * The single place errors become responses. Known errors keep their status and code; anything
+ * unexpected is logged with its stack on the server and answered as a bare 500.
+ */
+export const renderError: ErrorHandler<AppEnv> = (err, c) => {
+  const apiError = toApiError(err);
+  if (apiError.status >= 500) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "request failed",
+        request_id: c.get("requestId"),
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        error: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      }),
+    );
+  }
+  const body: { code: string; message: string; details?: unknown } = {
+    code: apiError.code,
+    message: apiError.message,
+  };
+  if (apiError.details !== undefined) body.details = apiError.details;
+  for (const [name, value] of Object.entries(apiError.headers ?? {})) c.header(name, value);
+  return c.json({ error: body }, apiError.status);
+};
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's own middleware (e.g. a malformed JSON body) throws HTTPException with a safe message.
+    const status = err.status;
+    const code = status === 400 ? "bad_request" : status === 401 ? "unauthorized" : "http_error";
+    return new ApiError(status as ApiError["status"], code, err.message || "Request failed");
+  }
+  return new ApiError(500, "internal_error", "Something went wrong on our side");
+}

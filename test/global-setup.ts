@@ -1,0 +1,61 @@
+/**
+ * Runs once in Node before the workerd test pool: makes a fresh database for this run, applies the
+ * migrations, starts the SQL-over-HTTP and Upstash REST servers on free ports and hands their
+ * addresses to the Worker bindings (vitest.config.ts). Everything is torn down afterwards.
+ */
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { migrateDatabase } from "../scripts/migrate";
+import { startNeonHttpServer } from "../scripts/neon-http-server";
+import { startUpstashRestServer } from "../scripts/upstash-rest-server";
+import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers } from "../scripts/services";
+
+const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    neonHttpEndpoint: string;
+    upstashRestUrl: string;
+    upstashRestToken: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const redis = new URL(REDIS_URL);
+  if (!(await postgresAnswers(POSTGRES_URL))) {
+    throw new Error(`Tests need PostgreSQL at ${POSTGRES_URL} (set TEST_POSTGRES_URL); none answered. See README "Running the tests".`);
+  }
+  if (!(await redisAnswers(redis.hostname, Number(redis.port || 6379)))) {
+    throw new Error(`Tests need Redis at ${REDIS_URL} (set TEST_REDIS_URL); none answered. See README "Running the tests".`);
+  }
+
+  const databaseUrl = new URL(POSTGRES_URL);
+  databaseUrl.pathname = `/tenpo_test_${Date.now()}_${randomBytes(3).toString("hex")}`;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const teardown = async () => {
+    // Servers first (they hold connections to the database), then the database itself.
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => console.error(err));
+  };
+  try {
+    await ensureDatabase(databaseUrl.toString());
+    cleanups.push(() => dropDatabase(databaseUrl.toString()));
+    await migrateDatabase(databaseUrl.toString());
+
+    const token = randomBytes(16).toString("hex");
+    const neonServer = await startNeonHttpServer({ port: 0 });
+    cleanups.push(() => neonServer.close());
+    const upstashServer = await startUpstashRestServer({ port: 0, token, redisUrl: REDIS_URL });
+    cleanups.push(() => upstashServer.close());
+
+    project.provide("databaseUrl", databaseUrl.toString());
+    project.provide("neonHttpEndpoint", neonServer.url);
+    project.provide("upstashRestUrl", upstashServer.url);
+    project.provide("upstashRestToken", token);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return teardown;
+}

@@ -1,0 +1,28 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the bindings of wrangler.toml, pointed by test/global-setup.ts at a
+// fresh database of their own and at the local protocol servers in front of the real PostgreSQL and Redis.
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async ({ inject }) => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ENVIRONMENT: "test",
+          DATABASE_URL: inject("databaseUrl"),
+          NEON_HTTP_ENDPOINT: inject("neonHttpEndpoint"),
+          UPSTASH_REDIS_REST_URL: inject("upstashRestUrl"),
+          UPSTASH_REDIS_REST_TOKEN: inject("upstashRestToken"),
+          JWT_SECRET: "tenpo-test-secret",
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
