@@ -1,24 +1,30 @@
-import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { cors } from "hono/cors";
 import { bodyLimit } from "hono/body-limit";
-import type { AppEnv } from "./app-env";
+import { createDb } from "./db/client";
 import { ApiError } from "./errors";
+import { requireRealSecretWhenDeployed } from "./middleware/config-guard";
 import { renderError } from "./middleware/error-handler";
+import { parseJsonBody } from "./middleware/json-body";
+import { createRouter } from "./router";
+import { auth } from "./routes/auth";
+import { categories, products } from "./routes/products";
+import { docs } from "./routes/docs";
 import { health } from "./routes/health";
 
 const MAX_BODY_BYTES = 64 * 1024;
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-// Middleware order, outermost first: every response (errors included) gets a request id and
-// security headers; CORS answers preflights before any body is read.
-export const app = new Hono<AppEnv>();
+export const app = createRouter();
 
-// hono/request-id accepts a wider alphabet than the contract, so it only stores the id here
-// (headerName "") and the generator applies the contract's rule; the header is set for every response.
+// Middleware order, outermost first. Every response, errors included, gets a request id and
+// security headers; CORS answers preflights before any body is read; the body limit applies
+// before anything parses a body.
 app.use(
   requestId({
+    // hono/request-id accepts a wider alphabet than the contract, so it only stores the id
+    // (headerName "") and the generator applies the contract's rule.
     headerName: "",
     generator: (c) => {
       const sent = c.req.header("X-Request-Id");
@@ -48,8 +54,18 @@ app.use(
     },
   }),
 );
+app.use("/api/*", requireRealSecretWhenDeployed);
+app.use("/api/*", parseJsonBody);
+app.use(async (c, next) => {
+  c.set("db", createDb(c.env));
+  await next();
+});
 
 app.route("/", health);
+app.route("/api/v1/auth", auth);
+app.route("/api/v1/products", products);
+app.route("/api/v1/categories", categories);
+app.route("/", docs);
 
 app.notFound((c) => {
   throw ApiError.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`);

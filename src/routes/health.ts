@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { sql } from "drizzle-orm";
-import { createDb } from "../db/client";
 import { createRedis, usesRedis } from "../cache/redis";
 import type { AppEnv } from "../app-env";
 
@@ -16,7 +15,7 @@ health.get("/health", (c) => c.json({ status: "ok" }));
 health.get("/health/ready", async (c) => {
   const cacheBackend = usesRedis(c.env) ? "upstash" : "kv";
   const checks: Check[] = [
-    { name: "database", run: () => createDb(c.env).execute(sql`select 1`) },
+    { name: "database", run: () => c.get("db").execute(sql`select 1`) },
     {
       name: "cache",
       run: () => (usesRedis(c.env) ? createRedis(c.env).ping() : c.env.CATALOG_KV.get("health:ready")),

@@ -1,0 +1,4 @@
+import { createRouter } from "../router";
+
+/** /openapi.json and /docs. */
+export const docs = createRouter();

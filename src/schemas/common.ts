@@ -1,0 +1,85 @@
+import { z } from "@hono/zod-openapi";
+
+/** Shapes shared by every resource: errors, ids, money, pagination, timestamps. */
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "not_found" }),
+      message: z.string().openapi({ example: "Product 42 not found" }),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const ValidationErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.literal("validation_error"),
+      message: z.string(),
+      details: z.array(z.object({ field: z.string(), message: z.string() })),
+    }),
+  })
+  .openapi("ValidationError");
+
+/** An integer in a path or query string: digits only, so "1.5", "1e3" and " 7" are refused. */
+export const integerText = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, `${name} must be an integer`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
+
+export const IdParamSchema = z.object({
+  id: integerText("id", 1, 2_147_483_647).openapi({ param: { name: "id", in: "path" }, type: "integer", example: 42 }),
+});
+
+const MONEY_TEXT = /^[0-9]{1,8}(\.[0-9]{1,2})?$/;
+
+/** Money in: a string or a number with at most two decimals; out: a string with exactly two ("19.99"). */
+export const MoneyInputSchema = z
+  .union([z.string(), z.number()])
+  .refine((v) => MONEY_TEXT.test(typeof v === "number" ? String(v) : v), {
+    message: "must be a non-negative amount with at most two decimals, below 100000000",
+  })
+  .transform((v) => Number(typeof v === "number" ? String(v) : v).toFixed(2))
+  .openapi({ type: "string", example: "19.99" });
+
+export const MoneySchema = z.string().openapi({ example: "19.99", pattern: "^[0-9]+\\.[0-9]{2}$" });
+
+export const TimestampSchema = z.string().openapi({ format: "date-time", example: "2026-11-28T06:43:20.123Z" });
+
+export const PaginationQuerySchema = z.object({
+  page: integerText("page", 1, 1_000_000).optional().default(1).openapi({ type: "integer", minimum: 1, default: 1 }),
+  page_size: integerText("page_size", 1, 100)
+    .optional()
+    .default(20)
+    .openapi({ type: "integer", minimum: 1, maximum: 100, default: 20 }),
+});
+
+export const pageOf = <T extends z.ZodTypeAny>(item: T, name: string) =>
+  z
+    .object({
+      items: z.array(item),
+      total: z.number().int(),
+      page: z.number().int(),
+      page_size: z.number().int(),
+      total_pages: z.number().int(),
+    })
+    .openapi(name);
+
+export type Page<T> = { items: T[]; total: number; page: number; page_size: number; total_pages: number };
+
+export function toPage<T>(items: T[], total: number, page: number, pageSize: number): Page<T> {
+  return { items, total, page, page_size: pageSize, total_pages: Math.ceil(total / pageSize) };
+}
+
+/** Standard error responses for route definitions. */
+export const errorResponses = {
+  400: { description: "Invalid input", content: { "application/json": { schema: ValidationErrorSchema } } },
+  401: { description: "Missing, invalid or expired token", content: { "application/json": { schema: ErrorSchema } } },
+  403: { description: "Not allowed for this user", content: { "application/json": { schema: ErrorSchema } } },
+  404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
+  409: { description: "Conflict with the current state", content: { "application/json": { schema: ErrorSchema } } },
+  429: { description: "Too many attempts", content: { "application/json": { schema: ErrorSchema } } },
+} as const;
