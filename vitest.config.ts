@@ -15,6 +15,8 @@ export default defineConfig({
           UPSTASH_REDIS_REST_URL: inject("upstashRestUrl"),
           UPSTASH_REDIS_REST_TOKEN: inject("upstashRestToken"),
           JWT_SECRET: "tenpo-test-secret",
+          // Test-only: the seeded demo database (see test/global-setup.ts).
+          DEMO_DATABASE_URL: inject("demoDatabaseUrl"),
         },
       },
     })),

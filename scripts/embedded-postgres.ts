@@ -8,9 +8,10 @@
  * What PGLiteSocketServer really is (read in its source, 0.2.17, and measured):
  * - PGlite is a single backend. The server multiplexes every socket onto it: protocol messages go
  *   through one global queue, one at a time, and while a connection has an explicit transaction
- *   open, only that connection's messages run. There is no parallelism to gain from a second
- *   connection, and all connections share one session (SET, temp tables, prepared statement names,
- *   advisory locks leak between them).
+ *   open, only that connection's messages run (another client cannot even finish connecting until
+ *   it commits or disconnects). There is no parallelism to gain from a second connection, and all
+ *   connections share one session (SET, temp tables, prepared statement names, advisory locks leak
+ *   between them).
  * - Messages are queued one by one, not per Sync, so two connections sending extended-protocol
  *   batches at the same moment can in principle interleave Parse/Bind (it did not happen in tests:
  *   a batch that arrives in one TCP read runs without yielding). Hence clients should keep to ONE
@@ -20,6 +21,8 @@
  *   noticed the old socket closing: with a cap of 1 every query after an error failed
  *   ("Connection terminated unexpectedly"). So the socket cap here is a few slots higher than the
  *   advertised connection count: room for those reconnects and for a psql session.
+ * - The engine is PostgreSQL 18 (PGlite 0.5.14), not the 15 of CI; our migration and seed run
+ *   unchanged on both and produce identical rows.
  * - Any user, password and database name are accepted and ignored: the session is always user
  *   `postgres` in database `postgres`. No TLS (it answers 'N' to SSLRequest), no auth, no cancel.
  * - Two processes opening the same data folder corrupt it (PGlite takes no lock; tried: the second

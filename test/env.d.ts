@@ -4,3 +4,10 @@ declare namespace Cloudflare {
     mainModule: typeof import("../src/index");
   }
 }
+
+// Test-only bindings added in vitest.config.ts.
+declare namespace Cloudflare {
+  interface Env {
+    DEMO_DATABASE_URL: string;
+  }
+}

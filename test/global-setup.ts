@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../scripts/migrate";
+import { seedDemoData } from "../scripts/seed";
 import { startNeonHttpServer } from "../scripts/neon-http-server";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
 import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers } from "../scripts/services";
@@ -19,6 +20,7 @@ declare module "vitest" {
     neonHttpEndpoint: string;
     upstashRestUrl: string;
     upstashRestToken: string;
+    demoDatabaseUrl: string;
   }
 }
 
@@ -43,6 +45,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cleanups.push(() => dropDatabase(databaseUrl.toString()));
     await migrateDatabase(databaseUrl.toString());
 
+    // A second database with the contract's 10,000 demo products, for tests that need realistic
+    // volume (query plans). No users or orders: those would only cost PBKDF2 time here.
+    const demoDatabaseUrl = new URL(databaseUrl);
+    demoDatabaseUrl.pathname += "_demo";
+    await ensureDatabase(demoDatabaseUrl.toString());
+    cleanups.push(() => dropDatabase(demoDatabaseUrl.toString()));
+    await migrateDatabase(demoDatabaseUrl.toString());
+    await seedDemoData(demoDatabaseUrl.toString(), { users: 0, orders: 0 });
+
     const token = randomBytes(16).toString("hex");
     const neonServer = await startNeonHttpServer({ port: 0 });
     cleanups.push(() => neonServer.close());
@@ -53,6 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("neonHttpEndpoint", neonServer.url);
     project.provide("upstashRestUrl", upstashServer.url);
     project.provide("upstashRestToken", token);
+    project.provide("demoDatabaseUrl", demoDatabaseUrl.toString());
   } catch (err) {
     await teardown();
     throw err;

@@ -1,0 +1,198 @@
+/**
+ * `npm start`: the whole API on this machine, offline, in one command.
+ *
+ *   1. finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432) or falls back to an embedded PGlite in .tenpo/;
+ *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone;
+ *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
+ *   4. runs `wrangler dev` on http://127.0.0.1:8787 and waits until /health/ready answers 200.
+ * Ctrl-C stops everything it started.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres";
+import { migrateDatabase, redact } from "./migrate";
+import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
+import { seedDemoData } from "./seed";
+import { ensureDatabase, postgresAnswers, redisAnswers } from "./services";
+import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const API_HOST = "127.0.0.1";
+const API_PORT = Number(process.env.PORT ?? 8787);
+const NEON_HTTP_PORT = Number(process.env.NEON_HTTP_PORT ?? 4444);
+const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
+const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
+const READY_TIMEOUT_MS = 90_000;
+
+type Stoppable = { name: string; stop: () => Promise<void> };
+const running: Stoppable[] = [];
+const log = (line: string) => console.log(`[tenpo] ${line}`);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  checkNodeVersion();
+  ensureDevVars();
+
+  const databaseUrl = await findDatabase();
+  log("applying migrations…");
+  await migrateDatabase(databaseUrl.url);
+  const seeded = await seedDemoData(databaseUrl.url, { onProgress: (msg) => log(msg) });
+  log(seeded.seeded ? "demo data loaded" : "demo data already present");
+
+  const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections });
+  running.push({ name: "SQL-over-HTTP server", stop: () => neon.close() });
+  log(`SQL-over-HTTP server on ${neon.url}`);
+
+  const cache = await findCache();
+  const wrangler = startWrangler({ databaseUrl: databaseUrl.url, neon, cache });
+  running.push({ name: "wrangler dev", stop: () => stopChild(wrangler) });
+
+  await waitUntilReady(wrangler);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  log(`ready in ${seconds} s: http://${API_HOST}:${API_PORT}  (try /health/ready, /api/v1/products, /docs)`);
+  log("press Ctrl-C to stop");
+}
+
+function checkNodeVersion(): void {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major < 20 || (major === 20 && minor < 11)) {
+    throw new Error(`Node.js >= 20.11 is needed, this is ${process.versions.node}`);
+  }
+}
+
+function ensureDevVars(): void {
+  if (existsSync(`${ROOT}/.dev.vars`)) return;
+  copyFileSync(`${ROOT}/.dev.vars.example`, `${ROOT}/.dev.vars`);
+  log("created .dev.vars from .dev.vars.example (local secrets; git-ignored)");
+}
+
+/** PostgreSQL if one answers, else the embedded PGlite. */
+async function findDatabase(): Promise<{ url: string; maxConnections?: number }> {
+  const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const server = new URL(url);
+  server.pathname = "/postgres";
+  if (await postgresAnswers(server.toString())) {
+    const state = await ensureDatabase(url);
+    log(`database: PostgreSQL at ${redact(url)}${state === "created" ? " (created)" : ""}`);
+    return { url };
+  }
+  if (process.env.DATABASE_URL) {
+    throw new Error(`DATABASE_URL is set but nothing answers at ${redact(url)}`);
+  }
+  log(`no PostgreSQL answers at ${server.host}: using the embedded PGlite in .tenpo/pglite`);
+  const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: `${ROOT}/.tenpo/pglite`, log });
+  running.push({ name: "embedded PGlite", stop: () => embedded.close() });
+  return { url: embedded.connectionString, maxConnections: embedded.maxConnections };
+}
+
+type CacheChoice = { backend: "upstash"; server: UpstashRestServer; token: string } | { backend: "kv" };
+
+/** Redis (through the local Upstash REST server) if one answers, else KV alone. */
+async function findCache(): Promise<CacheChoice> {
+  const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  if (!(await redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
+    log(`no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
+    return { backend: "kv" };
+  }
+  const token = readDevVar("UPSTASH_REDIS_REST_TOKEN") ?? "tenpo-local-token";
+  const server = await startUpstashRestServer({ port: UPSTASH_PORT, token, redisUrl: redisUrl.toString() });
+  running.push({ name: "Upstash REST server", stop: () => server.close() });
+  log(`cache: Redis at ${redisUrl.host} through the Upstash REST server on ${server.url}`);
+  return { backend: "upstash", server, token };
+}
+
+function readDevVar(name: string): string | undefined {
+  const text = existsSync(`${ROOT}/.dev.vars`) ? readFileSync(`${ROOT}/.dev.vars`, "utf8") : "";
+  const match = new RegExp(`^${name}=(.*)$`, "m").exec(text);
+  return match?.[1]?.trim();
+}
+
+function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice }): ChildProcess {
+  const vars: Record<string, string> = {
+    DATABASE_URL: opts.databaseUrl,
+    NEON_HTTP_ENDPOINT: opts.neon.url,
+    CACHE_BACKEND: opts.cache.backend,
+  };
+  if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+  const args = ["wrangler", "dev", "--ip", API_HOST, "--port", String(API_PORT), "--show-interactive-dev-session=false"];
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  log(`starting wrangler dev on http://${API_HOST}:${API_PORT}…`);
+  const child = spawn("npx", args, {
+    cwd: ROOT,
+    stdio: ["ignore", "inherit", "inherit"],
+    // Its own process group, so stopping it also stops the workerd processes it spawns.
+    detached: true,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_HIDE_BANNER: "true",
+    },
+  });
+  child.once("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`[tenpo] wrangler dev exited (${signal ?? code}); stopping`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function waitUntilReady(child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = "no answer yet";
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const res = await fetch(`http://${API_HOST}:${API_PORT}/health/ready`);
+      if (res.ok) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the API did not become ready within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      resolve();
+    }
+  });
+}
+
+let stopping = false;
+async function shutdown(exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // Last started, first stopped: wrangler before the servers it talks to.
+  for (const item of running.reverse()) {
+    await item.stop().catch((err: unknown) => console.error(`[tenpo] stopping ${item.name}: ${String(err)}`));
+  }
+  log("stopped");
+  process.exit(exitCode);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+main().catch((err: unknown) => {
+  console.error(`[tenpo] cannot start: ${err instanceof Error ? err.message : String(err)}`);
+  void shutdown(1);
+});
