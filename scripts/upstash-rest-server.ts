@@ -14,6 +14,9 @@
  * bytes, except "OK", which Upstash documents as sent as-is and the client special-cases. Numbers and null
  * pass through; `result` is present even when null, since the client treats a missing one as a failure.
  * Auth is `Authorization: Bearer <token>` (or `?_token=`), else 401 {"error": "Unauthorized"}.
+ * Lua scripts may carry Upstash's own shebang flag `#!lua flags=allow-key-locking` (@upstash/ratelimit >= 2.1
+ * sends it); Redis refuses flags it does not know, so it is dropped before Redis sees the script, and an
+ * EVALSHA of the script as sent runs the script as forwarded.
  * Redis unreachable: 503 {"error"} at once (no offline queue) while ioredis keeps reconnecting.
  *
  * Test hooks, behind the same token; they are neither delayed, failed nor counted themselves:
@@ -25,6 +28,7 @@
  *
  * Run alone: npx tsx scripts/upstash-rest-server.ts --port 8079 --token tenpo-local-token [--redis-url URL]
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -54,7 +58,15 @@ export interface UpstashRestServer {
 type Arg = string | Buffer;
 type Json = string | number | null | Json[];
 type Entry = { result: Json } | { error: string };
-interface State { token: string; redis: Redis; redisUrl: string; stats: UpstashRestStats; faults: Faults }
+interface State {
+  token: string;
+  redis: Redis;
+  redisUrl: string;
+  stats: UpstashRestStats;
+  faults: Faults;
+  /** SHA1 of a script as the client sent it -> the script as forwarded, for scripts whose flags were rewritten. */
+  rewrittenScripts: Map<string, string>;
+}
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -146,6 +158,48 @@ function toEntry(err: Error | null, reply: unknown, base64: boolean, state: Stat
 // Upper case on purpose: ioredis picks reply transformers by exact lower-case name, and its `hgetall`
 // one would turn the flat [field, value, ...] array Upstash returns into an object.
 const redisName = (name: Arg | undefined): string => String(name).toUpperCase();
+
+// Flags only Upstash understands: accepted there, unknown to Redis, which refuses the script.
+const UPSTASH_ONLY_SCRIPT_FLAGS = new Set(["allow-key-locking"]);
+const SHEBANG_FLAGS = /^#!lua flags=([^\n]*)/;
+
+/** The script without Upstash-only flags (same line count), or undefined when it has none. */
+function withoutUpstashOnlyFlags(script: string): string | undefined {
+  const match = SHEBANG_FLAGS.exec(script);
+  if (!match) return undefined;
+  const flags = match[1]!.split(",").map((f) => f.trim());
+  if (!flags.some((f) => UPSTASH_ONLY_SCRIPT_FLAGS.has(f))) return undefined;
+  const kept = flags.filter((f) => f && !UPSTASH_ONLY_SCRIPT_FLAGS.has(f));
+  return (kept.length > 0 ? `#!lua flags=${kept.join(",")}` : "#!lua") + script.slice(match[0].length);
+}
+
+/** EVAL / SCRIPT LOAD / EVALSHA with Upstash-only script flags turned into what Redis accepts. */
+function forRedis(command: Arg[], state: State): Arg[] {
+  const [name, ...args] = command;
+  const upper = String(name).toUpperCase();
+  const isLoad = upper === "SCRIPT" && String(args[0]).toUpperCase() === "LOAD";
+  if (upper === "EVAL" || upper === "EVAL_RO" || isLoad) {
+    const at = isLoad ? 2 : 1;
+    const script = String(command[at] ?? "");
+    const rewritten = withoutUpstashOnlyFlags(script);
+    if (rewritten === undefined) return command;
+    state.rewrittenScripts.set(createHash("sha1").update(script).digest("hex"), rewritten);
+    return [...command.slice(0, at), rewritten, ...command.slice(at + 1)];
+  }
+  if (upper === "EVALSHA" || upper === "EVALSHA_RO") {
+    const rewritten = state.rewrittenScripts.get(String(args[0]).toLowerCase());
+    // The client hashed the script it sent; Redis knows it by the hash of what it got.
+    if (rewritten !== undefined) return [upper === "EVALSHA" ? "EVAL" : "EVAL_RO", rewritten, ...args.slice(1)];
+  }
+  return command;
+}
+
+/** SCRIPT LOAD answers the SHA1 of the script as the client sent it, which is what it will EVALSHA. */
+function loadedSha(command: Arg[], entry: Entry, base64: boolean): Entry {
+  const isLoad = String(command[0]).toUpperCase() === "SCRIPT" && String(command[1]).toUpperCase() === "LOAD";
+  if (!isLoad || "error" in entry || withoutUpstashOnlyFlags(String(command[2] ?? "")) === undefined) return entry;
+  return { result: encode(createHash("sha1").update(String(command[2])).digest("hex"), base64) };
+}
 
 async function runOne([name, ...args]: Arg[], base64: boolean, state: State): Promise<Entry> {
   const refused = refusal([name ?? "", ...args]);
@@ -244,8 +298,12 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, state
   await injectFaults(commands, state.faults);
 
   const base64 = req.headers["upstash-encoding"] === "base64";
-  if (isBatch) return send(res, 200, await runBatch(commands, pathname === "/multi-exec", base64, state));
-  const entry = await runOne(commands[0] ?? [], base64, state);
+  const forwarded = commands.map((command) => forRedis(command, state));
+  if (isBatch) {
+    const entries = await runBatch(forwarded, pathname === "/multi-exec", base64, state);
+    return send(res, 200, entries.map((entry, i) => loadedSha(commands[i]!, entry, base64)));
+  }
+  const entry = loadedSha(commands[0] ?? [], await runOne(forwarded[0] ?? [], base64, state), base64);
   send(res, "error" in entry ? 400 : 200, entry);
 }
 
@@ -276,7 +334,14 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
   const redisUrl = opts.redisUrl ?? "redis://127.0.0.1:6379";
   const log = opts.log ?? ((line: string) => console.log(`[upstash-rest] ${line}`));
   const redis = connectRedis(redisUrl, log);
-  const state: State = { token: opts.token, redis, redisUrl, stats: { requests: 0, commands: 0 }, faults: {} };
+  const state: State = {
+    token: opts.token,
+    redis,
+    redisUrl,
+    stats: { requests: 0, commands: 0 },
+    faults: {},
+    rewrittenScripts: new Map(),
+  };
 
   const server = http.createServer((req, res) => {
     handle(req, res, state).catch((err: unknown) => {

@@ -65,7 +65,7 @@ app.route("/", health);
 app.route("/api/v1/auth", auth);
 app.route("/api/v1/products", products);
 app.route("/api/v1/categories", categories);
-app.route("/", docs);
+app.route("/", docs(app));
 
 app.notFound((c) => {
   throw ApiError.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`);

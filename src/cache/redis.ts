@@ -9,6 +9,8 @@ export function createRedis(env: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_R
     url: env.UPSTASH_REDIS_REST_URL,
     token: env.UPSTASH_REDIS_REST_TOKEN,
     enableAutoPipelining: true,
+    // One quick retry: a cache that is down must not hold a request through the client's default 5 backoffs.
+    retry: { retries: 1, backoff: () => 50 },
   });
 }
 

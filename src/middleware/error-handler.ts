@@ -31,12 +31,18 @@ export const renderError: ErrorHandler<AppEnv> = (err, c) => {
   return c.json({ error: body }, apiError.status);
 };
 
+const HTTP_EXCEPTION_CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  415: "unsupported_media_type",
+};
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof HTTPException) {
     // Hono's own middleware (e.g. a malformed JSON body) throws HTTPException with a safe message.
     const status = err.status;
-    const code = status === 400 ? "bad_request" : status === 401 ? "unauthorized" : "http_error";
+    const code = HTTP_EXCEPTION_CODES[status] ?? "http_error";
     return new ApiError(status as ApiError["status"], code, err.message || "Request failed");
   }
   return new ApiError(500, "internal_error", "Something went wrong on our side");

@@ -8,7 +8,8 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
  *  - malformed JSON is a 400 `invalid_json` in the contract's shape;
  *  - numbers written with an exponent (`1e3`) reach the schemas as strings and fail integer checks,
  *    as the contract demands (JSON.parse alone would turn `1e3` into the integer 1000).
- * The parsed value goes into Hono's body cache, where the zod validators read it.
+ * Hono's `c.req.json()` (which the zod validators call) always re-parses the cached *text*, so the
+ * normalised body is put back into the cache as text.
  */
 export const parseJsonBody: MiddlewareHandler = async (c, next) => {
   const mediaType = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim();
@@ -20,7 +21,8 @@ export const parseJsonBody: MiddlewareHandler = async (c, next) => {
   } catch {
     throw new ApiError(400, "invalid_json", "The request body is not valid JSON");
   }
-  c.req.bodyCache.json = Promise.resolve(parsed);
+  // Hono types the cache loosely; at run time it holds the promise each body reader returns.
+  (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(JSON.stringify(parsed));
   await next();
 };
 

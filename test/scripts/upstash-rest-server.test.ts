@@ -165,6 +165,35 @@ describe("pipelines and transactions", () => {
   });
 });
 
+describe("Lua scripts with Upstash-only flags (@upstash/ratelimit >= 2.1 sends `allow-key-locking`)", () => {
+  const script = `#!lua flags=allow-key-locking\nreturn redis.call("INCRBY", KEYS[1], ARGV[1])`;
+  const sha1 = async (text: string): Promise<string> =>
+    Array.from(new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text))), (b) =>
+      b.toString(16).padStart(2, "0"),
+    ).join("");
+
+  it("runs them with EVAL, as Upstash does, although Redis does not know the flag", async () => {
+    expect(await redis.eval(script, [key("flagged")], [2])).toBe(2);
+  });
+
+  it("runs them by the SHA1 of the script as sent, once sent, also in a pipeline", async () => {
+    await redis.eval(script, [key("flagged-sha")], [1]);
+    expect(await redis.evalsha(await sha1(script), [key("flagged-sha")], [1])).toBe(2);
+    const p = redis.pipeline();
+    p.evalsha(await sha1(script), [key("flagged-sha")], [1]);
+    expect(await p.exec()).toEqual([3]);
+  });
+
+  it("answers SCRIPT LOAD with the SHA1 of the script as sent", async () => {
+    expect(await redis.scriptLoad(script)).toBe(await sha1(script));
+  });
+
+  it("keeps the flags Redis knows and still refuses unknown ones", async () => {
+    expect(await redis.eval(`#!lua flags=no-writes,allow-key-locking\nreturn 7`, [], [])).toBe(7);
+    expect((await rejection(redis.eval(`#!lua flags=no-such-flag\nreturn 7`, [], []))).message).toContain("Unexpected flag");
+  });
+});
+
 describe("what the server refuses", () => {
   it("answers 401 Unauthorized to a wrong or missing token", async () => {
     const stranger = new Redis({ url, token: "not-the-token", retry: false, enableTelemetry: false });

@@ -1,0 +1,109 @@
+import { eq, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { users } from "../db/schema";
+import { ApiError } from "../errors";
+import type { UserBody } from "../schemas/auth";
+import type { LoginAttempt, LoginThrottle } from "./login-throttle";
+import { hashPassword, verifyPassword, verifyPasswordOfUnknownAccount } from "./passwords";
+
+/** Accounts: registration, password login (throttled), and reading the current user. */
+
+export type Registration = { email: string; password: string; fullName?: string | null };
+
+const EMAIL_UNIQUE_INDEX = "users_email_lower_key";
+
+// The columns a user may see of their account; the password hash is never among them.
+const publicColumns = {
+  id: users.id,
+  email: users.email,
+  fullName: users.fullName,
+  isAdmin: users.isAdmin,
+  createdAt: users.createdAt,
+};
+type PublicRow = { id: number; email: string; fullName: string | null; isAdmin: boolean; createdAt: Date };
+
+/**
+ * Creates a customer account. Only email, password and name are taken from the caller: `is_admin` is
+ * never set here, whatever the request carried. A taken email (in any case) is found by the unique
+ * index on lower(email), so two racing registrations cannot both succeed.
+ */
+export async function registerUser(db: Database, registration: Registration): Promise<UserBody> {
+  const passwordHash = await hashPassword(registration.password);
+  try {
+    const [row] = await db
+      .insert(users)
+      .values({ email: normalizeEmail(registration.email), passwordHash, fullName: registration.fullName || null })
+      .returning(publicColumns);
+    return toUserBody(row!);
+  } catch (err) {
+    if (isUniqueViolation(err, EMAIL_UNIQUE_INDEX)) {
+      throw new ApiError(409, "email_taken", "An account with this email already exists");
+    }
+    throw err;
+  }
+}
+
+/**
+ * The account whose email and password these are, or null. An unknown email costs a password check
+ * too, so the answer takes as long as for a known email with a wrong password.
+ */
+export async function authenticate(db: Database, email: string, password: string): Promise<UserBody | null> {
+  const [row] = await db
+    .select({ ...publicColumns, passwordHash: users.passwordHash })
+    .from(users)
+    .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
+    .limit(1);
+  if (!row) return verifyPasswordOfUnknownAccount(password).then(() => null);
+  const { passwordHash, ...account } = row;
+  return (await verifyPassword(password, passwordHash)) ? toUserBody(account) : null;
+}
+
+/**
+ * A login attempt: refused with 429 while the account or the client is throttled (even with the right
+ * password, see login-throttle.ts), 401 for a wrong email or password, which counts as a failure.
+ */
+export async function logIn(db: Database, throttle: LoginThrottle, attempt: LoginAttempt & { password: string }): Promise<UserBody> {
+  const who: LoginAttempt = { email: normalizeEmail(attempt.email), client: attempt.client };
+  const retryAfter = await throttle.retryAfterSeconds(who);
+  if (retryAfter !== null) {
+    throw new ApiError(429, "rate_limited", "Too many failed login attempts; try again later", undefined, {
+      "Retry-After": String(retryAfter),
+    });
+  }
+  const user = await authenticate(db, who.email, attempt.password);
+  if (!user) {
+    await throttle.recordFailure(who);
+    // One answer for an unknown email and a wrong password, so it does not tell which accounts exist.
+    throw new ApiError(401, "invalid_credentials", "Incorrect email or password");
+  }
+  return user;
+}
+
+export async function getUser(db: Database, id: number): Promise<UserBody | null> {
+  const [row] = await db.select(publicColumns).from(users).where(eq(users.id, id));
+  return row ? toUserBody(row) : null;
+}
+
+/** Emails are compared case-insensitively, as lower(email) is unique; they are stored lower-cased too. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function toUserBody(row: PublicRow): UserBody {
+  return {
+    id: row.id,
+    email: row.email,
+    full_name: row.fullName,
+    is_admin: row.isAdmin,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+/** A Postgres unique violation (23505) of `constraint`, wherever drizzle wrapped the driver's error. */
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  for (let cause = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    const { code, constraint: violated } = cause as Error & { code?: unknown; constraint?: unknown };
+    if (code === "23505") return violated === undefined || violated === constraint;
+  }
+  return false;
+}

@@ -1,0 +1,575 @@
+/**
+ * Specification of /api/v1/auth (spec "Auth", "Conventions", "Details that clients may rely on"), through
+ * the real Worker entry against the real database and Redis. Other test files share both in parallel: every
+ * test makes its own accounts (unique emails) and sends its own client address (CF-Connecting-IP).
+ */
+import { env } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { sign } from "hono/jwt";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createDb } from "../../src/db/client";
+import { users } from "../../src/db/schema";
+import { ACCOUNT_FAILURES_PER_WINDOW, CLIENT_FAILURES_PER_WINDOW } from "../../src/services/login-throttle";
+import { api, apiWithEnv, type ErrorBody } from "../support/api";
+
+const SECRET = "tenpo-test-secret";
+// A port nothing listens on: Redis is down.
+const CLOSED = "http://127.0.0.1:9";
+// scripts/seed.ts's hashPasswordForSeed("password123", demoSaltFor("test@example.com")).
+const SEED_FORMAT_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
+
+type User = { id: number; email: string; full_name: string | null; is_admin: boolean; created_at: string };
+type Token = { access_token: string; token_type: string; expires_in: number };
+type ValidationBody = { error: { code: string; message: string; details: { field: string; message: string }[] } };
+
+const db = createDb(env);
+
+const uniqueEmail = (tag = "user") => `${tag}-${crypto.randomUUID()}@example.com`;
+/** A client address of this test alone: a random IPv6 /64 from the documentation range. */
+const uniqueIp = () => {
+  const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
+  return `2001:db8:${hex()}:${hex()}::1`;
+};
+
+function postJson(path: string, body: unknown, ip = uniqueIp(), headers: Record<string, string> = {}): Promise<Response> {
+  return api(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip, ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+const register = (body: unknown, ip?: string) => postJson("/api/v1/auth/register", body, ip);
+const login = (username: unknown, password: unknown, ip?: string) => postJson("/api/v1/auth/login", { username, password }, ip);
+const me = (authorization?: string) =>
+  api("/api/v1/auth/me", { headers: authorization === undefined ? {} : { Authorization: authorization } });
+
+/** A fresh account and its password. */
+async function newAccount(fields: Record<string, unknown> = {}): Promise<{ user: User; email: string; password: string }> {
+  const email = uniqueEmail();
+  const password = `pw-${crypto.randomUUID()}`;
+  const res = await register({ email, password, ...fields });
+  expect(res.status).toBe(201);
+  return { user: (await res.json()) as User, email, password };
+}
+
+async function tokenFor(email: string, password: string): Promise<string> {
+  const res = await login(email, password);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as Token).access_token;
+}
+
+const b64url = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const b64urlDecode = (part: string) => atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function expectUnauthorized(res: Response): Promise<void> {
+  expect(res.status).toBe(401);
+  expect(res.headers.get("WWW-Authenticate")).toContain("Bearer");
+  expect(((await res.json()) as ErrorBody).error.code).toBe("unauthorized");
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("POST /api/v1/auth/register", () => {
+  it("creates a customer account: 201 with {id, email, full_name, is_admin, created_at}", async () => {
+    const email = uniqueEmail("new");
+    const before = Date.now();
+    const res = await register({ email, password: "correct horse", full_name: "Ada Lovelace" });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+    const user = (await res.json()) as User;
+    expect(Object.keys(user).sort()).toEqual(["created_at", "email", "full_name", "id", "is_admin"]);
+    expect(user).toMatchObject({ email, full_name: "Ada Lovelace", is_admin: false });
+    expect(Number.isInteger(user.id) && user.id > 0).toBe(true);
+    expect(user.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(Date.parse(user.created_at)).toBeGreaterThanOrEqual(before - 5_000);
+  });
+
+  it("makes full_name optional (null when not given)", async () => {
+    const res = await register({ email: uniqueEmail(), password: "correct horse" });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as User).full_name).toBeNull();
+  });
+
+  it("stores the password as a PBKDF2 hash and never answers with it", async () => {
+    const password = "correct horse";
+    const res = await register({ email: uniqueEmail(), password });
+    const text = await res.text();
+    expect(text).not.toMatch(/pbkdf2|password|hash/i);
+    expect(text).not.toContain(password);
+    const [row] = await db.select().from(users).where(eq(users.id, (JSON.parse(text) as User).id));
+    expect(row!.passwordHash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+  });
+
+  describe("never creates an admin, whatever the body says (mass assignment)", () => {
+    it.each([
+      [{ is_admin: true }],
+      [{ is_admin: "true" }],
+      [{ isAdmin: true, admin: true, role: "admin" }],
+      [{ id: 1, created_at: "2020-01-01T00:00:00.000Z", password_hash: "pbkdf2-sha256$1$AAAA$AAAA" }],
+    ])("ignores %j", async (extra) => {
+      const { user, email, password } = await newAccount(extra);
+      expect(user.is_admin).toBe(false);
+      expect(user.id).not.toBe(1);
+      expect(user.created_at).not.toBe("2020-01-01T00:00:00.000Z");
+      const [row] = await db.select().from(users).where(eq(users.id, user.id));
+      expect(row!.isAdmin).toBe(false);
+      const token = await tokenFor(email, password);
+      expect(((await (await me(`Bearer ${token}`)).json()) as User).is_admin).toBe(false);
+    });
+  });
+
+  it("treats emails case-insensitively: A@x.com then a@X.COM is 409 email_taken", async () => {
+    const local = `Case-${crypto.randomUUID()}`;
+    const first = await register({ email: `${local}@Example.COM`, password: "correct horse" });
+    expect(first.status).toBe(201);
+    expect(((await first.json()) as User).email).toBe(`${local}@example.com`.toLowerCase());
+    for (const again of [`${local}@example.com`.toLowerCase(), `${local}@EXAMPLE.COM`.toUpperCase(), `  ${local}@example.com `]) {
+      const res = await register({ email: again, password: "another password" });
+      expect(res.status).toBe(409);
+      const body = (await res.json()) as ErrorBody;
+      expect(body.error.code).toBe("email_taken");
+      expect(JSON.stringify(body)).not.toMatch(/23505|unique|constraint|users_email/i);
+    }
+  });
+
+  it("lets exactly one of several racing registrations of one email win; the others get 409", async () => {
+    const email = uniqueEmail("race");
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => register({ email: i % 2 ? email.toUpperCase() : email, password: "correct horse" })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    const conflict = results.find((r) => r.status === 409)!;
+    expect(((await conflict.json()) as ErrorBody).error.code).toBe("email_taken");
+  });
+
+  it("trims the email it stores", async () => {
+    const email = uniqueEmail();
+    const res = await register({ email: `  ${email}  `, password: "correct horse" });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as User).email).toBe(email);
+  });
+
+  it("accepts passwords of exactly 8 and 128 characters", async () => {
+    expect((await register({ email: uniqueEmail(), password: "x".repeat(8) })).status).toBe(201);
+    expect((await register({ email: uniqueEmail(), password: "x".repeat(128) })).status).toBe(201);
+  });
+
+  describe("refuses bad input with 400 validation_error and details [{field, message}]", () => {
+    it.each([
+      ["a missing body object", {}, ["email", "password"]],
+      ["a missing password", { email: "a@example.com" }, ["password"]],
+      ["a missing email", { password: "correct horse" }, ["email"]],
+      ["a password of 7 characters", { email: "a@example.com", password: "x".repeat(7) }, ["password"]],
+      ["a password of 129 characters", { email: "a@example.com", password: "x".repeat(129) }, ["password"]],
+      ["an email without @", { email: "not-an-email", password: "correct horse" }, ["email"]],
+      ["an email without domain", { email: "a@", password: "correct horse" }, ["email"]],
+      ["an empty email", { email: "", password: "correct horse" }, ["email"]],
+      ["an email of 255 characters", { email: `${"a".repeat(243)}@example.com`, password: "correct horse" }, ["email"]],
+      ["a numeric email", { email: 123, password: "correct horse" }, ["email"]],
+      ["a numeric password", { email: "a@example.com", password: 12345678 }, ["password"]],
+      ["a null password", { email: "a@example.com", password: null }, ["password"]],
+      ["a numeric full_name", { email: "a@example.com", password: "correct horse", full_name: 42 }, ["full_name"]],
+      ["a full_name of 201 characters", { email: "a@example.com", password: "correct horse", full_name: "n".repeat(201) }, ["full_name"]],
+      ["an array", [], ["body"]],
+      ["a string", "email", ["body"]],
+      ["null", null, ["body"]],
+    ])("%s", async (_what, body, fields) => {
+      const res = await register(body);
+      expect(res.status).toBe(400);
+      const error = ((await res.json()) as ValidationBody).error;
+      expect(error.code).toBe("validation_error");
+      expect(error.details.map((d) => d.field).sort()).toEqual(fields);
+      for (const detail of error.details) expect(detail.message).toEqual(expect.any(String));
+    });
+
+    it("says what is wrong in each detail", async () => {
+      const res = await register({ password: "short", full_name: 7 });
+      const { details } = ((await res.json()) as ValidationBody).error;
+      expect(details).toEqual(
+        expect.arrayContaining([
+          { field: "email", message: "is required" },
+          { field: "password", message: "must be at least 8 characters" },
+          { field: "full_name", message: "must be a string" },
+        ]),
+      );
+    });
+  });
+
+  it("answers malformed JSON with 400 invalid_json", async () => {
+    const res = await api("/api/v1/auth/register", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: '{"email": "a@example.com", "password": ',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_json");
+  });
+
+  it("refuses a body that is not JSON with an error in the contract's shape", async () => {
+    const res = await api("/api/v1/auth/register", {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "email=a@example.com&password=correct+horse",
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as ErrorBody).error.code).toEqual(expect.any(String));
+  });
+
+  it("never throttles registrations: 60 from one client within a minute all succeed", async () => {
+    const ip = uniqueIp();
+    const statuses: number[] = [];
+    for (let batch = 0; batch < 6; batch++) {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => register({ email: uniqueEmail("bulk"), password: "correct horse" }, ip)),
+      );
+      statuses.push(...results.map((r) => r.status));
+    }
+    expect(statuses).toEqual(Array(60).fill(201));
+  });
+});
+
+describe("POST /api/v1/auth/login", () => {
+  it("answers 200 {access_token, token_type: bearer, expires_in: 3600}, not to be cached", async () => {
+    const { email, password } = await newAccount();
+    const res = await login(email, password);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    const body = (await res.json()) as Token;
+    expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "token_type"]);
+    expect(body).toMatchObject({ token_type: "bearer", expires_in: 3600 });
+    expect(body.access_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+
+  it("issues an HS256 JWT with sub (the user id), iat and exp one hour later", async () => {
+    const { user, email, password } = await newAccount();
+    const [header, payload] = (await tokenFor(email, password)).split(".");
+    expect(JSON.parse(b64urlDecode(header!))).toMatchObject({ alg: "HS256", typ: "JWT" });
+    const claims = JSON.parse(b64urlDecode(payload!)) as { sub: string; iat: number; exp: number; adm?: boolean };
+    expect(claims.sub).toBe(String(user.id));
+    expect(claims.exp - claims.iat).toBe(3600);
+    expect(Math.abs(claims.iat - nowSeconds())).toBeLessThan(60);
+    expect(claims.adm).toBeUndefined();
+  });
+
+  it("gives a token that /me accepts, naming the same account", async () => {
+    const { user, email, password } = await newAccount({ full_name: "Grace Hopper" });
+    const res = await me(`Bearer ${await tokenFor(email, password)}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(user);
+  });
+
+  it("takes the email in any case and with surrounding spaces", async () => {
+    const { user, email, password } = await newAccount();
+    for (const username of [email.toUpperCase(), ` ${email} `]) {
+      const token = await tokenFor(username, password);
+      expect(((await (await me(`Bearer ${token}`)).json()) as User).id).toBe(user.id);
+    }
+  });
+
+  it("verifies passwords hashed by scripts/seed.ts", async () => {
+    const email = uniqueEmail("seeded");
+    await db.insert(users).values({ email, passwordHash: SEED_FORMAT_HASH, fullName: "Seeded User" });
+    expect((await login(email, "password123")).status).toBe(200);
+    expect((await login(email, "password124")).status).toBe(401);
+  });
+
+  it("puts the admin claim in an admin's token and is_admin in /me", async () => {
+    const { user, email, password } = await newAccount();
+    await db.update(users).set({ isAdmin: true }).where(eq(users.id, user.id));
+    const token = await tokenFor(email, password);
+    expect((JSON.parse(b64urlDecode(token.split(".")[1]!)) as { adm?: boolean }).adm).toBe(true);
+    expect(((await (await me(`Bearer ${token}`)).json()) as User).is_admin).toBe(true);
+  });
+
+  it("answers a wrong password and an unknown email identically: 401 invalid_credentials", async () => {
+    const { email } = await newAccount();
+    const wrongPassword = await login(email, "wrong password");
+    const unknownUser = await login(uniqueEmail("nobody"), "wrong password");
+    expect(wrongPassword.status).toBe(401);
+    expect(unknownUser.status).toBe(401);
+    const [a, b] = [await wrongPassword.text(), await unknownUser.text()];
+    expect(a).toBe(b);
+    expect((JSON.parse(a) as ErrorBody).error.code).toBe("invalid_credentials");
+    expect([...wrongPassword.headers.keys()].filter((h) => h !== "x-request-id").sort()).toEqual(
+      [...unknownUser.headers.keys()].filter((h) => h !== "x-request-id").sort(),
+    );
+  });
+
+  it("refuses a password that differs only in case or whitespace", async () => {
+    const { email } = await newAccount({ password: "Correct Horse" });
+    expect((await login(email, "correct horse")).status).toBe(401);
+    expect((await login(email, "Correct Horse ")).status).toBe(401);
+    expect((await login(email, "Correct Horse")).status).toBe(200);
+  });
+
+  it("answers a password longer than any account can have with 401, not 400", async () => {
+    const { email } = await newAccount();
+    const res = await login(email, "x".repeat(500));
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_credentials");
+  });
+
+  describe("refuses bad input with 400 validation_error", () => {
+    it.each([
+      ["no fields", {}, ["password", "username"]],
+      ["no password", { username: "a@example.com" }, ["password"]],
+      ["an empty username", { username: "", password: "x" }, ["username"]],
+      ["an empty password", { username: "a@example.com", password: "" }, ["password"]],
+      ["a numeric password", { username: "a@example.com", password: 12345678 }, ["password"]],
+      ["an object as username", { username: { $ne: null }, password: "x" }, ["username"]],
+      ["`email` instead of `username`", { email: "a@example.com", password: "x" }, ["username"]],
+    ])("%s", async (_what, body, fields) => {
+      const res = await postJson("/api/v1/auth/login", body);
+      expect(res.status).toBe(400);
+      const error = ((await res.json()) as ValidationBody).error;
+      expect(error.code).toBe("validation_error");
+      expect(error.details.map((d) => d.field).sort()).toEqual(fields);
+    });
+  });
+
+  it("answers malformed JSON with 400 invalid_json", async () => {
+    const res = await api("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{username: test}",
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_json");
+  });
+});
+
+describe("GET /api/v1/auth/me", () => {
+  it("answers the account without any password material, not to be cached", async () => {
+    const { user, email, password } = await newAccount();
+    const res = await me(`Bearer ${await tokenFor(email, password)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual(user);
+    expect(text).not.toMatch(/pbkdf2|password|hash/i);
+  });
+
+  it("accepts the scheme in any case", async () => {
+    const { email, password } = await newAccount();
+    expect((await me(`bearer ${await tokenFor(email, password)}`)).status).toBe(200);
+  });
+
+  describe("answers 401 unauthorized", () => {
+    it("without a token", async () => {
+      await expectUnauthorized(await me());
+    });
+
+    it.each([["Basic dXNlcjpwYXNz"], ["Bearer"], ["Bearer "], ["Bearer not.a.jwt"], ["Bearer a.b"], ["Token abc"]])(
+      "for the header %j",
+      async (header) => {
+        await expectUnauthorized(await me(header));
+      },
+    );
+
+    it("for an unsigned token (alg none)", async () => {
+      const { user } = await newAccount();
+      const header = b64url(JSON.stringify({ alg: "none", typ: "JWT" }));
+      const payload = b64url(JSON.stringify({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }));
+      await expectUnauthorized(await me(`Bearer ${header}.${payload}.`));
+      await expectUnauthorized(await me(`Bearer ${header}.${payload}`));
+    });
+
+    it("for a token signed with another secret", async () => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, "not-the-secret", "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it("for an expired token", async () => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }, SECRET, "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it("for a token issued in the future", async () => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds() + 3600, exp: nowSeconds() + 7200 }, SECRET, "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it("for a token whose claims were changed after signing (another sub, or admin)", async () => {
+      const victim = await newAccount();
+      const attacker = await newAccount();
+      const [header, , signature] = (await tokenFor(attacker.email, attacker.password)).split(".");
+      const claims = { sub: String(victim.user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 };
+      await expectUnauthorized(await me(`Bearer ${header}.${b64url(JSON.stringify(claims))}.${signature}`));
+      const asAdmin = { sub: String(attacker.user.id), iat: nowSeconds(), exp: nowSeconds() + 3600, adm: true };
+      await expectUnauthorized(await me(`Bearer ${header}.${b64url(JSON.stringify(asAdmin))}.${signature}`));
+    });
+
+    it("for a token signed with the right secret but HS512 (the algorithm is pinned to HS256)", async () => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS512");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it.each([["abc"], ["0"], ["-1"], ["1.5"], [""]])("for a correctly signed token with sub %j", async (sub) => {
+      const token = await sign({ sub, iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it("for a correctly signed token of an account that does not exist (log in again)", async () => {
+      const token = await sign({ sub: "2147483000", iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
+      const res = await me(`Bearer ${token}`);
+      await expectUnauthorized(res.clone());
+      expect(((await res.json()) as ErrorBody).error.message).toMatch(/no longer exists/);
+    });
+  });
+});
+
+describe("login throttling", () => {
+  it(`refuses the ${ACCOUNT_FAILURES_PER_WINDOW + 1}th failed attempt for one account with 429 rate_limited and Retry-After`, async () => {
+    const { email } = await newAccount();
+    for (let i = 1; i <= ACCOUNT_FAILURES_PER_WINDOW; i++) {
+      const res = await login(email, `wrong ${i}`);
+      expect(res.status, `attempt ${i}`).toBe(401);
+    }
+    const res = await login(email, "wrong again");
+    expect(res.status).toBe(429);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe("rate_limited");
+    const retryAfter = res.headers.get("Retry-After");
+    expect(retryAfter).toMatch(/^[0-9]+$/);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(15 * 60);
+    // CORS clients can read it.
+    const cors = await api("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Origin: "https://shop.example", "CF-Connecting-IP": uniqueIp() },
+      body: JSON.stringify({ username: email, password: "wrong" }),
+    });
+    expect(cors.status).toBe(429);
+    expect(cors.headers.get("Access-Control-Expose-Headers")).toContain("Retry-After");
+  });
+
+  it("keeps a throttled account closed even to the right password until the window has passed", async () => {
+    const { email, password } = await newAccount();
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) await login(email, "wrong");
+    // From another client too: the limit belongs to the account.
+    const res = await login(email, password, uniqueIp());
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("rate_limited");
+  });
+
+  it("counts an account by its email in any case", async () => {
+    const { email } = await newAccount();
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) {
+      await login(i % 2 ? email.toUpperCase() : email, "wrong");
+    }
+    expect((await login(email.toUpperCase(), "wrong")).status).toBe(429);
+  });
+
+  it("throttles unknown emails like real ones, so a 429 does not reveal whether an account exists", async () => {
+    const nobody = uniqueEmail("nobody");
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) expect((await login(nobody, "wrong")).status).toBe(401);
+    expect((await login(nobody, "wrong")).status).toBe(429);
+  });
+
+  it("leaves other accounts alone", async () => {
+    const throttled = await newAccount();
+    const other = await newAccount();
+    const ip = uniqueIp();
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) await login(throttled.email, "wrong", ip);
+    expect((await login(throttled.email, throttled.password, ip)).status).toBe(429);
+    expect((await login(other.email, other.password, ip)).status).toBe(200);
+    expect((await login(other.email, "wrong", ip)).status).toBe(401);
+  });
+
+  it("counts only failures: successes neither count nor are throttled, before or after failures", async () => {
+    const { email, password } = await newAccount();
+    const ip = uniqueIp();
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW - 1; i++) expect((await login(email, "wrong", ip)).status).toBe(401);
+    // 60 successful logins from one client within a minute, with 9 failures on record.
+    for (let i = 0; i < 60; i++) expect((await login(email, password, ip)).status, `login ${i + 1}`).toBe(200);
+    // The successes did not use up the last failure the window allows.
+    expect((await login(email, "wrong", ip)).status).toBe(401);
+    expect((await login(email, password, ip)).status).toBe(429);
+  });
+
+  it(
+    `refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts, and no other client`,
+    async () => {
+      const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
+      const block = `2001:db8:${hex()}:${hex()}`;
+      // Addresses that change within one /64 are one client.
+      const addressInBlock = (i: number) => `${block}:${(i % 0xffff).toString(16)}::${hex()}`;
+      const { email, password } = await newAccount();
+      // Different unknown emails, so no account limit is reached; batches of 10 keep the test quick.
+      const statuses: number[] = [];
+      for (let sent = 0; sent < CLIENT_FAILURES_PER_WINDOW; sent += 10) {
+        const batch = Math.min(10, CLIENT_FAILURES_PER_WINDOW - sent);
+        const results = await Promise.all(
+          Array.from({ length: batch }, (_, i) => login(uniqueEmail("stuffing"), "password123", addressInBlock(sent + i))),
+        );
+        statuses.push(...results.map((r) => r.status));
+      }
+      // The contract: a client may fail at least 100 times.
+      expect(statuses).toEqual(Array(CLIENT_FAILURES_PER_WINDOW).fill(401));
+      const refused = await login(uniqueEmail("stuffing"), "password123", addressInBlock(7));
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as ErrorBody).error.code).toBe("rate_limited");
+      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+      // That client is refused for every account, also with the right password; other clients are not.
+      expect((await login(email, password, addressInBlock(8))).status).toBe(429);
+      expect((await login(email, password, uniqueIp())).status).toBe(200);
+    },
+    60_000,
+  );
+
+
+  describe("when Redis is down", () => {
+    const downEnv = { UPSTASH_REDIS_REST_URL: CLOSED };
+    const loginWithRedisDown = (username: string, password: string) =>
+      apiWithEnv(downEnv, "/api/v1/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueIp() },
+        body: JSON.stringify({ username, password }),
+      });
+
+    it("lets logins through (fails open) within a bounded time, logging one JSON line", async () => {
+      const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+      const { email, password } = await newAccount();
+      const started = Date.now();
+      const res = await loginWithRedisDown(email, password);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as Token).token_type).toBe("bearer");
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const lines = warn.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
+      expect(lines).toEqual([expect.objectContaining({ level: "warn", msg: "login throttle unavailable; letting the login proceed" })]);
+    });
+
+    it("still answers a wrong password with 401, not 429 or 500", async () => {
+      vi.spyOn(console, "warn").mockImplementation(() => {});
+      const { email } = await newAccount();
+      const res = await loginWithRedisDown(email, "wrong");
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_credentials");
+    });
+  });
+});
+
+describe("OpenAPI document", () => {
+  it("describes the auth routes with their request and response schemas", async () => {
+    const doc = (await (await api("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown>; security?: unknown }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+    };
+    expect(doc.paths["/api/v1/auth/register"]?.post?.requestBody).toBeDefined();
+    expect(Object.keys(doc.paths["/api/v1/auth/register"]!.post!.responses)).toEqual(expect.arrayContaining(["201", "400", "409"]));
+    expect(Object.keys(doc.paths["/api/v1/auth/login"]!.post!.responses)).toEqual(expect.arrayContaining(["200", "401", "429"]));
+    expect(doc.paths["/api/v1/auth/me"]?.get?.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(doc.components.schemas.User!.properties!).sort()).toEqual(["created_at", "email", "full_name", "id", "is_admin"]);
+    expect(doc.components.schemas.RegisterRequest!.required!.sort()).toEqual(["email", "password"]);
+    expect(doc.components.schemas.RegisterRequest!.properties).not.toHaveProperty("is_admin");
+    expect(doc.components.schemas.LoginRequest!.required!.sort()).toEqual(["password", "username"]);
+  });
+});
