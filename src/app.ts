@@ -7,9 +7,11 @@ import { ApiError } from "./errors";
 import { requireRealSecretWhenDeployed } from "./middleware/config-guard";
 import { renderError } from "./middleware/error-handler";
 import { parseJsonBody } from "./middleware/json-body";
+import { trackRequestStats } from "./middleware/request-stats";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
 import { categories, products } from "./routes/products";
+import { orders } from "./routes/orders";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
 
@@ -21,6 +23,7 @@ export const app = createRouter();
 // Middleware order, outermost first. Every response, errors included, gets a request id and
 // security headers; CORS answers preflights before any body is read; the body limit applies
 // before anything parses a body.
+app.use(trackRequestStats);
 app.use(
   requestId({
     // hono/request-id accepts a wider alphabet than the contract, so it only stores the id
@@ -65,6 +68,7 @@ app.route("/", health);
 app.route("/api/v1/auth", auth);
 app.route("/api/v1/products", products);
 app.route("/api/v1/categories", categories);
+app.route("/api/v1/orders", orders);
 app.route("/", docs(app));
 
 app.notFound((c) => {

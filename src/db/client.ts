@@ -1,8 +1,27 @@
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
+import { currentRequestStats } from "../middleware/request-stats";
 import * as schema from "./schema";
 
 export type Database = NeonHttpDatabase<typeof schema>;
+
+/**
+ * Every SQL-over-HTTP request goes through this fetch, so each is counted as one database round
+ * trip (with its time) on the current request's stats.
+ */
+async function countedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const stats = currentRequestStats();
+  const started = performance.now();
+  try {
+    return await fetch(input, init);
+  } finally {
+    if (stats) {
+      stats.dbRoundTrips += 1;
+      stats.dbMs += performance.now() - started;
+    }
+  }
+}
+neonConfig.fetchFunction = countedFetch;
 
 /**
  * The only way the Worker reaches Postgres: drizzle over Neon's SQL-over-HTTP driver, in every
