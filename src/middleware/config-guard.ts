@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors";
+import { log } from "../log";
 
 const DEVELOPMENT_SECRETS = new Set(["tenpo-dev-secret", "tenpo-test-secret", "change-me", "secret"]);
 const MIN_SECRET_LENGTH = 32;
@@ -11,7 +12,7 @@ const MIN_SECRET_LENGTH = 32;
  */
 export const requireRealSecretWhenDeployed: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (isDeployed(c.env.ENVIRONMENT) && !isRealSecret(c.env.JWT_SECRET)) {
-    console.error(JSON.stringify({ level: "error", msg: "JWT_SECRET is missing or a development value; refusing to serve" }));
+    log("error", "JWT_SECRET is missing or a development value; refusing to serve");
     throw ApiError.serviceUnavailable("The service is not configured", 60);
   }
   await next();

@@ -2,6 +2,7 @@ import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors";
+import { errorFields, log } from "../log";
 
 /**
  * The single place errors become responses. Known errors keep their status and code; anything
@@ -10,17 +11,12 @@ import { ApiError } from "../errors";
 export const renderError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
   if (apiError.status >= 500) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "request failed",
-        request_id: c.get("requestId"),
-        method: c.req.method,
-        path: new URL(c.req.url).pathname,
-        error: err instanceof Error ? err.message : String(err),
-        stack: err instanceof Error ? err.stack : undefined,
-      }),
-    );
+    log("error", "request failed", {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      ...errorFields(err),
+    });
   }
   const body: { code: string; message: string; details?: unknown } = {
     code: apiError.code,

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { sql } from "drizzle-orm";
 import { createRedis, usesRedis } from "../cache/redis";
 import type { AppEnv } from "../app-env";
+import { log } from "../log";
 
 type Check = { name: "database" | "cache"; run: () => Promise<unknown> };
 type CheckResult = { status: "ok" | "error"; backend?: string; error?: string };
@@ -40,7 +41,7 @@ async function runCheck(check: Check): Promise<CheckResult> {
     return { status: "ok" };
   } catch (err) {
     // The dependency's own message names what failed (connection refused, timeout); no SQL is involved here.
-    console.error(JSON.stringify({ level: "error", msg: "readiness check failed", check: check.name, error: String(err) }));
+    log("error", "readiness check failed", { check: check.name, error: String(err) });
     return { status: "error", error: `${check.name} is not answering` };
   } finally {
     if (timer !== undefined) clearTimeout(timer);

@@ -1,6 +1,7 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { createRedis } from "../cache/redis";
+import { log } from "../log";
 
 /**
  * Login throttling (contract: 5..20 failed attempts per account per 15 minutes before 429; a client
@@ -85,14 +86,10 @@ export class LoginThrottle {
     } catch (err) {
       if (!this.outageReported) {
         this.outageReported = true;
-        console.warn(
-          JSON.stringify({
-            level: "warn",
-            msg: "login throttle unavailable; letting the login proceed",
-            operation,
-            error: err instanceof Error ? err.message : String(err),
-          }),
-        );
+        log("warn", "login throttle unavailable; letting the login proceed", {
+          operation,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
       return null;
     } finally {

@@ -1,3 +1,5 @@
+import { log } from "../log";
+
 /**
  * Password hashes: PBKDF2-HMAC-SHA256 through WebCrypto, stored as
  * `pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>` (the format scripts/seed.ts writes).
@@ -60,14 +62,10 @@ function parseStoredHash(storedHash: string): StoredHash | null {
   if (!/^[1-9][0-9]{0,9}$/.test(iterationsText)) return null;
   const iterations = Number(iterationsText);
   if (iterations > MAX_PBKDF2_ITERATIONS) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "password hash refused: more PBKDF2 iterations than Workers allow",
-        iterations,
-        max: MAX_PBKDF2_ITERATIONS,
-      }),
-    );
+    log("error", "password hash refused: more PBKDF2 iterations than Workers allow", {
+      iterations,
+      max: MAX_PBKDF2_ITERATIONS,
+    });
     return null;
   }
   const salt = fromBase64(saltText);
