@@ -6,6 +6,9 @@
  *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
  *   4. runs `wrangler dev` on http://127.0.0.1:8787 and waits until /health/ready answers 200.
  * Ctrl-C stops everything it started.
+ *
+ *   npm start -- --embedded-db   use the embedded PGlite even when a PostgreSQL answers
+ *   npm start -- --kv-cache      run the cache on KV alone even when a Redis answers
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
@@ -24,6 +27,8 @@ const NEON_HTTP_PORT = Number(process.env.NEON_HTTP_PORT ?? 4444);
 const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
 const READY_TIMEOUT_MS = 90_000;
+const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
+const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
 
 type Stoppable = { name: string; stop: () => Promise<void> };
 const running: Stoppable[] = [];
@@ -72,7 +77,7 @@ async function findDatabase(): Promise<{ url: string; maxConnections?: number }>
   const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
   const server = new URL(url);
   server.pathname = "/postgres";
-  if (await postgresAnswers(server.toString())) {
+  if (!FORCE_EMBEDDED_DB && (await postgresAnswers(server.toString()))) {
     const state = await ensureDatabase(url);
     log(`database: PostgreSQL at ${redact(url)}${state === "created" ? " (created)" : ""}`);
     return { url };
@@ -80,7 +85,11 @@ async function findDatabase(): Promise<{ url: string; maxConnections?: number }>
   if (process.env.DATABASE_URL) {
     throw new Error(`DATABASE_URL is set but nothing answers at ${redact(url)}`);
   }
-  log(`no PostgreSQL answers at ${server.host}: using the embedded PGlite in .tenpo/pglite`);
+  log(
+    FORCE_EMBEDDED_DB
+      ? "--embedded-db: using the embedded PGlite in .tenpo/pglite"
+      : `no PostgreSQL answers at ${server.host}: using the embedded PGlite in .tenpo/pglite`,
+  );
   const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: `${ROOT}/.tenpo/pglite`, log });
   running.push({ name: "embedded PGlite", stop: () => embedded.close() });
   return { url: embedded.connectionString, maxConnections: embedded.maxConnections };
@@ -91,8 +100,8 @@ type CacheChoice = { backend: "upstash"; server: UpstashRestServer; token: strin
 /** Redis (through the local Upstash REST server) if one answers, else KV alone. */
 async function findCache(): Promise<CacheChoice> {
   const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-  if (!(await redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
-    log(`no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
+  if (FORCE_KV_CACHE || !(await redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
+    log(FORCE_KV_CACHE ? "--kv-cache: the catalog cache runs on KV alone" : `no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
     return { backend: "kv" };
   }
   const token = readDevVar("UPSTASH_REDIS_REST_TOKEN") ?? "tenpo-local-token";
