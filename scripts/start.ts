@@ -82,7 +82,7 @@ async function findDatabase(): Promise<{ url: string; maxConnections?: number }>
     log(`database: PostgreSQL at ${redact(url)}${state === "created" ? " (created)" : ""}`);
     return { url };
   }
-  if (process.env.DATABASE_URL) {
+  if (process.env.DATABASE_URL && !FORCE_EMBEDDED_DB) {
     throw new Error(`DATABASE_URL is set but nothing answers at ${redact(url)}`);
   }
   log(
