@@ -1,0 +1,150 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { AppEnv } from "../app-env";
+import { errorFields, log, type LogFields } from "../log";
+import {
+  LOCAL_COLO,
+  NO_CACHE_STATUS,
+  UNMATCHED_ROUTE,
+  toDataPoint,
+  type RequestSample,
+} from "../observability/data-point";
+import { requestLogEnabled, warnThrottled } from "../observability/logging";
+import { sendToMetricsSink } from "../observability/metrics-sink-client";
+import { currentRequestStats } from "./request-stats";
+
+const LOCAL_ENVIRONMENTS = new Set(["development", "test"]);
+
+/**
+ * What every request leaves behind, measured around everything after trackRequestStats (mounted right
+ * after it in src/app.ts), so it sees the final response even when onError or notFound rendered it:
+ *
+ *   - a `Server-Timing` header: database time and round trips, cache time and outcome, total;
+ *   - one Analytics Engine data point (METRICS), and locally the same point to METRICS_SINK_URL;
+ *   - one JSON log line (LOG_REQUESTS, on by default). A failed request (5xx) is always logged, once,
+ *     with its error and stack: this line is the only one onError's errors get.
+ *
+ * None of it can fail or delay the request: each step is guarded, the data point write does not
+ * block and the sink POST runs in waitUntil.
+ */
+export const observeRequests: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = performance.now();
+  // onError turns every Error into a response inside next(); only a thrown non-Error gets out. It is
+  // still counted (as a 500, the status Hono answers it with) and then rethrown unchanged.
+  let escaped: { value: unknown } | undefined;
+  try {
+    await next();
+  } catch (err) {
+    escaped = { value: err };
+  }
+
+  let sample: RequestSample | undefined;
+  try {
+    sample = describeRequest(c, performance.now() - started, escaped ? 500 : c.res.status);
+  } catch (err) {
+    warnThrottled("observe-describe", "could not describe the request for metrics", errorFields(err));
+  }
+  if (sample) observe(c, sample, escaped?.value);
+  if (escaped) throw escaped.value;
+};
+
+function observe(c: Context<AppEnv>, sample: RequestSample, escaped: unknown): void {
+  if (escaped === undefined) {
+    guarded("server-timing", () => c.header("Server-Timing", serverTiming(sample), { append: true }));
+  }
+  const point = toDataPoint(sample);
+  // writeDataPoint does not block: it queues the point and returns. A missing binding is skipped.
+  guarded("metrics-write", () => c.env.METRICS?.writeDataPoint(point));
+  guarded("metrics-sink", () => {
+    if (c.env.METRICS_SINK_URL) sendToMetricsSink(c.executionCtx, c.env.METRICS_SINK_URL, { timestamp: Date.now(), ...point });
+  });
+  guarded("request-log", () => logRequest(c, sample, escaped ?? c.error));
+}
+
+function describeRequest(c: Context<AppEnv>, durationMs: number, status: number): RequestSample {
+  const stats = currentRequestStats();
+  return {
+    method: c.req.method,
+    route: routePattern(c),
+    status,
+    cacheStatus: stats?.cacheStatus ?? NO_CACHE_STATUS,
+    colo: colo(c),
+    durationMs,
+    dbRoundTrips: stats?.dbRoundTrips ?? 0,
+    dbMs: stats?.dbMs ?? 0,
+    cacheLookups: stats?.cacheLookups ?? 0,
+    cacheMs: stats?.cacheMs ?? 0,
+  };
+}
+
+/**
+ * The matched route's pattern (`/api/v1/products/:id`), never the raw path: the last matched route
+ * that is an endpoint rather than a wildcard middleware (`app.use`). Only middleware matched → unmatched.
+ */
+export function routePattern(c: Context): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const route = routes[i]!;
+    if (route.method === "ALL" && route.path.endsWith("*")) continue;
+    return route.path;
+  }
+  return UNMATCHED_ROUTE;
+}
+
+function colo(c: Context<AppEnv>): string {
+  // Miniflare fakes a `cf` object (colo "DFW") under wrangler dev: locally the colo is "local".
+  if (LOCAL_ENVIRONMENTS.has(c.env.ENVIRONMENT)) return LOCAL_COLO;
+  const value = c.req.raw.cf?.colo;
+  return typeof value === "string" && value ? value : LOCAL_COLO;
+}
+
+/** `db;dur=12.5;desc="3 queries", cache;dur=0.8;desc="HIT", total;dur=20.1` */
+export function serverTiming(sample: RequestSample): string {
+  const n = sample.dbRoundTrips;
+  return [
+    `db;dur=${ms(sample.dbMs)};desc="${n} ${n === 1 ? "query" : "queries"}"`,
+    `cache;dur=${ms(sample.cacheMs)};desc="${sample.cacheStatus}"`,
+    `total;dur=${ms(sample.durationMs)}`,
+  ].join(", ");
+}
+
+function ms(value: number): string {
+  return (Math.round(value * 10) / 10).toString();
+}
+
+function logRequest(c: Context<AppEnv>, sample: RequestSample, error: unknown): void {
+  const failed = sample.status >= 500;
+  if (!failed && !requestLogEnabled(c.env)) return;
+  const fields: LogFields = {
+    request_id: c.get("requestId"),
+    method: sample.method,
+    route: sample.route,
+    path: c.req.path,
+    status: sample.status,
+    duration_ms: round(sample.durationMs),
+  };
+  const user = c.get("user");
+  if (user) fields.user_id = user.id;
+  Object.assign(fields, {
+    cache_status: sample.cacheStatus,
+    db_round_trips: sample.dbRoundTrips,
+    db_ms: round(sample.dbMs),
+    cache_lookups: sample.cacheLookups,
+    colo: sample.colo,
+  });
+  // The error onError rendered (Hono keeps it on the context): its message and stack, server side only.
+  if (failed && error !== undefined) Object.assign(fields, errorFields(error));
+  log(failed ? "error" : "info", failed ? "request failed" : "request", fields);
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function guarded(step: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    warnThrottled(`observe-${step}`, `request observability step failed: ${step}`, errorFields(err));
+  }
+}

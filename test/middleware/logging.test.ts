@@ -1,0 +1,214 @@
+/**
+ * Specification of the JSON log lines: one per request (src/middleware/observe-requests.ts, switched by
+ * LOG_REQUESTS), exactly one per failed request with the error's stack (server side only), and one per
+ * queue job attempt (logJob). Console output is captured with spies; each test file runs in its own
+ * isolate, so the lines seen here are this file's.
+ */
+import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { Hono } from "hono";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { AppEnv } from "../../src/app-env";
+import { renderError } from "../../src/middleware/error-handler";
+import { observeRequests } from "../../src/middleware/observe-requests";
+import { trackRequestStats } from "../../src/middleware/request-stats";
+import { logJob, requestLogEnabled } from "../../src/observability/logging";
+import { issueToken } from "../../src/services/tokens";
+import { apiWithEnv } from "../support/api";
+
+const CLOSED = "http://127.0.0.1:9";
+// vitest.config.ts turns request lines off for the rest of the suite.
+const ON = { LOG_REQUESTS: "true" };
+
+type Line = Record<string, unknown> & { time: string; level: string; msg: string };
+let output: Array<{ stream: "log" | "warn" | "error"; text: string }> = [];
+
+beforeEach(() => {
+  output = [];
+  for (const stream of ["log", "warn", "error"] as const) {
+    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => {
+      output.push({ stream, text: args.map(String).join(" ") });
+    });
+  }
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Every captured line, parsed: a line that is not one JSON object fails the test. */
+function lines(): Line[] {
+  return output.map(({ text }) => {
+    expect(text).not.toContain("\n");
+    const value: unknown = JSON.parse(text);
+    expect(typeof value).toBe("object");
+    return value as Line;
+  });
+}
+
+const requestLines = (requestId: string) => lines().filter((l) => l.request_id === requestId);
+const rid = () => `log-${crypto.randomUUID()}`;
+
+describe("the request line", () => {
+  it("is one JSON line with the request's fields", async () => {
+    const id = rid();
+    const res = await apiWithEnv(ON, "/health", { headers: { "X-Request-Id": id } });
+    expect(res.status).toBe(200);
+    const mine = requestLines(id);
+    expect(mine).toHaveLength(1);
+    const line = mine[0]!;
+    expect(line).toMatchObject({
+      level: "info",
+      msg: "request",
+      request_id: id,
+      method: "GET",
+      route: "/health",
+      path: "/health",
+      status: 200,
+      cache_status: "NONE",
+      db_round_trips: 0,
+    });
+    expect(typeof line.duration_ms).toBe("number");
+    expect(new Date(line.time).toISOString()).toBe(line.time);
+    expect(line).not.toHaveProperty("user_id");
+    expect(output.find((o) => o.text.includes(id))!.stream).toBe("log");
+  });
+
+  it("carries the route pattern, the raw path and the database round trips", async () => {
+    const id = rid();
+    await apiWithEnv(ON, "/api/v1/products/3", { headers: { "X-Request-Id": id } });
+    const [line] = requestLines(id);
+    expect(line).toMatchObject({ route: "/api/v1/products/:id", path: "/api/v1/products/3" });
+    expect(typeof line!.db_round_trips).toBe("number");
+    expect(typeof line!.cache_status).toBe("string");
+  });
+
+  it("names the user when the request is authenticated", async () => {
+    const id = rid();
+    const token = await issueToken({ id: 424242, isAdmin: false }, env.JWT_SECRET);
+    await apiWithEnv(ON, "/api/v1/auth/me", { headers: { "X-Request-Id": id, Authorization: `Bearer ${token}` } });
+    const [line] = requestLines(id);
+    expect(line).toMatchObject({ route: "/api/v1/auth/me", user_id: 424242 });
+  });
+
+  it("logs a 4xx once, at info, without a stack", async () => {
+    const id = rid();
+    const res = await apiWithEnv(ON, "/api/v1/nothing-here", { headers: { "X-Request-Id": id } });
+    expect(res.status).toBe(404);
+    const mine = requestLines(id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ level: "info", status: 404, route: "unmatched", path: "/api/v1/nothing-here" });
+    expect(mine[0]).not.toHaveProperty("stack");
+  });
+
+  it("is off when LOG_REQUESTS is false", async () => {
+    const id = rid();
+    const res = await apiWithEnv({ LOG_REQUESTS: "false" }, "/health", { headers: { "X-Request-Id": id } });
+    expect(res.status).toBe(200);
+    expect(requestLines(id)).toHaveLength(0);
+  });
+
+  it("reads LOG_REQUESTS as on unless it says false", () => {
+    expect(requestLogEnabled({})).toBe(true);
+    expect(requestLogEnabled({ LOG_REQUESTS: "true" })).toBe(true);
+    expect(requestLogEnabled({ LOG_REQUESTS: "" })).toBe(true);
+    expect(requestLogEnabled({ LOG_REQUESTS: "false" })).toBe(false);
+    expect(requestLogEnabled({ LOG_REQUESTS: " FALSE " })).toBe(false);
+    expect(requestLogEnabled({ LOG_REQUESTS: "0" })).toBe(false);
+  });
+});
+
+describe("a failed request", () => {
+  const failingLogin = (id: string, overrides: Partial<Env> = {}) =>
+    apiWithEnv({ ...ON, NEON_HTTP_ENDPOINT: `${CLOSED}/sql`, ...overrides }, "/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Request-Id": id, "CF-Connecting-IP": "2001:db8:77::1" },
+      body: JSON.stringify({ username: `nobody-${crypto.randomUUID()}@example.com`, password: "password123" }),
+    });
+
+  it("is logged exactly once, as an error with its stack, which the response never shows", async () => {
+    const id = rid();
+    const res = await failingLogin(id);
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    const mine = requestLines(id);
+    expect(mine).toHaveLength(1);
+    const line = mine[0]!;
+    expect(line).toMatchObject({ level: "error", msg: "request failed", status: 500, route: "/api/v1/auth/login", method: "POST" });
+    expect(typeof line.error).toBe("string");
+    expect(line.stack).toEqual(expect.stringContaining("at "));
+    expect(output.find((o) => o.text.includes(id))!.stream).toBe("error");
+    expect(body).not.toContain("at ");
+    expect(body).not.toContain(String(line.error));
+  });
+
+  it("is logged even when LOG_REQUESTS is false", async () => {
+    const id = rid();
+    const res = await failingLogin(id, { LOG_REQUESTS: "false" });
+    expect(res.status).toBe(500);
+    expect(requestLines(id)).toHaveLength(1);
+    expect(requestLines(id)[0]).toHaveProperty("stack");
+  });
+
+  it("leaves no other line behind: every line of a failing request is one JSON object", async () => {
+    const app = new Hono<AppEnv>();
+    app.use(trackRequestStats);
+    app.use(observeRequests);
+    app.get("/explode", () => {
+      throw new TypeError("cannot read the thing");
+    });
+    app.onError(renderError);
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request("http://tenpo.test/explode"), { ...env, ...ON }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(500);
+    const all = lines();
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({ level: "error", route: "/explode", error: "cannot read the thing" });
+  });
+});
+
+describe("logJob", () => {
+  it("writes one JSON line per job attempt with its outcome", () => {
+    logJob({
+      job: "order-confirmation-email",
+      queue: "tenpo-order-emails",
+      messageId: "m-1",
+      attempt: 1,
+      outcome: "ok",
+      durationMs: 12.345,
+      requestId: "req-1",
+      fields: { order_id: 42 },
+    });
+    const [line] = lines();
+    expect(line).toMatchObject({
+      level: "info",
+      msg: "job",
+      job: "order-confirmation-email",
+      queue: "tenpo-order-emails",
+      message_id: "m-1",
+      attempt: 1,
+      outcome: "ok",
+      duration_ms: 12.35,
+      request_id: "req-1",
+      order_id: 42,
+    });
+    expect(output[0]!.stream).toBe("log");
+  });
+
+  it("logs a retry as a warning and a failure as an error, with the stack", () => {
+    logJob({ job: "order-confirmation-email", outcome: "retry", attempt: 2, error: new Error("SMTP 451") });
+    logJob({ job: "order-confirmation-email", outcome: "failed", attempt: 5, error: new Error("SMTP 550") });
+    logJob({ job: "order-confirmation-email", outcome: "dead_letter" });
+    const [retry, failed, dead] = lines();
+    expect(retry).toMatchObject({ level: "warn", outcome: "retry", attempt: 2, error: "SMTP 451" });
+    expect(retry!.stack).toEqual(expect.stringContaining("SMTP 451"));
+    expect(failed).toMatchObject({ level: "error", outcome: "failed", error: "SMTP 550" });
+    expect(dead).toMatchObject({ level: "error", outcome: "dead_letter" });
+    expect(output.map((o) => o.stream)).toEqual(["warn", "error", "error"]);
+  });
+
+  it("cannot be told to overwrite its own fields", () => {
+    logJob({ job: "x", outcome: "ok", fields: { job: "spoofed", outcome: "spoofed", level: "debug" } });
+    const [line] = lines();
+    expect(line).toMatchObject({ level: "info", msg: "job", job: "x", outcome: "ok" });
+  });
+});
