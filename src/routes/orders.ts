@@ -1,4 +1,160 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
+import { ErrorSchema, IdParamSchema, errorResponses } from "../schemas/common";
+import {
+  OrderCreateHeadersSchema,
+  OrderCreateSchema,
+  OrderListQuerySchema,
+  OrderPageSchema,
+  OrderSchema,
+  type OrderBody,
+} from "../schemas/orders";
+import { enqueueOrderEmail } from "../services/email-outbox";
+import { cancelOrder, getOrder, listOrders, placeOrder, requestFingerprint } from "../services/orders";
 
-/** /api/v1/orders: the caller's orders. */
+const ORDER_TAGS = ["Orders"];
+const SECURITY = [{ bearerAuth: [] }];
+const orderJson = { "application/json": { schema: OrderSchema } };
+const errorJson = { "application/json": { schema: ErrorSchema } };
+
+/** /api/v1/orders: the caller's orders. Every operation is one database round trip. */
 export const orders = createRouter();
+
+orders.openapi(
+  createRoute({
+    method: "post",
+    path: "/",
+    tags: ORDER_TAGS,
+    summary: "Place an order",
+    description:
+      "All or nothing: stock is taken for every line or for none, and never goes below zero however many " +
+      "orders race for it. Unit prices are the prices now. A confirmation e-mail follows in the background, once.",
+    security: SECURITY,
+    middleware: [requireUser] as const,
+    request: {
+      headers: OrderCreateHeadersSchema,
+      body: { required: true, content: { "application/json": { schema: OrderCreateSchema } } },
+    },
+    responses: {
+      201: {
+        description: "The new order (or, for a replayed Idempotency-Key, the first response again)",
+        headers: {
+          Location: { description: "The order's URL", schema: { type: "string" } },
+          "Idempotent-Replayed": { description: "`true` when this is a stored response", schema: { type: "string" } },
+        },
+        content: orderJson,
+      },
+      400: errorResponses[400],
+      401: errorResponses[401],
+      404: { description: "A product is unknown or no longer in the catalog", content: errorJson },
+      409: {
+        description:
+          "`insufficient_stock` (details: `[{product_id, requested, available}]`), or `idempotency_conflict`: " +
+          "the Idempotency-Key was used with another body",
+        content: errorJson,
+      },
+    },
+  }),
+  async (c) => {
+    const user = c.get("user")!;
+    const { items } = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint(items) };
+    const db = c.get("db");
+    const result = await placeOrder(db, { userId: user.id, lines: items, idempotency });
+    if (result.kind === "created") {
+      // After the commit, off the response path; a failure here loses nothing (the outbox row stays
+      // unsent and the re-send cron picks it up) and never fails the order.
+      runAfterResponse(c, enqueueOrderEmail(db, c.env.ORDER_EMAILS, {
+          outbox_id: result.outboxId,
+          order_id: result.body.id,
+          request_id: c.get("requestId"),
+        }));
+      c.header("Location", `/api/v1/orders/${result.body.id}`);
+      return c.json(result.body, 201);
+    }
+    c.header("Idempotent-Replayed", "true");
+    if (result.status === 201) {
+      const body = result.body as OrderBody;
+      c.header("Location", `/api/v1/orders/${body.id}`);
+      return c.json(body, 201);
+    }
+    return c.json(result.body as { error: { code: string; message: string } }, result.status as 404 | 409);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ORDER_TAGS,
+    summary: "List my orders",
+    description: "The caller's own orders, newest first, with their lines and products; one database round trip whatever the page size.",
+    security: SECURITY,
+    middleware: [requireUser] as const,
+    request: { query: OrderListQuerySchema },
+    responses: {
+      200: { description: "One page of orders", content: { "application/json": { schema: OrderPageSchema } } },
+      400: errorResponses[400],
+      401: errorResponses[401],
+    },
+  }),
+  async (c) => {
+    const { page, page_size } = c.req.valid("query");
+    return c.json(await listOrders(c.get("db"), c.get("user")!.id, page, page_size), 200);
+  },
+);
+
+orders.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    tags: ORDER_TAGS,
+    summary: "Get an order",
+    description: "The caller's order; someone else's is 404 (admins may read any).",
+    security: SECURITY,
+    middleware: [requireUser] as const,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: "The order", content: orderJson },
+      400: errorResponses[400],
+      401: errorResponses[401],
+      404: errorResponses[404],
+    },
+  }),
+  async (c) => c.json(await getOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+);
+
+orders.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/cancel",
+    tags: ORDER_TAGS,
+    summary: "Cancel an order",
+    description:
+      "Its stock goes back exactly once, however often and concurrently this is called; cancelling a " +
+      "cancelled order answers 200 with it. Someone else's order is 404 (admins may cancel any).",
+    security: SECURITY,
+    middleware: [requireUser] as const,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: "The cancelled order", content: orderJson },
+      400: errorResponses[400],
+      401: errorResponses[401],
+      404: errorResponses[404],
+    },
+  }),
+  async (c) => c.json(await cancelOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+);
+
+/** Keeps the Worker alive for `promise` after the response; without an execution context it just runs. */
+function runAfterResponse(c: Context<AppEnv>, promise: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(promise);
+  } catch {
+    // No ExecutionContext (e.g. app.request in a unit test): the promise runs on its own.
+  }
+}

@@ -1,0 +1,189 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { errorFields, log } from "../log";
+
+/**
+ * The e-mail outbox (table email_outbox): the order statement writes a row per order; this module
+ * moves rows to the queue and records what the consumer did with them. Every function is one
+ * statement.
+ *
+ * A row's life: created (with its order) → enqueued (after commit, or by the re-send cron) →
+ * claimed by a consumer (a lease) → sent; or, when the queue gives up, failed (dead-letter queue).
+ */
+
+/**
+ * The queue message: just the ids (the row holds the content), and the id of the request that
+ * placed the order, so that the job's log line joins the request's.
+ */
+export type OrderEmailMessage = { outbox_id: number; order_id: number; request_id?: string };
+
+/** A consumer's claim on a row expires after this, so a consumer that died mid-send does not block it forever. */
+export const CLAIM_LEASE_SECONDS = 60;
+
+/** The re-send cron hands a row to the queue again when nothing happened to it for this long. */
+export const RESEND_AFTER_SECONDS = 5 * 60;
+
+/** At most this many messages per sendBatch (the Queues limit is 100). */
+const RESEND_BATCH = 100;
+const RESEND_MAX_BATCHES_PER_RUN = 10;
+
+export function isOrderEmailMessage(body: unknown): body is OrderEmailMessage {
+  if (typeof body !== "object" || body === null) return false;
+  const { outbox_id: outboxId, order_id: orderId, request_id: requestId } = body as Record<string, unknown>;
+  return Number.isSafeInteger(outboxId) && Number.isSafeInteger(orderId) && (requestId === undefined || typeof requestId === "string");
+}
+
+/**
+ * After the order committed: hands its e-mail job to the queue and notes when. Never throws: a
+ * failed send loses nothing (the row stays unsent and the cron re-sends it), so it must not fail
+ * the order either.
+ */
+export async function enqueueOrderEmail(db: Database, queue: Queue, message: OrderEmailMessage): Promise<boolean> {
+  try {
+    await queue.send(message, { contentType: "json" });
+  } catch (err) {
+    log("warn", "order e-mail not enqueued; the re-send cron will pick it up", { ...message, ...errorFields(err) });
+    return false;
+  }
+  try {
+    await db.execute(sql`update email_outbox set enqueued_at = now() where id = ${message.outbox_id}`);
+  } catch (err) {
+    // Only bookkeeping: the message is on its way.
+    log("warn", "order e-mail enqueued but not marked", { ...message, ...errorFields(err) });
+  }
+  return true;
+}
+
+export type ClaimResult =
+  | { state: "claimed"; payload: OrderEmailPayload; attempts: number; orderId: number }
+  | { state: "sent" | "failed" | "missing" }
+  /** Another consumer holds a live claim; try again after `retryInSeconds`. */
+  | { state: "busy"; retryInSeconds: number };
+
+/** What the e-mail says, as written with the order. */
+export type OrderEmailPayload = {
+  to: string;
+  full_name: string | null;
+  order_id: number;
+  total_amount: string;
+  created_at: string;
+  items: Array<{ product_id: number; name: string; quantity: number; unit_price: string }>;
+};
+
+/**
+ * Claims an unsent row for sending: a conditional UPDATE, so of two deliveries of the same message
+ * (at-least-once) only one gets it. Also reports why a row was not claimed.
+ */
+export async function claimOrderEmail(db: Database, outboxId: number): Promise<ClaimResult> {
+  const { rows } = await db.execute<{
+    order_id: number;
+    sent: boolean;
+    failed: boolean;
+    busy_for: number | null;
+    payload: OrderEmailPayload | null;
+    attempts: number | null;
+  }>(sql`
+    with claimed as (
+      update email_outbox
+      set claimed_at = now(), attempts = attempts + 1
+      where id = ${outboxId} and sent_at is null and failed_at is null
+        and (claimed_at is null or claimed_at <= now() - make_interval(secs => ${CLAIM_LEASE_SECONDS}))
+      returning id, payload, attempts
+    )
+    select o.order_id, o.sent_at is not null as sent, o.failed_at is not null as failed,
+      ceil(extract(epoch from o.claimed_at + make_interval(secs => ${CLAIM_LEASE_SECONDS}) - now()))::int as busy_for,
+      c.payload, c.attempts
+    from email_outbox o left join claimed c on c.id = o.id
+    where o.id = ${outboxId}
+  `);
+  const row = rows[0];
+  if (!row) return { state: "missing" };
+  if (row.payload && row.attempts !== null) {
+    return { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
+  }
+  if (row.sent) return { state: "sent" };
+  if (row.failed) return { state: "failed" };
+  return { state: "busy", retryInSeconds: Math.max(1, row.busy_for ?? CLAIM_LEASE_SECONDS) };
+}
+
+/** The provider accepted the e-mail. */
+export async function markOrderEmailSent(db: Database, outboxId: number, providerMessageId: string | null): Promise<void> {
+  await db.execute(sql`
+    update email_outbox
+    set sent_at = now(), claimed_at = null, last_error = null, provider_message_id = ${providerMessageId}
+    where id = ${outboxId}
+  `);
+}
+
+/** A failed attempt: the claim is released so the next delivery can try at once; `permanent` gives up. */
+export async function markOrderEmailAttemptFailed(
+  db: Database,
+  outboxId: number,
+  error: string,
+  permanent: boolean,
+): Promise<void> {
+  await db.execute(sql`
+    update email_outbox
+    set claimed_at = null, last_error = ${error}, failed_at = case when ${permanent} then now() else failed_at end
+    where id = ${outboxId} and sent_at is null
+  `);
+}
+
+/** The queue gave up on the message (dead-letter queue): the row is failed unless it was sent after all. */
+export async function markOrderEmailDeadLettered(
+  db: Database,
+  outboxId: number,
+): Promise<{ recorded: boolean; lastError: string | null; attempts: number | null }> {
+  const { rows } = await db.execute<{ last_error: string | null; attempts: number }>(sql`
+    update email_outbox
+    set failed_at = coalesce(failed_at, now()), claimed_at = null,
+      last_error = coalesce(last_error, 'no error recorded') || ' (dead-lettered after ' || attempts || ' attempts)'
+    where id = ${outboxId} and sent_at is null and failed_at is null
+    returning last_error, attempts
+  `);
+  const row = rows[0];
+  return { recorded: row !== undefined, lastError: row?.last_error ?? null, attempts: row?.attempts ?? null };
+}
+
+/**
+ * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation,
+ * enqueueing, a claim) for `olderThanSeconds` go to the queue again. Rows are marked enqueued before
+ * the send (SKIP LOCKED: overlapping runs take different rows); a failed send un-marks them so the
+ * next run retries. Duplicates are harmless: the consumer claims before it sends.
+ */
+export async function resendStaleOrderEmails(
+  db: Database,
+  queue: Queue,
+  olderThanSeconds: number = RESEND_AFTER_SECONDS,
+): Promise<{ resent: number; failed: number }> {
+  let resent = 0;
+  let failed = 0;
+  for (let round = 0; round < RESEND_MAX_BATCHES_PER_RUN; round++) {
+    const { rows } = await db.execute<{ id: number; order_id: number }>(sql`
+      update email_outbox set enqueued_at = now()
+      where id in (
+        select id from email_outbox
+        where sent_at is null and failed_at is null
+          and greatest(created_at, enqueued_at, claimed_at) < now() - make_interval(secs => ${olderThanSeconds})
+        order by id
+        limit ${RESEND_BATCH}
+        for update skip locked
+      )
+      returning id, order_id
+    `);
+    if (rows.length === 0) break;
+    const messages: OrderEmailMessage[] = rows.map((row) => ({ outbox_id: row.id, order_id: row.order_id }));
+    try {
+      await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+      resent += rows.length;
+    } catch (err) {
+      failed += rows.length;
+      log("error", "order e-mail re-send failed; will retry on the next run", { count: rows.length, ...errorFields(err) });
+      const ids = `{${rows.map((row) => row.id).join(",")}}`;
+      await db.execute(sql`update email_outbox set enqueued_at = null where id = any(${ids}::int[])`);
+      break;
+    }
+    if (rows.length < RESEND_BATCH) break;
+  }
+  return { resent, failed };
+}

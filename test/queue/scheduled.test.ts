@@ -1,0 +1,123 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { idempotencyKeys } from "../../src/db/schema";
+import type { OrderBody } from "../../src/schemas/orders";
+import { resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
+import { placeOrder } from "../../src/services/orders";
+import { apiWithEnv } from "../support/api";
+import { db, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, waitFor } from "../support/orders";
+
+// The cron trigger: the outbox's safety net and the Idempotency-Key clean-up. Everything that sweeps
+// the outbox lives in this one file, so its tests run one after another and never take each other's rows.
+
+/** Runs the Worker's scheduled handler as the cron would, with the real queue binding. */
+async function runCron(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ cron: "*/2 * * * *", scheduledTime: Date.now() }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** "A few minutes later": the row as if it were created (and last touched) ten minutes ago. */
+async function age(outboxId: number, minutes = 10): Promise<void> {
+  await db.execute(sql`
+    update email_outbox set created_at = created_at - make_interval(mins => ${minutes}),
+      enqueued_at = enqueued_at - make_interval(mins => ${minutes}), claimed_at = claimed_at - make_interval(mins => ${minutes})
+    where id = ${outboxId}
+  `);
+}
+
+async function newJob(): Promise<OrderEmailMessage & { email: string }> {
+  const user = await makeUser();
+  const [a] = await makeProducts([{ stock: 10 }]);
+  const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }] });
+  if (result.kind !== "created") throw new Error("expected a new order");
+  return { outbox_id: result.outboxId, order_id: result.body.id, email: user.email };
+}
+
+/** A queue binding that keeps what it is given (and can refuse it). */
+function capturingQueue(fail = false) {
+  const sent: OrderEmailMessage[] = [];
+  const queue = {
+    send: async (body: OrderEmailMessage) => {
+      if (fail) throw new Error("queue down");
+      sent.push(body);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<OrderEmailMessage>>) => {
+      if (fail) throw new Error("queue down");
+      for (const message of messages) sent.push(message.body);
+    },
+  } as unknown as Queue;
+  return { queue, sent };
+}
+
+describe("the cron re-sends order e-mails that never left", () => {
+  it("an order whose queue send failed still gets its e-mail: the cron re-sends it a few minutes later", async () => {
+    const buyer = await makeUser();
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const { queue } = capturingQueue(true);
+    const res = await apiWithEnv({ ORDER_EMAILS: queue }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    expect(res.status).toBe(201);
+    const order = (await res.json()) as OrderBody;
+    const row = await outboxOf(order.id);
+    expect(row).toMatchObject({ enqueued_at: null, sent_at: null });
+
+    // Right away the cron leaves it alone: it may still be on its way.
+    await runCron();
+    expect((await outboxOf(order.id)).enqueued_at).toBeNull();
+
+    await age(row.id);
+    await runCron();
+    expect((await outboxOf(order.id)).enqueued_at).not.toBeNull();
+    const mails = await waitFor(() => mailTo(buyer.email), (m) => m.length > 0);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toBe(`Your Tenpo order #${order.id} is confirmed`);
+    expect((await waitFor(() => outboxOf(order.id), (r) => r.sent_at !== null)).sent_at).not.toBeNull();
+  });
+
+  it("takes only rows untouched for the threshold, neither sent nor failed, and marks them enqueued", async () => {
+    const [fresh, stale, sent, failed, recentlyEnqueued, recentlyClaimed] = await Promise.all(Array.from({ length: 6 }, () => newJob()));
+    for (const job of [stale, sent, failed, recentlyEnqueued, recentlyClaimed]) await age(job!.outbox_id);
+    await db.execute(sql`update email_outbox set sent_at = now() where id = ${sent!.outbox_id}`);
+    await db.execute(sql`update email_outbox set failed_at = now() where id = ${failed!.outbox_id}`);
+    await db.execute(sql`update email_outbox set enqueued_at = now() - interval '1 minute' where id = ${recentlyEnqueued!.outbox_id}`);
+    await db.execute(sql`update email_outbox set claimed_at = now() - interval '1 minute' where id = ${recentlyClaimed!.outbox_id}`);
+
+    const { queue, sent: messages } = capturingQueue();
+    const result = await resendStaleOrderEmails(db, queue);
+    const mine = new Set([fresh, stale, sent, failed, recentlyEnqueued, recentlyClaimed].map((j) => j!.outbox_id));
+    expect(messages.filter((m) => mine.has(m.outbox_id))).toEqual([{ outbox_id: stale!.outbox_id, order_id: stale!.order_id }]);
+    expect(result.resent).toBeGreaterThanOrEqual(1);
+    expect((await outboxOf(stale!.order_id)).enqueued_at).not.toBeNull();
+
+    // Re-sent once: the next run leaves it alone for another threshold.
+    const again = capturingQueue();
+    await resendStaleOrderEmails(db, again.queue);
+    expect(again.sent.filter((m) => mine.has(m.outbox_id))).toEqual([]);
+  });
+
+  it("a failed re-send un-marks its rows, so the next run tries again", async () => {
+    const job = await newJob();
+    await age(job.outbox_id);
+    const result = await resendStaleOrderEmails(db, capturingQueue(true).queue);
+    expect(result.failed).toBeGreaterThanOrEqual(1);
+    expect((await outboxOf(job.order_id)).enqueued_at).toBeNull();
+    const retry = capturingQueue();
+    await resendStaleOrderEmails(db, retry.queue);
+    expect(retry.sent.map((m) => m.outbox_id)).toContain(job.outbox_id);
+  });
+});
+
+describe("the cron deletes expired Idempotency-Keys", () => {
+  it("removes keys past their 24 hours and keeps the others", async () => {
+    const user = await makeUser();
+    await db.insert(idempotencyKeys).values([
+      { userId: user.id, key: "expired", fingerprint: "f", statusCode: 201, response: {}, expiresAt: sql`now() - interval '1 second'` },
+      { userId: user.id, key: "fresh", fingerprint: "f", statusCode: 201, response: {}, expiresAt: sql`now() + interval '23 hours'` },
+    ]);
+    await runCron();
+    const { rows } = await db.execute<{ key: string }>(sql`select key from idempotency_keys where user_id = ${user.id}`);
+    expect(rows).toEqual([{ key: "fresh" }]);
+  });
+});

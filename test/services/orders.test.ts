@@ -1,0 +1,169 @@
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { idempotencyKeys } from "../../src/db/schema";
+import { mergeLines } from "../../src/schemas/orders";
+import { placeOrder, purgeExpiredIdempotencyKeys, requestFingerprint } from "../../src/services/orders";
+import { db, makeProducts, makeUser, stockOf } from "../support/orders";
+
+// The order service against the real database, below the HTTP layer: the idempotency race in slow
+// motion, the outbox written with the order, and the clean-up the cron runs.
+
+/** A statement that sleeps inside its batch, tagged so that the test can see when it is running. */
+const sleeping = (seconds: number, tag: string) => db.execute(sql`select pg_sleep(${seconds}) ${sql.raw(`/* ${tag} */`)}`);
+
+/** Waits until a statement tagged `tag` runs (the batch before it has then done its work, uncommitted). */
+async function untilRunning(tag: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db.execute<{ n: number }>(
+      sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like ${`%/* ${tag} */%`} and pid <> pg_backend_pid()`,
+    );
+    if (rows[0]!.n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`statement ${tag} never ran`);
+}
+
+describe("placeOrder and a racing duplicate of its Idempotency-Key", () => {
+  it("waits for an in-flight first request and answers with what it stored (no polling, no second order)", async () => {
+    const user = await makeUser();
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const lines = [{ product_id: a!, quantity: 1 }];
+    const key = crypto.randomUUID();
+    const fingerprint = await requestFingerprint(lines);
+    const stored = { id: 424242, note: "the winner's response" };
+    const tag = `winner-${crypto.randomUUID()}`;
+
+    // The "winner": a transaction that records the key and its response, then takes 0.6 s to commit.
+    const winner = db.batch([
+      db.insert(idempotencyKeys).values({
+        userId: user.id,
+        key,
+        fingerprint,
+        statusCode: 201,
+        response: stored,
+        expiresAt: sql`now() + interval '1 day'`,
+      }),
+      sleeping(0.6, tag),
+    ]);
+    await untilRunning(tag);
+    const started = Date.now();
+    const result = await placeOrder(db, { userId: user.id, lines, idempotency: { key, fingerprint } });
+    const waited = Date.now() - started;
+    await winner;
+
+    expect(result).toEqual({ kind: "replayed", status: 201, body: stored });
+    // It blocked on the unique index until the winner committed.
+    expect(waited).toBeGreaterThan(200);
+    expect(await stockOf(a!)).toBe(10);
+  });
+
+  it("places the order itself when the in-flight first request rolls back", async () => {
+    const user = await makeUser();
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const lines = [{ product_id: a!, quantity: 3 }];
+    const key = crypto.randomUUID();
+    const fingerprint = await requestFingerprint(lines);
+    const tag = `loser-${crypto.randomUUID()}`;
+
+    const failing = db.batch([
+      db.insert(idempotencyKeys).values({ userId: user.id, key, fingerprint, expiresAt: sql`now() + interval '1 day'` }),
+      sleeping(0.4, tag),
+      db.execute(sql`select 1 / 0`),
+    ]);
+    const failed = failing.then(
+      () => "committed",
+      () => "rolled back",
+    );
+    await untilRunning(tag);
+    const result = await placeOrder(db, { userId: user.id, lines, idempotency: { key, fingerprint } });
+    expect(await failed).toBe("rolled back");
+
+    expect(result.kind).toBe("created");
+    expect(result.status).toBe(201);
+    expect(await stockOf(a!)).toBe(7);
+    const { rows } = await db.execute<{ status_code: number; order_id: number }>(
+      sql`select status_code, order_id from idempotency_keys where user_id = ${user.id} and key = ${key}`,
+    );
+    expect(rows).toEqual([{ status_code: 201, order_id: result.kind === "created" ? result.body.id : -1 }]);
+  });
+});
+
+describe("placeOrder writes the order and its e-mail job in one statement", () => {
+  it("a placed order has exactly one outbox row, with what the e-mail needs", async () => {
+    const user = await makeUser({ fullName: "Outbox Owner" });
+    const [a, b] = await makeProducts([
+      { stock: 5, price: "1.25", name: "Pen" },
+      { stock: 5, price: "2.00", name: "Ink" },
+    ]);
+    const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: b!, quantity: 1 }, { product_id: a!, quantity: 2 }] });
+    if (result.kind !== "created") throw new Error("expected a new order");
+    const { rows } = await db.execute<{ id: number; kind: string; payload: unknown; sent_at: string | null; enqueued_at: string | null }>(
+      sql`select id, kind, payload, sent_at, enqueued_at from email_outbox where order_id = ${result.body.id}`,
+    );
+    expect(rows).toEqual([
+      {
+        id: result.outboxId,
+        kind: "order_confirmation",
+        sent_at: null,
+        enqueued_at: null,
+        payload: {
+          to: user.email,
+          full_name: "Outbox Owner",
+          order_id: result.body.id,
+          total_amount: "4.50",
+          created_at: result.body.created_at,
+          items: [
+            { product_id: b, name: "Ink", quantity: 1, unit_price: "2.00" },
+            { product_id: a, name: "Pen", quantity: 2, unit_price: "1.25" },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it("a refused order writes nothing: no order, no lines, no outbox row, no stock change", async () => {
+    const user = await makeUser();
+    const [a, b] = await makeProducts([{ stock: 5 }, { stock: 1 }]);
+    await expect(
+      placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }, { product_id: b!, quantity: 2 }] }),
+    ).rejects.toMatchObject({ status: 409, code: "insufficient_stock" });
+    const { rows } = await db.execute<{ orders: number; outbox: number }>(sql`
+      select (select count(*)::int from orders where user_id = ${user.id}) as orders,
+        (select count(*)::int from email_outbox x join orders o on o.id = x.order_id where o.user_id = ${user.id}) as outbox
+    `);
+    expect(rows[0]).toEqual({ orders: 0, outbox: 0 });
+    expect([await stockOf(a!), await stockOf(b!)]).toEqual([5, 1]);
+  });
+
+  it("the database refuses negative stock whatever the code does (the backstop)", async () => {
+    const [a] = await makeProducts([{ stock: 1 }]);
+    await expect(db.execute(sql`update products set stock = stock - 2 where id = ${a!}`)).rejects.toThrow();
+    expect(await stockOf(a!)).toBe(1);
+  });
+});
+
+describe("requestFingerprint", () => {
+  it("is the same for the same merged lines in any order, and differs for another order", async () => {
+    const one = await requestFingerprint(mergeLines([{ product_id: 1, quantity: 2 }, { product_id: 2, quantity: 1 }]));
+    const same = await requestFingerprint(
+      mergeLines([{ product_id: 2, quantity: 1 }, { product_id: 1, quantity: 1 }, { product_id: 1, quantity: 1 }]),
+    );
+    const other = await requestFingerprint([{ product_id: 1, quantity: 3 }, { product_id: 2, quantity: 1 }]);
+    expect(one).toMatch(/^[0-9a-f]{64}$/);
+    expect(same).toBe(one);
+    expect(other).not.toBe(one);
+  });
+});
+
+describe("purgeExpiredIdempotencyKeys", () => {
+  it("deletes expired keys and keeps live ones", async () => {
+    const user = await makeUser();
+    await db.insert(idempotencyKeys).values([
+      { userId: user.id, key: "old", fingerprint: "f", statusCode: 201, response: {}, expiresAt: sql`now() - interval '1 minute'` },
+      { userId: user.id, key: "live", fingerprint: "f", statusCode: 201, response: {}, expiresAt: sql`now() + interval '1 hour'` },
+    ]);
+    expect(await purgeExpiredIdempotencyKeys(db)).toBeGreaterThanOrEqual(1);
+    const { rows } = await db.execute<{ key: string }>(sql`select key from idempotency_keys where user_id = ${user.id}`);
+    expect(rows).toEqual([{ key: "live" }]);
+  });
+});

@@ -1,0 +1,137 @@
+import { env } from "cloudflare:test";
+import { eq, inArray, sql } from "drizzle-orm";
+import { createDb } from "../../src/db/client";
+import { products, users } from "../../src/db/schema";
+import type { OrderBody } from "../../src/schemas/orders";
+import { issueToken } from "../../src/services/tokens";
+import { api } from "./api";
+
+/**
+ * Helpers of the order, queue and cron tests. The test database and the mail sink are shared with
+ * other files running at the same time: every test makes its own users (so its own recipients) and
+ * its own products, and only looks at those.
+ */
+
+export const db = createDb(env);
+
+export type TestUser = { id: number; email: string; token: string };
+
+export async function makeUser(opts: { admin?: boolean; fullName?: string } = {}): Promise<TestUser> {
+  const email = `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
+  const [row] = await db
+    .insert(users)
+    .values({ email, passwordHash: "unused", isAdmin: opts.admin ?? false, fullName: opts.fullName ?? null })
+    .returning({ id: users.id });
+  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false }, env.JWT_SECRET) };
+}
+
+export type ProductSpec = { stock?: number; price?: string; name?: string; deleted?: boolean };
+
+/** Products of a category of their own; ids in input order. */
+export async function makeProducts(specs: ProductSpec[]): Promise<number[]> {
+  const category = `orders-${crypto.randomUUID().slice(0, 8)}`;
+  const rows = await db
+    .insert(products)
+    .values(
+      specs.map((spec, i) => ({
+        name: spec.name ?? `Test Product ${i + 1}`,
+        category,
+        price: spec.price ?? "10.00",
+        stock: spec.stock ?? 100,
+        deletedAt: spec.deleted ? new Date() : null,
+      })),
+    )
+    .returning({ id: products.id });
+  return rows.map((row) => row.id);
+}
+
+export async function stockOf(id: number): Promise<number> {
+  const [row] = await db.select({ stock: products.stock }).from(products).where(eq(products.id, id));
+  return row!.stock;
+}
+
+export async function stocksOf(ids: number[]): Promise<number[]> {
+  const rows = await db.select({ id: products.id, stock: products.stock }).from(products).where(inArray(products.id, ids));
+  return ids.map((id) => rows.find((row) => row.id === id)!.stock);
+}
+
+export type Line = { product_id: number; quantity: number };
+
+export function jsonRequest(method: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): RequestInit {
+  const all: Record<string, string> = { ...headers };
+  if (body !== undefined) all["Content-Type"] = "application/json";
+  if (token) all.Authorization = `Bearer ${token}`;
+  return { method, headers: all, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) };
+}
+
+export function postOrder(token: string | null, body: unknown, idempotencyKey?: string): Promise<Response> {
+  return api("/api/v1/orders", jsonRequest("POST", token, body, idempotencyKey === undefined ? {} : { "Idempotency-Key": idempotencyKey }));
+}
+
+/** Places an order that must succeed. */
+export async function placeOk(user: TestUser, items: Line[]): Promise<OrderBody> {
+  const res = await postOrder(user.token, { items });
+  if (res.status !== 201) throw new Error(`expected 201, got ${res.status}: ${await res.text()}`);
+  return (await res.json()) as OrderBody;
+}
+
+export type SinkEmail = {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string | null;
+  idempotency_key: string | null;
+  received_at: string;
+  requests: number;
+};
+
+/** What the mail sink holds for an address. */
+export async function mailTo(address: string): Promise<SinkEmail[]> {
+  const res = await fetch(`${env.EMAIL_API_URL}?to=${encodeURIComponent(address)}`);
+  if (!res.ok) throw new Error(`mail sink answered ${res.status}`);
+  return ((await res.json()) as { emails: SinkEmail[] }).emails;
+}
+
+/** Polls `read` until `done` holds (or the time is up, then returns the last value). */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    value = await read();
+  }
+  return value;
+}
+
+export type OutboxRow = {
+  id: number;
+  order_id: number;
+  enqueued_at: string | null;
+  claimed_at: string | null;
+  sent_at: string | null;
+  failed_at: string | null;
+  attempts: number;
+  last_error: string | null;
+  provider_message_id: string | null;
+  payload: { to: string; order_id: number };
+};
+
+export async function outboxOf(orderId: number): Promise<OutboxRow> {
+  const { rows } = await db.execute<OutboxRow>(sql`select * from email_outbox where order_id = ${orderId}`);
+  if (!rows[0]) throw new Error(`no outbox row for order ${orderId}`);
+  return rows[0];
+}
+
+/** Mail sink faults for one recipient (parallel tests share the sink). */
+export async function failMailTo(address: string, failStatus: number, times?: number): Promise<void> {
+  const base = new URL(env.EMAIL_API_URL);
+  const res = await fetch(`${base.origin}/__faults`, { method: "POST", body: JSON.stringify({ failStatus, to: address, times }) });
+  if (!res.ok) throw new Error(`mail sink faults answered ${res.status}`);
+}
+
+export async function clearMailFaults(address: string): Promise<void> {
+  const base = new URL(env.EMAIL_API_URL);
+  await fetch(`${base.origin}/__faults?to=${encodeURIComponent(address)}`, { method: "DELETE" });
+}
