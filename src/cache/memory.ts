@@ -1,0 +1,67 @@
+import type { CacheEntry } from "./entry";
+import { MAX_AGE_MS } from "./policy";
+
+/**
+ * L0: entries in this isolate's memory, bounded by count and by body size, least recently used out
+ * first. An entry leaves at MAX_AGE_MS of data age at the latest, so memory never outlives the 5 s bound.
+ */
+export class MemoryCache {
+  private readonly entries = new Map<string, CacheEntry>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string, now = Date.now()): CacheEntry | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    if (now - entry.storedAt >= MAX_AGE_MS) {
+      this.bytes -= weight(entry);
+      return undefined;
+    }
+    this.entries.set(key, entry); // most recently used last
+    return entry;
+  }
+
+  /** Keeps the more recent of the entry held and the one given. */
+  set(key: string, entry: CacheEntry): void {
+    const held = this.entries.get(key);
+    if (held) {
+      if (held.storedAt > entry.storedAt) return;
+      this.delete(key);
+    }
+    const size = weight(entry);
+    if (size > this.maxBytes) return;
+    this.entries.set(key, entry);
+    this.bytes += size;
+    for (const [oldest, old] of this.entries) {
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= weight(old);
+    }
+  }
+
+  delete(key: string): void {
+    const held = this.entries.get(key);
+    if (!held) return;
+    this.entries.delete(key);
+    this.bytes -= weight(held);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+}
+
+/** UTF-16 code units: what the strings cost in V8, near enough. */
+function weight(entry: CacheEntry): number {
+  return 2 * (entry.body.length + entry.etag.length) + 64;
+}

@@ -1,0 +1,43 @@
+/**
+ * The catalog cache's numbers, in one place (README "Catalog cache" explains them).
+ *
+ * Every cached entry carries the time its data was read from Postgres (`storedAt`, taken before the
+ * query is sent). Whatever layer holds it, an entry is:
+ *   - fresh   while younger than FRESH_MS: served as HIT;
+ *   - stale   until MAX_AGE_MS: served as STALE while one background refresh per key and isolate
+ *             looks for a fresh copy (lower layers, then Postgres);
+ *   - expired from MAX_AGE_MS on: never served; the read waits for a fresh copy (MISS).
+ * So no response is built from data read more than MAX_AGE_MS ago: the contract's 5 s stock bound.
+ */
+
+/** Served without revalidation while younger than this. */
+export const FRESH_MS = 2_000;
+/** Never served once this old: the 5 s bound on stock in catalog reads. */
+export const MAX_AGE_MS = 5_000;
+
+/** How long an isolate trusts the catalog version it last read: the cross-isolate bound after an admin write. */
+export const VERSION_TTL_MS = 1_000;
+
+/** L0, per isolate and cache scope: at most this many entries and about this many bytes of bodies. */
+export const MEMORY_MAX_ENTRIES = 500;
+export const MEMORY_MAX_BYTES = 8 * 1024 * 1024;
+
+/** One call to KV, Redis or the Cache API: past this the layer counts as failed and the read falls through. */
+export const CALL_TIMEOUT_MS = 300;
+/** A version bump, on the (rare) admin write path: worth waiting a little longer for than a read. */
+export const BUMP_TIMEOUT_MS = 2_000;
+/** After a failure a layer is skipped (no waiting at all) for this long, then tried again. */
+export const RETRY_AFTER_MS = 5_000;
+/** A failing layer logs once per isolate per this interval, with the number of failures in between. */
+export const FAILURE_LOG_INTERVAL_MS = 60_000;
+/** A request waiting on another request's load gives up and loads itself after this (a guard against hangs). */
+export const FOLLOWER_WAIT_MS = 5_000;
+
+/** TTLs of the global store: past MAX_AGE_MS an entry is useless, so they only bound storage. KV's minimum is 60 s. */
+export const KV_TTL_SECONDS = 60;
+export const REDIS_ENTRY_TTL_MS = 10_000;
+/** The Redis version key outlives any entry by far; a version that expires restarts at 1, which is safe (see versions.ts). */
+export const REDIS_VERSION_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Keys longer than this are hashed (KV allows 512 bytes). */
+export const MAX_PLAIN_KEY_LENGTH = 400;

@@ -1,0 +1,93 @@
+import { errorFields, log } from "../log";
+import { CALL_TIMEOUT_MS, FAILURE_LOG_INTERVAL_MS, RETRY_AFTER_MS } from "./policy";
+
+/** A layer that is skipped for now after failing: the read falls through without waiting. */
+export class LayerUnavailableError extends Error {
+  constructor(layer: string) {
+    super(`${layer} is skipped after a recent failure`);
+    this.name = "LayerUnavailableError";
+  }
+}
+
+export class TimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * `promise`, or a TimeoutError after `ms`. The timer belongs to the caller's request, so a caller
+ * waiting on a promise another request started still wakes up if that request goes away.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(what, ms)), ms);
+  });
+  promise.catch(() => {}); // a late failure after the timeout won is not an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export type RunOptions = { timeoutMs?: number; evenIfSkipped?: boolean };
+
+/**
+ * One cache dependency (the version store, the Cache API, KV or Redis) as seen from this isolate:
+ * every call is bounded by CALL_TIMEOUT_MS; after a failure the dependency is skipped for
+ * RETRY_AFTER_MS so a dead Redis costs one timeout per interval, not one per request; failures are
+ * logged at most once per FAILURE_LOG_INTERVAL_MS with how many there were.
+ */
+export class LayerGuard {
+  private skipUntil = 0;
+  private failing = false;
+  private lastLoggedAt = Number.NEGATIVE_INFINITY;
+  private unlogged = 0;
+
+  constructor(readonly layer: string) {}
+
+  get available(): boolean {
+    return Date.now() >= this.skipUntil;
+  }
+
+  /**
+   * Runs `call` within the time limit; throws LayerUnavailableError at once while the layer is
+   * skipped, unless `evenIfSkipped` (a version bump is worth a try whatever happened before).
+   */
+  async run<T>(what: string, call: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+    const { timeoutMs = CALL_TIMEOUT_MS, evenIfSkipped = false } = options;
+    if (!this.available && !evenIfSkipped) throw new LayerUnavailableError(this.layer);
+    try {
+      const result = await withTimeout(call(), timeoutMs, `${this.layer} ${what}`);
+      this.recovered();
+      return result;
+    } catch (err) {
+      this.failed(what, err);
+      throw err;
+    }
+  }
+
+  /** Records a failure that happened outside `run` (e.g. a background write). */
+  failed(what: string, err: unknown): void {
+    const now = Date.now();
+    this.skipUntil = now + RETRY_AFTER_MS;
+    this.failing = true;
+    this.unlogged += 1;
+    if (now - this.lastLoggedAt < FAILURE_LOG_INTERVAL_MS) return;
+    log("warn", "catalog cache layer failing: reads go on without it (next layer, else Postgres)", {
+      layer: this.layer,
+      operation: what,
+      failures: this.unlogged,
+      retry_after_ms: RETRY_AFTER_MS,
+      ...errorFields(err),
+      stack: undefined,
+    });
+    this.lastLoggedAt = now;
+    this.unlogged = 0;
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    log("info", "catalog cache layer answers again", { layer: this.layer });
+  }
+}
