@@ -1,0 +1,195 @@
+/**
+ * Collects every response of a run, per endpoint: latency, status, and the X-Cache header.
+ * Exact percentiles from the kept samples (a run holds at most a few hundred thousand numbers).
+ */
+
+/** What a catalog read's X-Cache said; "none" when the response had no X-Cache header. */
+export type CacheOutcome = "HIT" | "MISS" | "STALE" | "BYPASS" | "none" | "other";
+
+export interface EndpointSummary {
+  endpoint: string;
+  requests: number;
+  /** Completed requests per second over the run's window. */
+  rps: number;
+  mean_ms: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  /** Responses with status >= 400 and transport failures (keyed by error code, e.g. "ECONNRESET"). */
+  errors: number;
+  /** Every outcome by status ("200", "404", "ECONNREFUSED", …). */
+  statuses: Record<string, number>;
+  /** X-Cache values seen, or null when the endpoint is not a cached read. */
+  x_cache: Partial<Record<CacheOutcome, number>> | null;
+  /**
+   * Share of responses served from a cache (HIT or STALE) among those that carried X-Cache;
+   * null when none carried it (the feature is not there) or the endpoint is not a cached read.
+   */
+  hit_ratio: number | null;
+}
+
+export interface TimelinePoint {
+  /** Seconds since the start of the run (bin start). */
+  t: number;
+  /** Completed requests in this second, all endpoints. */
+  requests: number;
+  errors: number;
+  /** p95 latency in ms per endpoint for this second (absent when it had no responses). */
+  p95_ms: Record<string, number>;
+}
+
+interface Series {
+  ms: number[];
+  at: number[];
+  bad: boolean[];
+  statuses: Map<string, number>;
+  cache: Map<CacheOutcome, number> | null;
+}
+
+export class Recorder {
+  private readonly series = new Map<string, Series>();
+  readonly startedAt = performance.now();
+
+  /** `cached`: the endpoint is a catalog read whose X-Cache is tallied. */
+  constructor(private readonly cachedEndpoints: ReadonlySet<string> = new Set()) {}
+
+  record(endpoint: string, status: number | string, ms: number, xCache?: string | null): void {
+    let s = this.series.get(endpoint);
+    if (!s) {
+      s = { ms: [], at: [], bad: [], statuses: new Map(), cache: this.cachedEndpoints.has(endpoint) ? new Map() : null };
+      this.series.set(endpoint, s);
+    }
+    s.ms.push(ms);
+    s.at.push((performance.now() - this.startedAt) / 1000);
+    const key = String(status);
+    s.bad.push(isError(key));
+    s.statuses.set(key, (s.statuses.get(key) ?? 0) + 1);
+    if (s.cache && typeof status === "number" && status < 400) {
+      const outcome = cacheOutcome(xCache);
+      s.cache.set(outcome, (s.cache.get(outcome) ?? 0) + 1);
+    }
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const s of this.series.values()) n += s.ms.length;
+    return n;
+  }
+
+  endpoints(): string[] {
+    return [...this.series.keys()];
+  }
+
+  summary(windowSeconds: number, order: readonly string[] = []): EndpointSummary[] {
+    const names = [...order.filter((e) => this.series.has(e)), ...this.endpoints().filter((e) => !order.includes(e))];
+    return names.map((endpoint) => summarize(endpoint, this.series.get(endpoint)!, windowSeconds));
+  }
+
+  /** Everything together, as one row ("all"). */
+  overall(windowSeconds: number): EndpointSummary {
+    const all: Series = { ms: [], at: [], bad: [], statuses: new Map(), cache: null };
+    for (const s of this.series.values()) {
+      for (const ms of s.ms) all.ms.push(ms);
+      for (const [k, v] of s.statuses) all.statuses.set(k, (all.statuses.get(k) ?? 0) + v);
+    }
+    return summarize("all", all, windowSeconds);
+  }
+
+  /** Catalog reads together: HIT+STALE over all that carried X-Cache, or null if none did. */
+  catalogHitRatio(): { ratio: number | null; counted: number; without_header: number } {
+    let served = 0;
+    let counted = 0;
+    let without = 0;
+    for (const s of this.series.values()) {
+      if (!s.cache) continue;
+      for (const [outcome, n] of s.cache) {
+        if (outcome === "none") without += n;
+        else counted += n;
+        if (outcome === "HIT" || outcome === "STALE") served += n;
+      }
+    }
+    return { ratio: counted > 0 ? served / counted : null, counted, without_header: without };
+  }
+
+  timeline(): TimelinePoint[] {
+    const points = new Map<number, { requests: number; errors: number; ms: Map<string, number[]> }>();
+    for (const [endpoint, s] of this.series) {
+      s.at.forEach((at, i) => {
+        const t = Math.floor(at);
+        let p = points.get(t);
+        if (!p) points.set(t, (p = { requests: 0, errors: 0, ms: new Map() }));
+        p.requests += 1;
+        if (s.bad[i]) p.errors += 1;
+        const list = p.ms.get(endpoint) ?? [];
+        list.push(s.ms[i]!);
+        p.ms.set(endpoint, list);
+      });
+    }
+    const last = Math.max(-1, ...points.keys());
+    const out: TimelinePoint[] = [];
+    for (let t = 0; t <= last; t++) {
+      const p = points.get(t);
+      const p95: Record<string, number> = {};
+      for (const [endpoint, list] of p?.ms ?? []) p95[endpoint] = round(percentile(sorted(list), 95));
+      out.push({ t, requests: p?.requests ?? 0, errors: p?.errors ?? 0, p95_ms: p95 });
+    }
+    return out;
+  }
+}
+
+function cacheOutcome(value: string | null | undefined): CacheOutcome {
+  if (value === undefined || value === null || value === "") return "none";
+  const v = value.trim().toUpperCase();
+  return v === "HIT" || v === "MISS" || v === "STALE" || v === "BYPASS" ? v : "other";
+}
+
+function summarize(endpoint: string, s: Series, windowSeconds: number): EndpointSummary {
+  const ms = sorted(s.ms);
+  const statuses = Object.fromEntries([...s.statuses].sort(([a], [b]) => a.localeCompare(b)));
+  const errors = [...s.statuses].reduce((n, [status, count]) => (isError(status) ? n + count : n), 0);
+  let hitRatio: number | null = null;
+  let xCache: EndpointSummary["x_cache"] = null;
+  if (s.cache) {
+    xCache = Object.fromEntries(s.cache);
+    const withHeader = [...s.cache].filter(([o]) => o !== "none").reduce((n, [, c]) => n + c, 0);
+    const served = (s.cache.get("HIT") ?? 0) + (s.cache.get("STALE") ?? 0);
+    hitRatio = withHeader > 0 ? served / withHeader : null;
+  }
+  return {
+    endpoint,
+    requests: ms.length,
+    rps: windowSeconds > 0 ? round(ms.length / windowSeconds, 1) : 0,
+    mean_ms: round(ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : 0),
+    p50_ms: round(percentile(ms, 50)),
+    p95_ms: round(percentile(ms, 95)),
+    p99_ms: round(percentile(ms, 99)),
+    max_ms: round(ms.length ? ms[ms.length - 1]! : 0),
+    errors,
+    statuses,
+    x_cache: xCache,
+    hit_ratio: hitRatio === null ? null : round(hitRatio, 4),
+  };
+}
+
+/** A status key counts as an error when it is >= 400 or not a number (a transport failure). */
+export function isError(status: string): boolean {
+  const n = Number(status);
+  return !Number.isInteger(n) || n >= 400;
+}
+
+function sorted(values: number[]): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
+/** Nearest-rank percentile of an ascending list; 0 for an empty one. */
+export function percentile(ascending: ArrayLike<number>, p: number): number {
+  if (ascending.length === 0) return 0;
+  const rank = Math.min(ascending.length - 1, Math.max(0, Math.ceil((p / 100) * ascending.length) - 1));
+  return ascending[rank]!;
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

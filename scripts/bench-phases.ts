@@ -1,0 +1,298 @@
+/**
+ * One benchmark phase: a request shape driven by autocannon at a fixed number of connections, with
+ * the database round trips (SQL-over-HTTP /__stats), cache round trips (Upstash REST /__stats) and
+ * workerd CPU time (/proc) read before and after, and a short sequential probe that counts round
+ * trips per request exactly (no requests in flight at either end).
+ */
+import autocannon from "autocannon";
+import { percentile, round } from "../load/recorder";
+import { cpuDelta, type ProcRole } from "./bench-proc";
+import type { BenchStack } from "./bench-stack";
+
+export interface PhaseSpec {
+  key: string;
+  label: string;
+  method: "GET" | "POST";
+  /** A new path (and body) for every request. */
+  next: () => { path: string; body?: unknown; token?: string };
+  /** A catalog read whose X-Cache is counted and whose hits are probed. */
+  cached?: boolean;
+  /** Needs a bearer token; the phase is n/a when none could be had. */
+  auth?: boolean;
+}
+
+export interface ProbeResult {
+  requests: number;
+  /**
+   * External count (SQL-over-HTTP /__stats) while each request was in flight, one request at a time,
+   * each after the database had been quiet for a moment: the request path's round trips. Median and
+   * mean per request.
+   */
+  db_round_trips: number;
+  db_round_trips_per_request: number;
+  db_round_trips_median: number;
+  /** Requests whose own count differed from the median (background work overlapping, or real variance). */
+  db_round_trips_outliers: number;
+  /**
+   * Everything the probe caused, counted until the database was quiet again: includes background work
+   * the requests set off (e-mail outbox, cache refreshes).
+   */
+  db_round_trips_with_background_per_request: number;
+  /** The Worker's own count, from `Server-Timing: db;desc="N queries"` when it sends one. */
+  server_timing_db_per_request: number | null;
+  /** Server-Timing's database count summed over the responses that said X-Cache: HIT (null without Server-Timing). */
+  server_timing_db_on_hits: number | null;
+  x_cache: Record<string, number>;
+  statuses: Record<string, number>;
+}
+
+export interface PhaseResult {
+  key: string;
+  label: string;
+  /** Why nothing was measured ("n/a: endpoint answered 404 …"), or null. */
+  skipped: string | null;
+  connections: number;
+  duration_s: number;
+  requests: number;
+  rps: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  errors: number;
+  statuses: Record<string, number>;
+  x_cache: Record<string, number> | null;
+  db_round_trips_per_request: number | null;
+  cache_round_trips_per_request: number | null;
+  /** CPU ms per request by process role (worker = the user Worker's workerd, proxy = wrangler's proxy workerd). */
+  cpu_ms_per_request: Record<ProcRole, number> | null;
+  probe: ProbeResult | null;
+}
+
+export interface PhaseSettings {
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  probeRequests: number;
+}
+
+const ACCEPT = { accept: "application/json", "accept-encoding": "gzip" };
+
+export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: PhaseSettings, log: (line: string) => void): Promise<PhaseResult> {
+  const empty = (skipped: string): PhaseResult => ({
+    key: spec.key, label: spec.label, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
+    p50_ms: 0, p95_ms: 0, p99_ms: 0, mean_ms: 0, errors: 0, statuses: {}, x_cache: null,
+    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, probe: null,
+  });
+
+  // Preflight: is the endpoint there at all?
+  const first = spec.next();
+  if (spec.auth && !first.token) return empty("n/a: no token (login failed)");
+  const pre = await send(stack.apiUrl, spec.method, first);
+  if (pre.status === 404 || pre.status === 405) {
+    return empty(`n/a: endpoint answered ${pre.status} (${pre.text.slice(0, 90).replace(/\s+/g, " ")})`);
+  }
+
+  log(`${spec.label}: warm-up ${settings.warmupS} s`);
+  await load(stack.apiUrl, spec, settings.connections, settings.warmupS);
+
+  let probe: ProbeResult | null = null;
+  if (settings.probeRequests > 0) probe = await runProbe(stack, spec, settings.probeRequests);
+
+  log(`${spec.label}: measuring ${settings.durationS} s at ${settings.connections} connections`);
+  await waitForQuiet(stack);
+  const db0 = await stack.dbRoundTrips();
+  const cache0 = await stack.cacheRoundTrips();
+  const cpu0 = stack.processes();
+  const run = await load(stack.apiUrl, spec, settings.connections, settings.durationS);
+  const cpu1 = stack.processes();
+  const db1 = await stack.dbRoundTrips();
+  const cache1 = await stack.cacheRoundTrips();
+
+  const n = run.latencies.length;
+  const sorted = Float64Array.from(run.latencies).sort();
+  const cpu = cpuDelta(cpu0, cpu1);
+  const perRequest = (v: number): number => (n > 0 ? round(v / n, 3) : 0);
+  return {
+    key: spec.key,
+    label: spec.label,
+    skipped: null,
+    connections: settings.connections,
+    duration_s: run.durationS,
+    requests: n,
+    rps: round(n / run.durationS, 1),
+    p50_ms: round(percentile(sorted, 50)),
+    p95_ms: round(percentile(sorted, 95)),
+    p99_ms: round(percentile(sorted, 99)),
+    mean_ms: round(n ? run.latencies.reduce((a, b) => a + b, 0) / n : 0),
+    errors: run.errors,
+    statuses: run.statuses,
+    x_cache: spec.cached ? run.xCache : null,
+    db_round_trips_per_request: n > 0 ? round((db1 - db0) / n, 3) : null,
+    cache_round_trips_per_request: cache0 === null || cache1 === null || n === 0 ? null : round((cache1 - cache0) / n, 3),
+    cpu_ms_per_request: n > 0
+      ? { worker: perRequest(cpu.worker), proxy: perRequest(cpu.proxy), wrangler: perRequest(cpu.wrangler), other: perRequest(cpu.other) }
+      : null,
+    probe,
+  };
+}
+
+interface LoadRun {
+  durationS: number;
+  latencies: number[];
+  statuses: Record<string, number>;
+  errors: number;
+  xCache: Record<string, number>;
+}
+
+async function load(apiUrl: string, spec: PhaseSpec, connections: number, durationS: number): Promise<LoadRun> {
+  const latencies: number[] = [];
+  const xCache: Record<string, number> = {};
+  const options: autocannon.Options = {
+    url: apiUrl,
+    connections,
+    pipelining: 1,
+    duration: durationS,
+    timeout: 10,
+    requests: [
+      {
+        method: spec.method,
+        setupRequest: (req) => {
+          const next = spec.next();
+          const headers: Record<string, string> = { ...ACCEPT };
+          if (next.token) headers.authorization = `Bearer ${next.token}`;
+          if (next.body !== undefined) headers["content-type"] = "application/json";
+          const body = next.body === undefined ? undefined : JSON.stringify(next.body);
+          return { ...req, method: spec.method, path: next.path, headers, body };
+        },
+        onResponse: (_status, _body, _context, headers) => {
+          if (!spec.cached) return;
+          const value = headerValue(headers, "x-cache") ?? "none";
+          xCache[value] = (xCache[value] ?? 0) + 1;
+        },
+      },
+    ],
+  };
+  // The callback form returns the instance, whose "response" events carry each response's latency.
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
+    instance.on("response", (_client, _status, _bytes, responseTime) => {
+      latencies.push(responseTime);
+    });
+  });
+  const statuses: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) statuses[status] = count ?? 0;
+  if (result.errors > 0) statuses.transport_errors = result.errors;
+  const httpErrors = Object.entries(statuses)
+    .filter(([status]) => Number(status) >= 400)
+    .reduce((a, [, c]) => a + c, 0);
+  return { durationS: result.duration, latencies, statuses, errors: httpErrors + result.errors, xCache };
+}
+
+/** Sequential requests, one at a time: round trips per request without in-flight skew at the edges. */
+async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Promise<ProbeResult> {
+  const xCache: Record<string, number> = {};
+  const statuses: Record<string, number> = {};
+  const perRequest: number[] = [];
+  let timingTotal = 0;
+  let timingSeen = 0;
+  let onHits = 0;
+  await waitForQuiet(stack);
+  const start = await stack.dbRoundTrips();
+  for (let i = 0; i < count; i++) {
+    // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
+    // next request's count: wait for a short quiet spell between requests.
+    if (i > 0) await waitForQuiet(stack, 200, 2500);
+    const before = await stack.dbRoundTrips();
+    const res = await send(stack.apiUrl, spec.method, spec.next());
+    perRequest.push((await stack.dbRoundTrips()) - before);
+    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+    if (spec.cached) {
+      const v = res.headers.get("x-cache") ?? "none";
+      xCache[v] = (xCache[v] ?? 0) + 1;
+    }
+    const dbCount = serverTimingDbCount(res.headers.get("server-timing"));
+    if (dbCount !== null) {
+      timingTotal += dbCount;
+      timingSeen += 1;
+      if (res.headers.get("x-cache") === "HIT") onHits += dbCount;
+    }
+  }
+  const inRequests = perRequest.reduce((a, b) => a + b, 0);
+  await waitForQuiet(stack);
+  const withBackground = (await stack.dbRoundTrips()) - start;
+  const median = Float64Array.from(perRequest).sort()[Math.floor(perRequest.length / 2)] ?? 0;
+  return {
+    requests: count,
+    db_round_trips: inRequests,
+    db_round_trips_per_request: round(inRequests / count, 3),
+    db_round_trips_median: median,
+    db_round_trips_outliers: perRequest.filter((n) => n !== median).length,
+    db_round_trips_with_background_per_request: round(withBackground / count, 3),
+    server_timing_db_per_request: timingSeen === count ? round(timingTotal / count, 3) : null,
+    server_timing_db_on_hits: timingSeen === count ? onHits : null,
+    x_cache: xCache,
+    statuses,
+  };
+}
+
+/**
+ * Waits until the database has seen no round trip for `quietMs` (at most `maxMs`): work left over from
+ * the previous load (requests still in flight when autocannon stopped, queued e-mails, cache refreshes)
+ * must not be counted against the next measurement. Returns false when it never went quiet.
+ */
+export async function waitForQuiet(stack: BenchStack, quietMs = 1000, maxMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  const poll = Math.min(200, quietMs / 4);
+  let last = await stack.dbRoundTrips();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, poll));
+    const now = await stack.dbRoundTrips();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** `db;dur=4;desc="1 query"` → 1; null when there is no such entry. */
+export function serverTimingDbCount(header: string | null): number | null {
+  if (!header) return null;
+  for (const entry of header.split(",")) {
+    const [name, ...params] = entry.trim().split(";");
+    if (name?.trim() !== "db") continue;
+    const desc = params.map((p) => p.trim()).find((p) => p.startsWith("desc="));
+    const n = desc ? /(\d+)/.exec(desc)?.[1] : undefined;
+    return n === undefined ? null : Number(n);
+  }
+  return null;
+}
+
+export async function send(
+  apiUrl: string,
+  method: string,
+  req: { path: string; body?: unknown; token?: string },
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const headers: Record<string, string> = { ...ACCEPT };
+  if (req.token) headers.authorization = `Bearer ${req.token}`;
+  if (req.body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${apiUrl}${req.path}`, {
+    method,
+    headers,
+    body: req.body === undefined ? undefined : JSON.stringify(req.body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+function headerValue(headers: Record<string, unknown> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() === name) return Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return undefined;
+}

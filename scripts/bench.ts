@@ -1,0 +1,334 @@
+/**
+ * `npm run bench`: starts the stack in its benchmark configuration (scripts/bench-stack.ts says exactly
+ * how it differs from `npm start`), measures everything in ONE run, prints a Markdown table and writes
+ * load/results/bench-<timestamp>.{json,md,svg} (plus the stack's log). See load/README.md.
+ *
+ *   1. hello world (`GET /health`) on the same serving path: the CEILING every phase is compared with;
+ *   2. fixed concurrency (autocannon): cached list, cached detail, uncached search, orders list,
+ *      order create — each warmed up, probed with sequential requests (exact round trips per request),
+ *      then measured;
+ *   3. the chapter's Locust user (load/scenario.ts) at 200 users without think time;
+ *   4. the ceiling again (drift check), then PASS / MISS / n/a per target.
+ *
+ *   --quick              short phases, 10 connections, 20 users: a smoke test (~1.5 min), not a benchmark
+ *   --connections N      autocannon connections per phase (default 50)
+ *   --duration S         seconds measured per phase (default 10)
+ *   --warmup S           seconds of warm-up per phase (default 3)
+ *   --mixed-users N      users in the Locust scenario (default 200)
+ *   --mixed-duration S   its duration (default 30)
+ *   --with-wait          also run the Locust scenario with the chapter's 1–3 s think time
+ *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
+ *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
+ *   --strict             exit with status 3 when a target is MISSed (n/a does not count)
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { latencyChartSvg } from "../load/chart";
+import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../load/demo";
+import { fileStamp, writeScenarioReport } from "../load/report";
+import { runLocustScenario } from "../load/scenario";
+import { cpuDelta } from "./bench-proc";
+import { runPhase, send, waitForQuiet, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
+import { benchMarkdown, ceilingOf, evaluateTargets, type BenchReport, type MixedRun } from "./bench-report";
+import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./bench-stack";
+
+const log = (line: string): void => console.log(`[bench] ${line}`);
+/** Set on Ctrl-C / SIGTERM: the stack is being stopped under the running phase, whose errors are moot. */
+let interrupted = false;
+
+interface Settings extends PhaseSettings {
+  quick: boolean;
+  logins: number;
+  mixedUsers: number;
+  mixedDurationS: number;
+  withWait: boolean;
+  kvCache: boolean;
+  embeddedDb: boolean;
+  strict: boolean;
+}
+
+function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      connections: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      "mixed-users": { type: "string" },
+      "mixed-duration": { type: "string" },
+      "with-wait": { type: "boolean", default: false },
+      "kv-cache": { type: "boolean", default: false },
+      "embedded-db": { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const q = values.quick;
+  const num = (raw: string | undefined, fallback: number, name: string, max: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`--${name} must be in (0, ${max}]`);
+    return n;
+  };
+  return {
+    quick: q,
+    connections: num(values.connections, q ? 10 : 50, "connections", 1000),
+    durationS: num(values.duration, q ? 3 : 10, "duration", 120),
+    warmupS: num(values.warmup, q ? 1 : 3, "warmup", 60),
+    probeRequests: q ? 15 : 30,
+    logins: q ? 10 : 50,
+    mixedUsers: num(values["mixed-users"], q ? 20 : 200, "mixed-users", 2000),
+    mixedDurationS: num(values["mixed-duration"], q ? 6 : 30, "mixed-duration", 300),
+    withWait: values["with-wait"],
+    kvCache: values["kv-cache"],
+    embeddedDb: values["embedded-db"],
+    strict: values.strict,
+  };
+}
+
+/** Bearer tokens for user1..userN, a few logins at a time (each is a PBKDF2 in the Worker). */
+async function loginMany(apiUrl: string, count: number): Promise<{ tokens: string[]; failure: string | null }> {
+  const tokens: string[] = [];
+  let failure: string | null = null;
+  for (let i = 0; i < count; i += 5) {
+    const batch = Array.from({ length: Math.min(5, count - i) }, (_, k) =>
+      send(apiUrl, "POST", { path: "/api/v1/auth/login", body: { username: numberedUser(i + k), password: DEMO_PASSWORD } }),
+    );
+    for (const res of await Promise.all(batch)) {
+      const token = res.status === 200 ? (JSON.parse(res.text) as { access_token?: string }).access_token : undefined;
+      if (token) tokens.push(token);
+      else failure = `login answered ${res.status}`;
+    }
+  }
+  return { tokens, failure };
+}
+
+function phaseSpecs(tokens: string[]): PhaseSpec[] {
+  let next = 0;
+  const token = (): string | undefined => (tokens.length ? tokens[next++ % tokens.length] : undefined);
+  const sorts = ["id", "price", "-price", "created_at", "-created_at", "name"];
+  return [
+    { key: "ceiling", label: "hello world GET /health (ceiling)", method: "GET", next: () => ({ path: "/health" }) },
+    { key: "list", label: "cached list GET /api/v1/products?page=1", method: "GET", cached: true, next: () => ({ path: "/api/v1/products?page=1" }) },
+    { key: "detail", label: "cached detail GET /api/v1/products/1", method: "GET", cached: true, next: () => ({ path: "/api/v1/products/1" }) },
+    {
+      key: "search",
+      label: "uncached search GET /api/v1/products?q=…",
+      method: "GET",
+      cached: true,
+      // 50 words × 6 sorts × 5 pages × 21 page sizes: ~31,500 distinct queries, so nearly every one misses.
+      next: () => ({
+        path: `/api/v1/products?q=${pick(SEARCH_TERMS)}&sort=${pick(sorts)}&page=${randomInt(1, 5)}&page_size=${randomInt(10, 30)}`,
+      }),
+    },
+    { key: "orders-list", label: "orders list GET /api/v1/orders", method: "GET", auth: true, next: () => ({ path: "/api/v1/orders", token: token() }) },
+    {
+      key: "order-create",
+      label: "order create POST /api/v1/orders",
+      method: "POST",
+      auth: true,
+      // Any of the 10,000 products (1,000–5,000 in stock each), one unit, tokens round robin: stock and
+      // per-user limits stay out of the way.
+      next: () => ({
+        path: "/api/v1/orders",
+        token: token(),
+        body: { items: [{ product_id: randomInt(1, PRODUCT_COUNT), quantity: 1 }] },
+      }),
+    },
+  ];
+}
+
+async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: string): Promise<MixedRun> {
+  const label = `Locust user, ${s.mixedUsers} users, ${wait ? "think time 1–3 s" : "no think time"}`;
+  log(`${label}: ${s.mixedDurationS} s`);
+  await waitForQuiet(stack);
+  const db0 = await stack.dbRoundTrips();
+  const cpu0 = stack.processes();
+  const result = await runLocustScenario({
+    target: stack.apiUrl,
+    users: s.mixedUsers,
+    spawnRate: 100,
+    durationS: s.mixedDurationS,
+    wait,
+    accounts: "spread",
+    progress: (line) => log(`  ${line}`),
+  });
+  const cpu = cpuDelta(cpu0, stack.processes());
+  const db1 = await stack.dbRoundTrips();
+  writeScenarioReport(outDir, result);
+  const n = result.overall.requests;
+  return {
+    label,
+    result,
+    db_round_trips_per_request: n ? Math.round(((db1 - db0) / n) * 1000) / 1000 : null,
+    cpu_worker_ms_per_request: n ? cpu.worker / n : null,
+    cpu_proxy_ms_per_request: n ? cpu.proxy / n : null,
+  };
+}
+
+function machineInfo(): Record<string, string | number> {
+  const version = (pkg: string): string => {
+    try {
+      return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+    } catch {
+      return "?";
+    }
+  };
+  let git = "?";
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, encoding: "utf8" }).trim() !== "";
+    git = `${commit}${dirty ? " + uncommitted changes" : ""}`;
+  } catch {
+    // Not a git checkout.
+  }
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? "?",
+    cores: os.cpus().length,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    load_start: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    load_end: "",
+    node: process.versions.node,
+    wrangler: version("wrangler"),
+    workerd: version("workerd"),
+    git,
+  };
+}
+
+async function main(): Promise<void> {
+  const settings = parseSettings(process.argv.slice(2));
+  const startedAt = new Date();
+  const stamp = fileStamp(startedAt);
+  const resultsDir = join(ROOT, "load/results");
+  mkdirSync(resultsDir, { recursive: true });
+  const base = join(resultsDir, `bench-${stamp}`);
+  const machine = machineInfo();
+  log(`${settings.quick ? "QUICK smoke run (not a benchmark)" : "benchmark"}; results in ${base}.{json,md,svg}`);
+  if (Number(os.loadavg()[0]) > os.cpus().length) log(`warning: load average ${machine.load_start} is above the core count; the figures will be low`);
+
+  let stack: BenchStack | undefined;
+  const onSignal = (signal: string): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping everything the bench started…`);
+    void stopActiveStacks().finally(() => {
+      log("stopped");
+      process.exit(130);
+    });
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+
+  try {
+    stack = await startBenchStack({ kvCache: settings.kvCache, embeddedDb: settings.embeddedDb, logFile: `${base}.log`, log });
+    log(`logging in ${settings.logins} users for the authenticated phases…`);
+    const { tokens, failure } = await loginMany(stack.apiUrl, settings.logins);
+    if (failure) log(`some logins failed (${failure}); ${tokens.length} tokens`);
+
+    const specs = phaseSpecs(tokens);
+    const phases: PhaseResult[] = [];
+    for (const [i, spec] of specs.entries()) {
+      log(`phase ${i + 1}/${specs.length + 2}: ${spec.label}`);
+      const probeRequests = spec.key === "ceiling" || spec.key === "search" ? 0 : settings.probeRequests;
+      const result = await runPhase(stack, spec, { ...settings, probeRequests }, log);
+      phases.push(result);
+      log(result.skipped ? `  ${result.skipped}` : `  ${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.errors} errors`);
+    }
+
+    log(`phase ${specs.length + 1}/${specs.length + 2}: the Locust user`);
+    const mixed: MixedRun[] = [await runMixed(stack, settings, false, `${base}-locust-no-wait`)];
+    if (settings.withWait) mixed.push(await runMixed(stack, settings, true, `${base}-locust-wait`));
+
+    log(`phase ${specs.length + 2}/${specs.length + 2}: the ceiling again (drift check)`);
+    const ceilingEnd = await runPhase(stack, { ...specs[0]!, key: "ceiling-end", label: "hello world GET /health (again, at the end)" }, { ...settings, probeRequests: 0 }, log);
+    phases.push(ceilingEnd);
+
+    machine.load_end = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+    const report: BenchReport = {
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      elapsed_s: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      machine,
+      serving_path: {
+        description:
+          "`wrangler dev --log-level warn` (proxy workerd → Worker workerd, Miniflare's KV / Cache API / Queues), " +
+          `the same bundle and bindings as \`npm start\`; database ${stack.services.databaseNote}; cache ${stack.services.cacheNote}.`,
+        differences_from_npm_start: [
+          "--log-level warn (no line per request); wrangler output to a log file",
+          "--var LOG_REQUESTS:false (the Worker's per-request log line off); no metrics sink",
+          "own ports (API 8797, SQL 4454, Upstash 8089 unless taken), own --persist-to (fresh KV / Cache API / queues)",
+          "a fresh database cloned from a seeded template, a flushed Redis logical database",
+          "a snapshot of the working tree (edits during the run do not reload the Worker)",
+        ],
+        wrangler_command: stack.wranglerCommand,
+      },
+      settings: {
+        quick: settings.quick,
+        connections: settings.connections,
+        duration_s: settings.durationS,
+        warmup_s: settings.warmupS,
+        probe_requests: settings.probeRequests,
+        mixed_users: settings.mixedUsers,
+        mixed_duration_s: settings.mixedDurationS,
+        mixed_think_time: settings.withWait ? "none, then 1–3 s" : "none",
+        accept_encoding: "gzip",
+      },
+      ceiling: ceilingOf(phases.find((p) => p.key === "ceiling"), ceilingEnd),
+      phases,
+      mixed,
+      targets: [],
+    };
+    report.targets = evaluateTargets(report);
+
+    const md = benchMarkdown(report);
+    writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(`${base}.md`, md);
+    writeFileSync(`${base}.svg`, benchChart(report));
+    console.log(`\n${md}`);
+    const missed = report.targets.filter((t) => t.verdict === "MISS").length;
+    if (settings.strict && missed > 0) {
+      log(`--strict: ${missed} target(s) missed`);
+      process.exitCode = 3;
+    }
+    log(`wrote ${base}.json, ${base}.md, ${base}.svg, the Locust reports in ${base}-locust-*/ and the stack's log ${base}.log`);
+  } finally {
+    if (!interrupted) {
+      log("stopping everything the bench started…");
+      await stack?.stop();
+      log("stopped");
+    }
+  }
+}
+
+function benchChart(report: BenchReport): string {
+  const c = report.ceiling.used_rps;
+  const rows = report.phases
+    .filter((p) => !p.skipped && p.requests > 0)
+    .map((p) => ({
+      label: p.label.replace(/ (GET|POST) .*$/, ""),
+      detail: /(GET|POST) .*$/.exec(p.label)?.[0],
+      note: `${p.rps.toLocaleString("en-US")} req/s${c ? ` · ${Math.round((p.rps / c) * 100)} % of ceiling` : ""} · ${p.errors} errors`,
+      p50: p.p50_ms,
+      p95: p.p95_ms,
+      p99: p.p99_ms,
+    }));
+  for (const m of report.mixed) {
+    const o = m.result.overall;
+    rows.push({ label: "Locust user (mixed)", detail: m.label.replace(/^Locust user, /, ""), note: `${o.rps} req/s · ${o.errors} errors`, p50: o.p50_ms, p95: o.p95_ms, p99: o.p99_ms });
+  }
+  return latencyChartSvg({
+    title: `Tenpo benchmark ${report.started_at}${report.settings.quick ? " (quick smoke run)" : ""}`,
+    subtitle: `wrangler dev --log-level warn · ${report.settings.connections} connections · ${report.machine.cores} cores · ceiling ${c ?? "n/a"} req/s`,
+    rows,
+  });
+}
+
+main().catch((err: unknown) => {
+  if (interrupted) return;
+  console.error(`[bench] failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
