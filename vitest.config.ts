@@ -15,8 +15,15 @@ export default defineConfig({
           UPSTASH_REDIS_REST_URL: inject("upstashRestUrl"),
           UPSTASH_REDIS_REST_TOKEN: inject("upstashRestToken"),
           JWT_SECRET: "tenpo-test-secret",
+          // This run's mail sink (scripts/mail-sink.ts), started by test/global-setup.ts.
+          EMAIL_API_URL: inject("emailApiUrl"),
+          EMAIL_API_KEY: inject("emailApiKey"),
+          // No access line per request in test output; failed requests still log (test/middleware/logging.test.ts turns it on).
+          LOG_REQUESTS: "false",
           // Test-only: the seeded demo database (see test/global-setup.ts).
           DEMO_DATABASE_URL: inject("demoDatabaseUrl"),
+          // Test-only: this run's metrics sink (scripts/metrics-sink.ts); METRICS_SINK_URL itself stays empty.
+          TEST_METRICS_SINK_URL: inject("metricsSinkUrl"),
         },
       },
     })),

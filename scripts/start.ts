@@ -5,6 +5,10 @@
  *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone;
  *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
  *   4. runs `wrangler dev` on http://127.0.0.1:8787 and waits until /health/ready answers 200.
+ *   Also the metrics sink (scripts/metrics-sink.ts, port 8026): every request's data point goes to
+ *   .tenpo/metrics.jsonl, which `npm run metrics` summarises.
+ *   Also the mail sink (scripts/mail-sink.ts, port 8025): order confirmation e-mails land there, readable
+ *   at http://127.0.0.1:8025/; wrangler dev runs with --test-scheduled, so /__scheduled fires the cron.
  * Ctrl-C stops everything it started.
  *
  *   npm start -- --embedded-db   use the embedded PGlite even when a PostgreSQL answers
@@ -16,6 +20,8 @@ import { fileURLToPath } from "node:url";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres";
 import { migrateDatabase, redact } from "./migrate";
 import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
+import { startMetricsSink, type MetricsSink } from "./metrics-sink";
+import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
 import { ensureDatabase, postgresAnswers, redisAnswers } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
@@ -25,6 +31,9 @@ const API_HOST = "127.0.0.1";
 const API_PORT = Number(process.env.PORT ?? 8787);
 const NEON_HTTP_PORT = Number(process.env.NEON_HTTP_PORT ?? 4444);
 const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
+const METRICS_SINK_PORT = Number(process.env.METRICS_SINK_PORT ?? 8026);
+const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
+const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
 const READY_TIMEOUT_MS = 90_000;
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
@@ -33,6 +42,8 @@ const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
 type Stoppable = { name: string; stop: () => Promise<void> };
 const running: Stoppable[] = [];
 const log = (line: string) => console.log(`[tenpo] ${line}`);
+/** --var flags for wrangler dev that point the Worker at the local mail sink (set in main). */
+const mailVars: Record<string, string> = {};
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -50,12 +61,23 @@ async function main(): Promise<void> {
   log(`SQL-over-HTTP server on ${neon.url}`);
 
   const cache = await findCache();
-  const wrangler = startWrangler({ databaseUrl: databaseUrl.url, neon, cache });
+  const metrics = await startMetricsSink({ port: METRICS_SINK_PORT, file: `${ROOT}/.tenpo/metrics.jsonl` });
+  running.push({ name: "metrics sink", stop: () => metrics.close() });
+  log(`metrics sink on ${metrics.url} → .tenpo/metrics.jsonl (npm run metrics)`);
+  // The key the Worker sends (.dev.vars EMAIL_API_KEY) is the one the sink accepts; also passed as a --var
+  // so that a .dev.vars from before e-mails existed still works.
+  const emailApiKey = readDevVar("EMAIL_API_KEY") ?? DEFAULT_EMAIL_API_KEY;
+  const mail = await startMailSink({ port: MAIL_SINK_PORT, apiKey: emailApiKey });
+  running.push({ name: "mail sink", stop: () => mail.close() });
+  Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
+  log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
+  const wrangler = startWrangler({ databaseUrl: databaseUrl.url, neon, cache, metrics });
   running.push({ name: "wrangler dev", stop: () => stopChild(wrangler) });
 
   await waitUntilReady(wrangler);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds} s: http://${API_HOST}:${API_PORT}  (try /health/ready, /api/v1/products, /docs)`);
+  log(`order e-mails: ${mailVars.EMAIL_API_URL?.replace(/\/emails$/, "/")}  (cron: curl "http://${API_HOST}:${API_PORT}/__scheduled?cron=*/2+*+*+*+*")`);
   log("press Ctrl-C to stop");
 }
 
@@ -117,14 +139,20 @@ function readDevVar(name: string): string | undefined {
   return match?.[1]?.trim();
 }
 
-function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice }): ChildProcess {
+function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice; metrics: MetricsSink }): ChildProcess {
   const vars: Record<string, string> = {
     DATABASE_URL: opts.databaseUrl,
     NEON_HTTP_ENDPOINT: opts.neon.url,
     CACHE_BACKEND: opts.cache.backend,
+    METRICS_SINK_URL: opts.metrics.url,
   };
+  // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
+  if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;
   if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
   const args = ["wrangler", "dev", "--ip", API_HOST, "--port", String(API_PORT), "--show-interactive-dev-session=false"];
+  // The mail sink, and /__scheduled to fire the cron by hand (wrangler dev runs no cron on its own).
+  for (const [name, value] of Object.entries(mailVars)) args.push("--var", `${name}:${value}`);
+  args.push("--test-scheduled");
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   log(`starting wrangler dev on http://${API_HOST}:${API_PORT}…`);
   const child = spawn("npx", args, {

@@ -7,6 +7,7 @@ import { ApiError } from "./errors";
 import { requireRealSecretWhenDeployed } from "./middleware/config-guard";
 import { renderError } from "./middleware/error-handler";
 import { parseJsonBody } from "./middleware/json-body";
+import { observeRequests } from "./middleware/observe-requests";
 import { trackRequestStats } from "./middleware/request-stats";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
@@ -24,6 +25,9 @@ export const app = createRouter();
 // security headers; CORS answers preflights before any body is read; the body limit applies
 // before anything parses a body.
 app.use(trackRequestStats);
+// Right inside the stats record, around everything else: Server-Timing, the metrics data point and the
+// request's log line see the final response, including those onError and notFound render.
+app.use(observeRequests);
 app.use(
   requestId({
     // hono/request-id accepts a wider alphabet than the contract, so it only stores the id
@@ -45,7 +49,7 @@ app.use((c, next) => {
   return cors({
     origin: origins,
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "X-Cache", "ETag", "Location", "Retry-After", "Server-Timing"],
+    exposeHeaders: ["X-Request-Id", "X-Cache", "ETag", "Location", "Retry-After", "Server-Timing", "Idempotent-Replayed"],
     maxAge: 600,
   })(c, next);
 });

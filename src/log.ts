@@ -12,7 +12,18 @@ export function log(level: LogLevel, msg: string, fields: LogFields = {}): void 
   else console.log(line);
 }
 
-/** An error's message and stack for the server-side log only (never for a response). */
+/**
+ * An error's message and stack for the server-side log only (never for a response). drizzle's query
+ * errors append the bound parameters ("params: a@b.com,…"); those can be personal data or password
+ * hashes, so they are cut off: the SQL text and the Postgres error are enough to debug.
+ */
 export function errorFields(err: unknown): LogFields {
-  return err instanceof Error ? { error: err.message, stack: err.stack } : { error: String(err) };
+  if (!(err instanceof Error)) return { error: withoutParams(String(err)) };
+  const fields: LogFields = { error: withoutParams(err.message), stack: err.stack && withoutParams(err.stack) };
+  if (err.cause instanceof Error) fields.cause = err.cause.message;
+  return fields;
+}
+
+function withoutParams(text: string): string {
+  return text.replace(/\nparams: .*/g, "\nparams: [redacted]");
 }

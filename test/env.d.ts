@@ -9,5 +9,6 @@ declare namespace Cloudflare {
 declare namespace Cloudflare {
   interface Env {
     DEMO_DATABASE_URL: string;
+    TEST_METRICS_SINK_URL: string;
   }
 }

@@ -4,11 +4,16 @@
  * addresses to the Worker bindings (vitest.config.ts). Everything is torn down afterwards.
  */
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../scripts/migrate";
 import { seedDemoData } from "../scripts/seed";
 import { startNeonHttpServer } from "../scripts/neon-http-server";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
+import { startMailSink } from "../scripts/mail-sink";
+import { startMetricsSink } from "../scripts/metrics-sink";
 import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers } from "../scripts/services";
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -21,6 +26,9 @@ declare module "vitest" {
     upstashRestUrl: string;
     upstashRestToken: string;
     demoDatabaseUrl: string;
+    emailApiUrl: string;
+    emailApiKey: string;
+    metricsSinkUrl: string;
   }
 }
 
@@ -59,12 +67,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cleanups.push(() => neonServer.close());
     const upstashServer = await startUpstashRestServer({ port: 0, token, redisUrl: REDIS_URL });
     cleanups.push(() => upstashServer.close());
+    // A metrics sink of this run, for the tests that follow the Worker's data points to it.
+    const metricsFile = join(tmpdir(), `tenpo-test-metrics-${randomBytes(4).toString("hex")}.jsonl`);
+    const metricsSink = await startMetricsSink({ port: 0, file: metricsFile });
+    cleanups.push(() => rm(metricsFile, { force: true }));
+    cleanups.push(() => metricsSink.close());
 
     project.provide("databaseUrl", databaseUrl.toString());
     project.provide("neonHttpEndpoint", neonServer.url);
     project.provide("upstashRestUrl", upstashServer.url);
     project.provide("upstashRestToken", token);
     project.provide("demoDatabaseUrl", demoDatabaseUrl.toString());
+    // The e-mail API of this run (scripts/mail-sink.ts): the order e-mail consumer sends here and tests read it back.
+    const emailApiKey = randomBytes(16).toString("hex");
+    const mailSink = await startMailSink({ port: 0, apiKey: emailApiKey });
+    cleanups.push(() => mailSink.close());
+    project.provide("emailApiUrl", mailSink.sendUrl);
+    project.provide("emailApiKey", emailApiKey);
+    project.provide("metricsSinkUrl", metricsSink.url);
   } catch (err) {
     await teardown();
     throw err;

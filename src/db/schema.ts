@@ -1,9 +1,12 @@
 import { relations, sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   check,
   index,
   integer,
+  jsonb,
+  json,
   numeric,
   pgTable,
   text,
@@ -63,7 +66,8 @@ export const orders = pgTable(
       .notNull()
       .references(() => users.id),
     status: text("status", { enum: orderStatuses }).notNull().default("confirmed"),
-    totalAmount: numeric("total_amount", { precision: 12, scale: 2 }).notNull(),
+    // Wide enough for the largest order the API accepts: 50 lines × 1,000 units × 99,999,999.99.
+    totalAmount: numeric("total_amount", { precision: 15, scale: 2 }).notNull(),
     createdAt: createdAt(),
     cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
   },
@@ -96,6 +100,85 @@ export const orderItems = pgTable(
   ],
 );
 
+/**
+ * Idempotency-Key records of POST /api/v1/orders (Stripe's semantics), one per (user, key).
+ * A row is written in the same transaction as the order it answers for, and every committed row
+ * has its response: `status_code` is null only inside the transaction that claims the key. Racing
+ * duplicates meet on the unique index; the loser waits for the winner to commit and reads its row.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    id: integer("id").primaryKey().generatedByDefaultAsIdentity(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    // SHA-256 (hex) of the canonical request: the same key with another body is a conflict.
+    fingerprint: text("fingerprint").notNull(),
+    statusCode: integer("status_code"),
+    // json, not jsonb: the stored text is replayed exactly as it was first answered (key order included).
+    response: json("response"),
+    orderId: integer("order_id").references(() => orders.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("idempotency_keys_user_key").on(t.userId, t.key),
+    index("idempotency_keys_expires_idx").on(t.expiresAt),
+    check("idempotency_keys_key_length", sql`char_length(${t.key}) between 1 and 255`),
+  ],
+);
+
+export const emailKinds = ["order_confirmation"] as const;
+export type EmailKind = (typeof emailKinds)[number];
+
+/**
+ * Transactional outbox of e-mails: the row is written in the same statement as the order, so an
+ * order never exists without its e-mail job. The queue consumer claims a row (claimed_at, a lease)
+ * before sending and marks it sent after; the cron re-sends rows that stay unsent; the dead-letter
+ * consumer records what finally failed.
+ */
+export const emailOutbox = pgTable(
+  "email_outbox",
+  {
+    id: integer("id").primaryKey().generatedByDefaultAsIdentity(),
+    orderId: integer("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: emailKinds }).notNull(),
+    // What the e-mail says, as of the order: recipient, lines, total.
+    payload: jsonb("payload").notNull(),
+    createdAt: createdAt(),
+    // Last time the job was handed to the queue (after commit, or by the re-send cron).
+    enqueuedAt: timestamp("enqueued_at", { withTimezone: true, mode: "date" }),
+    // A consumer is sending it since then; a claim older than the lease is abandoned.
+    claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "date" }),
+    sentAt: timestamp("sent_at", { withTimezone: true, mode: "date" }),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    failedAt: timestamp("failed_at", { withTimezone: true, mode: "date" }),
+    providerMessageId: text("provider_message_id"),
+  },
+  (t) => [
+    uniqueIndex("email_outbox_order_kind_key").on(t.orderId, t.kind),
+    check("email_outbox_kind_known", sql`${t.kind} in ('order_confirmation')`),
+    // The re-send cron only ever looks at pending rows.
+    index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null`),
+  ],
+);
+
+/**
+ * Versions of the catalog cache (src/cache/versions.ts) when KV is the only cache store: KV is
+ * eventually consistent, so the version every cache key carries lives here, one row per cache
+ * namespace, bumped by admin product writes and read by each isolate at most once a second.
+ */
+export const cacheVersions = pgTable("cache_versions", {
+  name: text("name").primaryKey(),
+  version: bigint("version", { mode: "number" }).notNull().default(0),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
 export const usersRelations = relations(users, ({ many }) => ({ orders: many(orders) }));
 export const ordersRelations = relations(orders, ({ one, many }) => ({
   user: one(users, { fields: [orders.userId], references: [users.id] }),
@@ -110,3 +193,5 @@ export type User = typeof users.$inferSelect;
 export type Product = typeof products.$inferSelect;
 export type Order = typeof orders.$inferSelect;
 export type OrderItem = typeof orderItems.$inferSelect;
+export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
+export type EmailOutboxRow = typeof emailOutbox.$inferSelect;

@@ -2,22 +2,15 @@ import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors";
-import { errorFields, log } from "../log";
 
 /**
  * The single place errors become responses. Known errors keep their status and code; anything
- * unexpected is logged with its stack on the server and answered as a bare 500.
+ * unexpected is answered as a bare 500. Its message and stack are logged on the server only, once, in
+ * the request's own line: src/middleware/observe-requests.ts reads the error Hono keeps on the context
+ * (`c.error`) and always logs a 5xx, whatever LOG_REQUESTS says.
  */
 export const renderError: ErrorHandler<AppEnv> = (err, c) => {
   const apiError = toApiError(err);
-  if (apiError.status >= 500) {
-    log("error", "request failed", {
-      request_id: c.get("requestId"),
-      method: c.req.method,
-      path: new URL(c.req.url).pathname,
-      ...errorFields(err),
-    });
-  }
   const body: { code: string; message: string; details?: unknown } = {
     code: apiError.code,
     message: apiError.message,

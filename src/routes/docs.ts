@@ -25,6 +25,7 @@ const DOCUMENT_CONFIG: DocumentConfig = {
     { name: "Auth", description: "Registration, login and the current user" },
     { name: "Products", description: "The catalog: public reads, admin writes" },
     { name: "Categories", description: "Catalog categories and their product counts" },
+    { name: "Orders", description: "The caller's orders: place (idempotent with Idempotency-Key), read, cancel" },
     { name: "Operations", description: "Health checks and this documentation" },
   ],
 };

@@ -1,4 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { invalidateCatalog } from "../cache/catalog-cache";
+import { serveCatalogRead } from "../cache/http-caching";
+import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
 import { IdParamSchema, errorResponses } from "../schemas/common";
@@ -23,6 +28,26 @@ const PRODUCT_TAGS = ["Products"];
 const ADMIN_SECURITY = [{ bearerAuth: [] }];
 const productJson = { "application/json": { schema: ProductSchema } };
 
+// Catalog reads are cached (src/cache/, README "Catalog cache"); these document what clients see.
+const cachedReadHeaders = {
+  ETag: { description: "Strong entity tag of the body", schema: { type: "string" as const } },
+  "Cache-Control": {
+    description: "`public, max-age=N` (N ≤ 5: what is left of the 5 s freshness bound); `private, no-store` for admin reads",
+    schema: { type: "string" as const },
+  },
+  "X-Cache": {
+    description: "HIT, STALE (served while refreshed, never older than 5 s), MISS (from the database) or BYPASS (admin read, or the cache is unavailable)",
+    schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE", "BYPASS"] },
+  },
+};
+const notModified = { description: "Not modified: the If-None-Match tag matches the current body", headers: cachedReadHeaders };
+const ifNoneMatchHeader = z.object({
+  "if-none-match": z.string().optional().openapi({ description: "An ETag from an earlier response: 304 when it still matches" }),
+});
+
+/** After an admin write: the next read through this isolate is exact, every other within 1 s (src/cache/catalog-cache.ts). */
+const invalidate = (c: Context<AppEnv>) => invalidateCatalog({ env: c.env, db: c.get("db") });
+
 /** /api/v1/products: public catalog reads, admin writes. */
 export const products = createRouter();
 
@@ -33,13 +58,21 @@ products.openapi(
     tags: PRODUCT_TAGS,
     summary: "List products",
     description: "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items.",
-    request: { query: ProductListQuerySchema },
+    request: { query: ProductListQuerySchema, headers: ifNoneMatchHeader },
     responses: {
-      200: { description: "One page of products", content: { "application/json": { schema: ProductPageSchema } } },
+      200: {
+        description: "One page of products",
+        headers: cachedReadHeaders,
+        content: { "application/json": { schema: ProductPageSchema } },
+      },
+      304: notModified,
       400: errorResponses[400],
     },
   }),
-  async (c) => c.json(await listProducts(c.get("db"), c.req.valid("query")), 200),
+  (c) => {
+    const query = c.req.valid("query");
+    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query));
+  },
 );
 
 products.openapi(
@@ -48,14 +81,18 @@ products.openapi(
     path: "/{id}",
     tags: PRODUCT_TAGS,
     summary: "Get a product",
-    request: { params: IdParamSchema },
+    request: { params: IdParamSchema, headers: ifNoneMatchHeader },
     responses: {
-      200: { description: "The product", content: productJson },
+      200: { description: "The product", headers: cachedReadHeaders, content: productJson },
+      304: notModified,
       400: errorResponses[400],
       404: errorResponses[404],
     },
   }),
-  async (c) => c.json(await getProduct(c.get("db"), c.req.valid("param").id), 200),
+  (c) => {
+    const { id } = c.req.valid("param");
+    return serveCatalogRead(c, productResource(id), () => getProduct(c.get("db"), id));
+  },
 );
 
 products.openapi(
@@ -82,6 +119,7 @@ products.openapi(
   }),
   async (c) => {
     const product = await createProduct(c.get("db"), c.req.valid("json"));
+    await invalidate(c);
     c.header("Location", `/api/v1/products/${product.id}`);
     return c.json(product, 201);
   },
@@ -107,7 +145,11 @@ products.openapi(
       404: errorResponses[404],
     },
   }),
-  async (c) => c.json(await updateProduct(c.get("db"), c.req.valid("param").id, c.req.valid("json")), 200),
+  async (c) => {
+    const product = await updateProduct(c.get("db"), c.req.valid("param").id, c.req.valid("json"));
+    await invalidate(c);
+    return c.json(product, 200);
+  },
 );
 
 products.openapi(
@@ -130,6 +172,7 @@ products.openapi(
   }),
   async (c) => {
     await deleteProduct(c.get("db"), c.req.valid("param").id);
+    await invalidate(c);
     return c.body(null, 204);
   },
 );
@@ -144,9 +187,15 @@ categories.openapi(
     tags: ["Categories"],
     summary: "List categories",
     description: "Categories of live products with their product counts, by category name.",
+    request: { headers: ifNoneMatchHeader },
     responses: {
-      200: { description: "The categories", content: { "application/json": { schema: z.array(CategorySchema) } } },
+      200: {
+        description: "The categories",
+        headers: cachedReadHeaders,
+        content: { "application/json": { schema: z.array(CategorySchema) } },
+      },
+      304: notModified,
     },
   }),
-  async (c) => c.json(await listCategories(c.get("db")), 200),
+  (c) => serveCatalogRead(c, CATEGORIES_RESOURCE, () => listCategories(c.get("db"))),
 );
