@@ -17,9 +17,24 @@
  * Control routes for tests (JSON in and out):
  *   GET  /__stats        → {requests, statements, byDatabase: {<db>: {requests, statements}}}
  *   POST /__stats/reset  → zero the counters
- *   POST /__faults       ← {delayMs?, failStatus?, database?}: delay and/or fail every SQL request
- *                          (only those for `database` if given, so parallel test files are unaffected)
- *   DELETE /__faults     → clear faults
+ *   POST /__faults       ← a fault (below) → the fault as stored, with its counters; replaces the
+ *                          fault of the same scope (database + marker), leaves other scopes alone
+ *   GET /__faults        → {faults: [...]} with counters: matched (requests in scope), applied
+ *                          (those the fault acted on), settled (matched requests that have finished)
+ *   DELETE /__faults?database=…&marker=…  → remove the fault of that scope; without a query, all faults
+ *
+ * A fault: {database?, marker?, delayMs?, failStatus?, drop?, failAt?, times?}
+ *   - scope: `database` (a database name) and/or `marker` (text the Neon-Connection-String must
+ *     contain, e.g. an `application_name=<marker>` query parameter, which the driver forwards and
+ *     this server otherwise ignores). Test files share one database and this server: a marker of
+ *     their own keeps a fault on their own requests. The most specific matching fault applies.
+ *   - delayMs: wait before running anything (the request still runs afterwards, even if the
+ *     client gave up meanwhile, as a real server may);
+ *   - failStatus: answer this HTTP status; drop: destroy the connection instead (no answer at all);
+ *   - failAt: "before" (default: nothing runs), "mid-batch" (the first statement runs inside the
+ *     request's transaction, then the failure; the transaction is rolled back; a single statement
+ *     runs in a transaction of its own), "after-commit" (everything ran and committed; the answer is lost);
+ *   - times: act on the next N matching requests only, then let them through.
  *
  * Run directly: `npx tsx scripts/neon-http-server.ts --port 4444 [--host 127.0.0.1] [--verbose]`.
  */
@@ -61,10 +76,21 @@ interface SqlQuery {
   query: string;
   params: unknown[];
 }
-interface Faults {
+type FailAt = "before" | "mid-batch" | "after-commit";
+const FAIL_AT: readonly FailAt[] = ["before", "mid-batch", "after-commit"];
+export interface Fault {
+  database?: string;
+  marker?: string;
   delayMs?: number;
   failStatus?: number;
-  database?: string;
+  drop?: boolean;
+  failAt?: FailAt;
+  times?: number;
+}
+interface FaultRecord extends Fault {
+  matched: number;
+  applied: number;
+  settled: number;
 }
 interface Target {
   key: string;
@@ -111,11 +137,38 @@ class HttpError extends Error {
   }
 }
 
+/** An injected fault that answers nothing: the connection is destroyed. */
+class DroppedConnection extends Error {}
+
+const scopeOf = (fault: Fault): string => `${fault.database ?? ""}\u0000${fault.marker ?? ""}`;
+
+function injected(fault: Fault): Error {
+  if (fault.drop) return new DroppedConnection("Injected fault: connection dropped");
+  return new HttpError(fault.failStatus!, `Injected fault (HTTP ${fault.failStatus})`);
+}
+
 export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Promise<NeonHttpServer> {
   const log = opts.log ?? (() => {});
   const pools = new Map<string, pg.Pool>();
   let stats: NeonHttpStats = { requests: 0, statements: 0, byDatabase: {} };
-  let faults: Faults = {};
+  const faults = new Map<string, FaultRecord>();
+
+  /** The most specific fault for this request, counted as matched, and whether it acts on it. */
+  function faultFor(database: string, connectionString: string): { record: FaultRecord; applies: boolean } | undefined {
+    let best: FaultRecord | undefined;
+    let bestRank = -1;
+    for (const record of faults.values()) {
+      if (record.database !== undefined && record.database !== database) continue;
+      if (record.marker !== undefined && !connectionString.includes(record.marker)) continue;
+      const rank = (record.marker !== undefined ? 2 : 0) + (record.database !== undefined ? 1 : 0);
+      if (rank > bestRank) [best, bestRank] = [record, rank];
+    }
+    if (!best) return undefined;
+    best.matched += 1;
+    const applies = best.times === undefined || best.applied < best.times;
+    if (applies) best.applied += 1;
+    return { record: best, applies };
+  }
 
   function poolFor(target: Target): pg.Pool {
     let pool = pools.get(target.key);
@@ -141,18 +194,34 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     const arrayMode = req.headers["neon-array-mode"] === "true";
     // Counted before faults apply: resilience tests want to see the client's retries.
     count(target.database, "requests");
-    const fault = faults.database === undefined || faults.database === target.database ? faults : {};
-    if (fault.delayMs) await sleep(fault.delayMs);
-    if (fault.failStatus) throw new HttpError(fault.failStatus, `Injected fault (HTTP ${fault.failStatus})`);
+    const match = faultFor(target.database, String(req.headers["neon-connection-string"]));
+    try {
+      return await runSql(target, body, begin, arrayMode, match?.applies ? match.record : undefined);
+    } finally {
+      if (match) match.record.settled += 1;
+    }
+  }
+
+  async function runSql(target: Target, body: SqlQuery | SqlQuery[], begin: string, arrayMode: boolean, fault: Fault | undefined): Promise<unknown> {
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    const failAt = fault && (fault.failStatus !== undefined || fault.drop) ? (fault.failAt ?? "before") : undefined;
+    if (failAt === "before") throw injected(fault!);
 
     const onStatement = (): void => count(target.database, "statements");
     const pool = poolFor(target);
     try {
-      if (Array.isArray(body)) return { results: await runBatch(pool, body, begin, arrayMode, onStatement) };
+      if (Array.isArray(body) || failAt === "mid-batch") {
+        const afterFirst = failAt === "mid-batch" ? () => { throw injected(fault!); } : undefined;
+        const results = await runBatch(pool, Array.isArray(body) ? body : [body], begin || "BEGIN", arrayMode, onStatement, afterFirst);
+        if (failAt === "after-commit") throw injected(fault!);
+        return Array.isArray(body) ? { results } : results[0];
+      }
       onStatement();
-      return await runStatement(pool, body, arrayMode);
+      const result = await runStatement(pool, body, arrayMode);
+      if (failAt === "after-commit") throw injected(fault!);
+      return result;
     } catch (err) {
-      if (err instanceof pg.DatabaseError) throw err;
+      if (err instanceof pg.DatabaseError || err instanceof HttpError || err instanceof DroppedConnection) throw err;
       // Anything else from pg is transport: refused, timed out, connection lost.
       const reason = err instanceof Error ? err.message : String(err);
       const { host, port } = target.config;
@@ -174,9 +243,22 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
       stats = { requests: 0, statements: 0, byDatabase: {} };
       return sendJson(res, 200, stats);
     }
-    if (path === "/__faults" && allow(["POST", "DELETE"])) {
-      faults = method === "DELETE" ? {} : parseFaults(await readBody(req));
-      return sendJson(res, 200, faults);
+    if (path === "/__faults" && allow(["GET", "POST", "DELETE"])) {
+      if (method === "POST") {
+        const fault = parseFaults(await readBody(req));
+        const record: FaultRecord = { ...fault, matched: 0, applied: 0, settled: 0 };
+        faults.set(scopeOf(fault), record);
+        return sendJson(res, 200, record);
+      }
+      if (method === "DELETE") {
+        const query = new URL(req.url ?? "/", "http://localhost").searchParams;
+        if (query.has("database") || query.has("marker")) {
+          faults.delete(scopeOf({ database: query.get("database") ?? undefined, marker: query.get("marker") ?? undefined }));
+        } else {
+          faults.clear();
+        }
+      }
+      return sendJson(res, 200, { faults: [...faults.values()] });
     }
     throw new HttpError(404, `No route for ${path}`);
   }
@@ -224,6 +306,7 @@ async function runStatement(db: pg.Pool | pg.PoolClient, q: SqlQuery, arrayMode:
 
 async function runBatch(
   pool: pg.Pool, queries: SqlQuery[], begin: string, arrayMode: boolean, onStatement: () => void,
+  afterFirst?: () => void,
 ): Promise<unknown[]> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -233,6 +316,7 @@ async function runBatch(
     for (const q of queries) {
       onStatement();
       results.push(await runStatement(client, q, arrayMode));
+      if (results.length === 1) afterFirst?.();
     }
     await client.query("COMMIT");
     return results;
@@ -305,10 +389,10 @@ function parseQuery(value: unknown): SqlQuery {
   return { query: value.query, params };
 }
 
-function parseFaults(raw: string): Faults {
+function parseFaults(raw: string): Fault {
   const body = raw === "" ? {} : parseJson(raw);
   if (!isRecord(body)) throw new HttpError(400, "Faults must be a JSON object");
-  const { delayMs, failStatus, database } = body;
+  const { delayMs, failStatus, database, marker, drop, failAt, times } = body;
   if (delayMs !== undefined && (typeof delayMs !== "number" || !(delayMs >= 0))) {
     throw new HttpError(400, '"delayMs" must be a non-negative number');
   }
@@ -316,7 +400,20 @@ function parseFaults(raw: string): Faults {
     throw new HttpError(400, '"failStatus" must be an HTTP status from 400 to 599');
   }
   if (database !== undefined && typeof database !== "string") throw new HttpError(400, '"database" must be a string');
-  return { delayMs, failStatus: failStatus as number | undefined, database };
+  if (marker !== undefined && (typeof marker !== "string" || marker === "")) throw new HttpError(400, '"marker" must be a non-empty string');
+  if (drop !== undefined && typeof drop !== "boolean") throw new HttpError(400, '"drop" must be a boolean');
+  if (failAt !== undefined && !FAIL_AT.includes(failAt as FailAt)) throw new HttpError(400, `"failAt" must be one of ${FAIL_AT.join(", ")}`);
+  if (failAt !== undefined && failStatus === undefined && !drop) throw new HttpError(400, '"failAt" needs "failStatus" or "drop"');
+  if (times !== undefined && (!Number.isInteger(times) || Number(times) < 1)) throw new HttpError(400, '"times" must be a positive integer');
+  return {
+    delayMs,
+    failStatus: failStatus as number | undefined,
+    database,
+    marker,
+    drop: drop as boolean | undefined,
+    failAt: failAt as FailAt | undefined,
+    times: times as number | undefined,
+  };
 }
 
 function parseJson(raw: string): unknown {
@@ -348,6 +445,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof DroppedConnection) {
+    res.socket?.destroy();
+    return;
+  }
   if (err instanceof pg.DatabaseError) {
     const body: Record<string, unknown> = { message: err.message };
     for (const field of PG_ERROR_FIELDS) if (err[field] !== undefined) body[field] = err[field];

@@ -23,8 +23,11 @@
  *   GET /__stats -> {requests, commands}   POST /__stats/reset
  *   POST /__faults {delayMs?, failStatus?, keyPrefix?}  later REST requests wait delayMs, then answer
  *     failStatus; with keyPrefix only requests having an argument that starts with it (tests run in
- *     parallel and share this server, so scope faults to your own keys)
- *   DELETE /__faults
+ *     parallel and share this server, so scope faults to your own keys). One fault per keyPrefix:
+ *     posting replaces the fault of the same prefix and leaves the others; the longest matching
+ *     prefix applies, a fault without keyPrefix to requests no prefixed fault matches.
+ *   DELETE /__faults?keyPrefix=…  removes that prefix's fault; DELETE /__faults removes all (only
+ *     when nothing else shares the server). Both answer {}.
  *
  * Run alone: npx tsx scripts/upstash-rest-server.ts --port 8079 --token tenpo-local-token [--redis-url URL]
  */
@@ -63,7 +66,8 @@ interface State {
   redis: Redis;
   redisUrl: string;
   stats: UpstashRestStats;
-  faults: Faults;
+  /** By keyPrefix ("" for the fault without one). */
+  faults: Map<string, Faults>;
   /** SHA1 of a script as the client sent it -> the script as forwarded, for scripts whose flags were rewritten. */
   rewrittenScripts: Map<string, string>;
 }
@@ -234,8 +238,15 @@ async function runBatch(commands: Arg[][], atomic: boolean, base64: boolean, sta
   });
 }
 
-async function injectFaults(commands: Arg[][], { delayMs, failStatus, keyPrefix }: Faults): Promise<void> {
-  if (keyPrefix !== undefined && !commands.some((c) => c.slice(1).some((a) => String(a).startsWith(keyPrefix)))) return;
+async function injectFaults(commands: Arg[][], faults: Map<string, Faults>): Promise<void> {
+  let fault: Faults | undefined;
+  for (const candidate of faults.values()) {
+    const { keyPrefix } = candidate;
+    if (keyPrefix !== undefined && !commands.some((c) => c.slice(1).some((a) => String(a).startsWith(keyPrefix)))) continue;
+    if (!fault || (keyPrefix ?? "").length > (fault.keyPrefix ?? "").length) fault = candidate;
+  }
+  if (!fault) return;
+  const { delayMs, failStatus } = fault;
   if (delayMs) await sleep(delayMs);
   if (failStatus) throw new HttpError(failStatus, `Injected fault: HTTP ${failStatus}`);
 }
@@ -252,11 +263,20 @@ function parseFaults(value: unknown): Faults {
 }
 
 /** The /__ test hooks. */
-function control(route: string, body: Buffer, state: State): unknown {
+function control(route: string, body: Buffer, state: State, query: URLSearchParams): unknown {
   if (route === "GET /__stats") return { ...state.stats };
   if (route === "POST /__stats/reset") return (state.stats = { requests: 0, commands: 0 });
-  if (route === "POST /__faults") return (state.faults = parseFaults(parseJson(body)));
-  if (route === "DELETE /__faults") return (state.faults = {});
+  if (route === "POST /__faults") {
+    const fault = parseFaults(parseJson(body));
+    state.faults.set(fault.keyPrefix ?? "", fault);
+    return fault;
+  }
+  if (route === "DELETE /__faults") {
+    const keyPrefix = query.get("keyPrefix");
+    if (keyPrefix !== null) state.faults.delete(keyPrefix);
+    else state.faults.clear();
+    return {};
+  }
   throw new HttpError(404, `Not found: ${route}`);
 }
 
@@ -285,7 +305,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, state
     return send(res, 401, { error: "Unauthorized" });
   }
   const body = await readBody(req);
-  if (pathname.startsWith("/__")) return send(res, 200, control(`${method} ${pathname}`, body, state));
+  if (pathname.startsWith("/__")) return send(res, 200, control(`${method} ${pathname}`, body, state, url.searchParams));
   if (!["GET", "HEAD", "POST", "PUT"].includes(method)) throw new HttpError(405, `Method ${method} not allowed`);
 
   state.stats.requests++;
@@ -339,7 +359,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     redis,
     redisUrl,
     stats: { requests: 0, commands: 0 },
-    faults: {},
+    faults: new Map(),
     rewrittenScripts: new Map(),
   };
 

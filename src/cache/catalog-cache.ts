@@ -1,13 +1,15 @@
 import type { Database } from "../db/client";
+import { isDatabaseUnavailable } from "../db/resilience";
 import { ApiError } from "../errors";
 import { errorFields, log } from "../log";
-import { recordCacheLookup, type CacheStatus } from "../middleware/request-stats";
+import { recordCacheLookup, recordDegraded, type CacheStatus } from "../middleware/request-stats";
+import { warnThrottled } from "../observability/logging";
 import { EdgeCache } from "./edge-cache";
-import { createEntry, freshnessOf, type CacheEntry } from "./entry";
+import { ageOf, createEntry, freshnessOf, servableIfError, type CacheEntry } from "./entry";
 import { KvStore, RedisStore, type GlobalStore } from "./global-store";
 import { cacheNamespace, entryKey, type CatalogResource } from "./keys";
 import { MemoryCache } from "./memory";
-import { BUMP_TIMEOUT_MS, CALL_TIMEOUT_MS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES } from "./policy";
+import { BUMP_TIMEOUT_MS, CALL_TIMEOUT_MS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, RETRY_AFTER_MS, STALE_IF_ERROR_MS } from "./policy";
 import { createRedis, usesRedis } from "./redis";
 import { LayerGuard } from "./resilience";
 import { SingleFlight } from "./single-flight";
@@ -29,7 +31,7 @@ export type CatalogContext = {
 
 export type CatalogRead = { entry: CacheEntry; status: CacheStatus };
 
-type Source = "l0" | "cache-api" | "kv" | "redis" | "postgres";
+type Source = "l0" | "cache-api" | "kv" | "redis" | "postgres" | "stale-if-error";
 type Filled = { entry: CacheEntry; source: Source };
 type Load = () => Promise<unknown>;
 
@@ -42,6 +44,11 @@ class Scope {
   readonly versionGuard: LayerGuard;
   readonly edgeGuard = new LayerGuard("cache-api");
   readonly globalGuard: LayerGuard;
+  /**
+   * Until when Postgres counts as failing for this scope's loads: a read that has a stale-if-error
+   * entry gets it at once instead of waiting for the database's timeout again.
+   */
+  databaseFailingUntil = 0;
 
   constructor(
     readonly namespace: string,
@@ -103,18 +110,17 @@ function layersFor(scope: Scope, env: Env, db: Database, origin: string | undefi
  *   STALE  an entry between FRESH_MS and MAX_AGE_MS, while one background refresh gets a fresh one;
  *   MISS   loaded from Postgres (one load per key per isolate, however many requests wait for it);
  *   BYPASS the version store did not answer, so no cached entry can be trusted: loaded from Postgres.
+ * Stale-if-error: when Postgres does not answer (isDatabaseUnavailable), an entry younger than
+ * STALE_IF_ERROR_MS is served as STALE instead; without one the error is passed on (503).
  * `load` throwing (e.g. 404) is passed on; errors are never cached.
  */
 export async function readCatalog(ctx: CatalogContext, resource: CatalogResource, load: Load): Promise<CatalogRead> {
   const scope = scopeFor(ctx.env);
   const layers = layersFor(scope, ctx.env, ctx.db, ctx.origin, CALL_TIMEOUT_MS);
   const version = await scope.version.current(() => layers.versions, scope.versionGuard);
-  if (version === undefined) {
-    const { value } = await scope.loads.run(`bypass ${resource}`, async () => ({ entry: await loadEntry(load), source: "postgres" as const }), ctx.waitUntil);
-    return { entry: value.entry, status: "BYPASS" };
-  }
+  if (version === undefined) return bypass(ctx, scope, layers, resource, load);
 
-  const key = await entryKey(scope.namespace, `${scope.redis ? "vr" : "vp"}${version}`, resource);
+  const key = await entryKey(scope.namespace, versionTag(scope, version), resource);
   const started = performance.now();
   const held = scope.memory.get(key);
   recordCacheLookup("l0", held !== undefined, performance.now() - started);
@@ -122,7 +128,62 @@ export async function readCatalog(ctx: CatalogContext, resource: CatalogResource
 
   const { value } = await scope.loads.run(key, () => fill(ctx, scope, layers, key, load), ctx.waitUntil);
   if (value.source === "postgres") return { entry: value.entry, status: "MISS" };
+  if (value.source === "stale-if-error") return staleIfError(value.entry);
   return served(ctx, scope, layers, key, load, value);
+}
+
+function versionTag(scope: Scope, version: number): string {
+  return `${scope.redis ? "vr" : "vp"}${version}`;
+}
+
+/**
+ * The version store did not answer: Postgres, exact (BYPASS). Should Postgres fail too (with KV alone
+ * the version lives there), the entries of the version this isolate knew last may still be served
+ * stale-if-error: no admin write can bump it without the database.
+ */
+async function bypass(ctx: CatalogContext, scope: Scope, layers: Layers, resource: CatalogResource, load: Load): Promise<CatalogRead> {
+  const last = scope.version.lastKnown;
+  const fallback = async () => {
+    if (last === undefined) return undefined;
+    const key = await entryKey(scope.namespace, versionTag(scope, last), resource);
+    const found: Found = { fallback: scope.memory.getIfError(key) };
+    if (!found.fallback) await lookup(layers.edge, scope.edgeGuard, key, found);
+    if (!found.fallback) await lookup(layers.global, scope.globalGuard, key, found);
+    return found.fallback;
+  };
+  const loadExact = () =>
+    scope.loads.run(`bypass ${resource}`, async () => ({ entry: await loadEntry(scope, load), source: "postgres" as const }), ctx.waitUntil);
+  if (databaseFailing(scope)) {
+    const stale = await fallback();
+    if (stale) {
+      // Not waited for: one background load per resource and isolate finds out when Postgres is back.
+      ctx.waitUntil(loadExact().catch(() => {}));
+      return staleIfError(stale);
+    }
+  }
+  try {
+    const { value } = await loadExact();
+    return { entry: value.entry, status: "BYPASS" };
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    const stale = await fallback();
+    if (!stale) throw err;
+    return staleIfError(stale);
+  }
+}
+
+/** A read answered with an expired entry because Postgres is not answering: STALE, noted and logged (throttled). */
+function staleIfError(entry: CacheEntry): CatalogRead {
+  recordDegraded("db");
+  warnThrottled("catalog-stale-if-error", "catalog reads served stale-if-error: the database is not answering", {
+    age_ms: ageOf(entry),
+    stale_if_error_ms: STALE_IF_ERROR_MS,
+  });
+  return { entry, status: "STALE" };
+}
+
+function databaseFailing(scope: Scope): boolean {
+  return Date.now() < scope.databaseFailingUntil;
 }
 
 /** HIT or STALE for an entry found in a cache layer; a stale one also starts its refresh. */
@@ -132,20 +193,36 @@ function served(ctx: CatalogContext, scope: Scope, layers: Layers, key: string, 
   return { entry: found.entry, status: "STALE" };
 }
 
-/** Below L0: the Cache API, then the global store, then Postgres; whatever answers fills the layers above it. */
+/**
+ * Below L0: the Cache API, then the global store, then Postgres; whatever answers fills the layers
+ * above it. When Postgres does not answer, the youngest expired entry any layer still holds within
+ * STALE_IF_ERROR_MS is the answer (stale-if-error); while Postgres is known to be failing, that
+ * entry is served without waiting for it, and one background refresh per key tries Postgres again.
+ */
 async function fill(ctx: CatalogContext, scope: Scope, layers: Layers, key: string, load: Load): Promise<Filled> {
-  const fromEdge = await lookup(layers.edge, scope.edgeGuard, key);
+  const found: Found = { fallback: scope.memory.getIfError(key) };
+  const fromEdge = await lookup(layers.edge, scope.edgeGuard, key, found);
   if (fromEdge) {
     scope.memory.set(key, fromEdge);
     return { entry: fromEdge, source: "cache-api" };
   }
-  const fromGlobal = await lookup(layers.global, scope.globalGuard, key);
+  const fromGlobal = await lookup(layers.global, scope.globalGuard, key, found);
   if (fromGlobal) {
     scope.memory.set(key, fromGlobal);
     write(ctx, layers.edge, scope.edgeGuard, key, fromGlobal);
     return { entry: fromGlobal, source: layers.global.layer };
   }
-  const entry = await loadEntry(load);
+  if (found.fallback && databaseFailing(scope)) {
+    revalidate(ctx, scope, layers, key, load, "stale-if-error");
+    return { entry: found.fallback, source: "stale-if-error" };
+  }
+  let entry: CacheEntry;
+  try {
+    entry = await loadEntry(scope, load);
+  } catch (err) {
+    if (found.fallback && isDatabaseUnavailable(err)) return { entry: found.fallback, source: "stale-if-error" };
+    throw err;
+  }
   store(ctx, scope, layers, key, entry);
   return { entry, source: "postgres" };
 }
@@ -173,21 +250,31 @@ function revalidate(ctx: CatalogContext, scope: Scope, layers: Layers, key: stri
         return;
       }
     }
-    store(ctx, scope, layers, key, await loadEntry(load));
+    store(ctx, scope, layers, key, await loadEntry(scope, load));
   };
   const done = refresh()
     .catch((err: unknown) => {
       // Gone from the catalog (changed in the database behind the API's back): stop serving the copy.
       if (err instanceof ApiError) scope.memory.delete(key);
-      else log("warn", "catalog cache refresh failed; the stale entry is served until it expires", { key, ...errorFields(err) });
+      else warnThrottled("catalog-refresh", "catalog cache refresh failed; the stale entry is served until it expires", { key, ...errorFields(err) });
     })
     .finally(() => scope.refreshing.delete(key));
   ctx.waitUntil(done);
 }
 
-/** An entry from one layer below L0 that may still be served, counted per layer; a failing layer is a miss. */
-async function lookup(layer: EdgeCache | GlobalStore | undefined, guard: LayerGuard, key: string): Promise<CacheEntry | undefined> {
-  if (!layer || !guard.available) return undefined;
+/** The youngest entry seen so far that stale-if-error could serve. */
+type Found = { fallback: CacheEntry | undefined };
+
+/**
+ * An entry from one layer below L0 that may still be served, counted per layer; a failing layer is a
+ * miss (and noted in the request's `degraded`). An entry only good for stale-if-error goes to `found`.
+ */
+async function lookup(layer: EdgeCache | GlobalStore | undefined, guard: LayerGuard, key: string, found?: Found): Promise<CacheEntry | undefined> {
+  if (!layer) return undefined;
+  if (!guard.available) {
+    recordDegraded(guard.dependency);
+    return undefined;
+  }
   const started = performance.now();
   let entry: CacheEntry | undefined;
   try {
@@ -197,6 +284,7 @@ async function lookup(layer: EdgeCache | GlobalStore | undefined, guard: LayerGu
   }
   const usable = entry && freshnessOf(entry) !== "expired" ? entry : undefined;
   recordCacheLookup(layer.layer, usable !== undefined, performance.now() - started);
+  if (found && entry && servableIfError(entry) && (!found.fallback || entry.storedAt > found.fallback.storedAt)) found.fallback = entry;
   return usable;
 }
 
@@ -212,11 +300,21 @@ function write(ctx: CatalogContext, layer: EdgeCache | GlobalStore | undefined, 
   ctx.waitUntil(guard.run("put", () => layer.put(key, entry)).catch(() => {}));
 }
 
-/** Reads Postgres; the entry's time is taken before the query, so its age never understates how old the data is. */
-async function loadEntry(load: Load): Promise<CacheEntry> {
+/**
+ * Reads Postgres; the entry's time is taken before the query, so its age never understates how old
+ * the data is. Notes whether Postgres answered (any answer, a 404 too) or is failing.
+ */
+async function loadEntry(scope: Scope, load: Load): Promise<CacheEntry> {
   const storedAt = Date.now();
-  const body = JSON.stringify(await load());
-  return createEntry(body, storedAt);
+  let data: unknown;
+  try {
+    data = await load();
+  } catch (err) {
+    scope.databaseFailingUntil = isDatabaseUnavailable(err) ? Date.now() + RETRY_AFTER_MS : 0;
+    throw err;
+  }
+  scope.databaseFailingUntil = 0;
+  return createEntry(JSON.stringify(data), storedAt);
 }
 
 /**

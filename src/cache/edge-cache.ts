@@ -1,5 +1,5 @@
 import { decodeEntry, type CacheEntry } from "./entry";
-import { MAX_AGE_MS } from "./policy";
+import { STALE_IF_ERROR_MS } from "./policy";
 
 /** Where entries live in the zone's cache: a path no route serves, on the Worker's own hostname. */
 const KEY_PATH = "/__catalog-cache/";
@@ -9,7 +9,8 @@ const STORED_AT = "X-Catalog-Stored-At";
  * L1: the Cache API (`caches.default`), one cache per Cloudflare location, shared by every isolate
  * there. A version bump elsewhere cannot purge it; it does not need to, because keys carry the
  * version and entries stop being served at MAX_AGE_MS. The Cache API ignores stale-while-revalidate,
- * so entries are stored with max-age = what is left of MAX_AGE_MS and SWR is done by the caller.
+ * so entries are stored with max-age = what is left of STALE_IF_ERROR_MS (they are kept for
+ * stale-if-error; the caller's age rules decide what is served) and SWR is done by the caller.
  * On *.workers.dev the Cache API does nothing (match always misses): it needs a custom domain.
  */
 export class EdgeCache {
@@ -32,7 +33,7 @@ export class EdgeCache {
   }
 
   async put(key: string, entry: CacheEntry): Promise<void> {
-    const ttlSeconds = Math.ceil((entry.storedAt + MAX_AGE_MS - Date.now()) / 1000);
+    const ttlSeconds = Math.ceil((entry.storedAt + STALE_IF_ERROR_MS - Date.now()) / 1000);
     if (ttlSeconds <= 0) return;
     const response = new Response(entry.body, {
       headers: {

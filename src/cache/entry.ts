@@ -1,4 +1,4 @@
-import { FRESH_MS, MAX_AGE_MS } from "./policy";
+import { FRESH_MS, MAX_AGE_MS, STALE_IF_ERROR_MS } from "./policy";
 
 /**
  * What every layer stores for one key: the JSON body exactly as sent, its strong ETag and the time
@@ -24,6 +24,11 @@ export function freshnessOf(entry: CacheEntry, now = Date.now()): Freshness {
   const age = ageOf(entry, now);
   if (age < FRESH_MS) return "fresh";
   return age < MAX_AGE_MS ? "stale" : "expired";
+}
+
+/** Whether an entry may still be served while the database fails (stale-if-error), however expired it is otherwise. */
+export function servableIfError(entry: CacheEntry, now = Date.now()): boolean {
+  return ageOf(entry, now) < STALE_IF_ERROR_MS;
 }
 
 /** Whole seconds a downstream cache may still keep the response without breaking the 5 s bound. */

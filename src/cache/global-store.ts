@@ -5,7 +5,8 @@ import { KV_TTL_SECONDS, REDIS_ENTRY_TTL_MS } from "./policy";
 /**
  * L2: the global store behind the Cache API, shared by every location. Which one is configuration
  * (CACHE_BACKEND): Workers KV (the embedded default) or Upstash Redis. Both hold the same encoded
- * entries under the same keys; entries are only useful until MAX_AGE_MS, the TTLs merely bound storage.
+ * entries under the same keys; entries are served until MAX_AGE_MS and kept for stale-if-error
+ * until STALE_IF_ERROR_MS, which the TTLs match.
  */
 export interface GlobalStore {
   /** The layer's name in request stats: "kv" or "redis". */

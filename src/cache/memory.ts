@@ -1,9 +1,10 @@
 import type { CacheEntry } from "./entry";
-import { MAX_AGE_MS } from "./policy";
+import { MAX_AGE_MS, STALE_IF_ERROR_MS } from "./policy";
 
 /**
  * L0: entries in this isolate's memory, bounded by count and by body size, least recently used out
- * first. An entry leaves at MAX_AGE_MS of data age at the latest, so memory never outlives the 5 s bound.
+ * first. `get` never returns an entry of MAX_AGE_MS data age or more (the 5 s bound); such an entry
+ * is kept, for `getIfError` only (stale-if-error while the database fails), until STALE_IF_ERROR_MS.
  */
 export class MemoryCache {
   private readonly entries = new Map<string, CacheEntry>();
@@ -19,13 +20,23 @@ export class MemoryCache {
   }
 
   get(key: string, now = Date.now()): CacheEntry | undefined {
+    return this.read(key, MAX_AGE_MS, now);
+  }
+
+  /** An entry that may be served while the database fails: younger than STALE_IF_ERROR_MS. */
+  getIfError(key: string, now = Date.now()): CacheEntry | undefined {
+    return this.read(key, STALE_IF_ERROR_MS, now);
+  }
+
+  private read(key: string, maxAgeMs: number, now: number): CacheEntry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    this.entries.delete(key);
-    if (now - entry.storedAt >= MAX_AGE_MS) {
-      this.bytes -= weight(entry);
+    if (now - entry.storedAt >= STALE_IF_ERROR_MS) {
+      this.delete(key);
       return undefined;
     }
+    if (now - entry.storedAt >= maxAgeMs) return undefined;
+    this.entries.delete(key);
     this.entries.set(key, entry); // most recently used last
     return entry;
   }

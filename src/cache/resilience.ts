@@ -1,4 +1,5 @@
 import { errorFields, log } from "../log";
+import { recordDegraded } from "../middleware/request-stats";
 import { CALL_TIMEOUT_MS, FAILURE_LOG_INTERVAL_MS, RETRY_AFTER_MS } from "./policy";
 
 /** A layer that is skipped for now after failing: the read falls through without waiting. */
@@ -35,7 +36,8 @@ export type RunOptions = { timeoutMs?: number; evenIfSkipped?: boolean };
  * One cache dependency (the version store, the Cache API, KV or Redis) as seen from this isolate:
  * every call is bounded by CALL_TIMEOUT_MS; after a failure the dependency is skipped for
  * RETRY_AFTER_MS so a dead Redis costs one timeout per interval, not one per request; failures are
- * logged at most once per FAILURE_LOG_INTERVAL_MS with how many there were.
+ * logged at most once per FAILURE_LOG_INTERVAL_MS with how many there were (`failures`), and every
+ * request that met the layer failing or skipped has it in its `degraded` stats (log line and metrics).
  */
 export class LayerGuard {
   private skipUntil = 0;
@@ -43,7 +45,12 @@ export class LayerGuard {
   private lastLoggedAt = Number.NEGATIVE_INFINITY;
   private unlogged = 0;
 
-  constructor(readonly layer: string) {}
+  /** What the layer depends on, as request stats name it: "redis", "kv", "cache-api" or "db". */
+  readonly dependency: string;
+
+  constructor(readonly layer: string) {
+    this.dependency = layer === "versions-redis" ? "redis" : layer === "versions-postgres" ? "db" : layer;
+  }
 
   get available(): boolean {
     return Date.now() >= this.skipUntil;
@@ -55,12 +62,16 @@ export class LayerGuard {
    */
   async run<T>(what: string, call: () => Promise<T>, options: RunOptions = {}): Promise<T> {
     const { timeoutMs = CALL_TIMEOUT_MS, evenIfSkipped = false } = options;
-    if (!this.available && !evenIfSkipped) throw new LayerUnavailableError(this.layer);
+    if (!this.available && !evenIfSkipped) {
+      recordDegraded(this.dependency);
+      throw new LayerUnavailableError(this.layer);
+    }
     try {
       const result = await withTimeout(call(), timeoutMs, `${this.layer} ${what}`);
       this.recovered();
       return result;
     } catch (err) {
+      recordDegraded(this.dependency);
       this.failed(what, err);
       throw err;
     }

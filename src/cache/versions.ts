@@ -3,6 +3,7 @@ import type { Redis } from "@upstash/redis/cloudflare";
 import type { Database } from "../db/client";
 import { cacheVersions } from "../db/schema";
 import { BUMP_TIMEOUT_MS, REDIS_VERSION_TTL_SECONDS, VERSION_TTL_MS } from "./policy";
+import { recordDegraded } from "../middleware/request-stats";
 import type { LayerGuard } from "./resilience";
 
 /**
@@ -98,7 +99,10 @@ export class VersionCache {
    */
   async current(source: VersionSource | (() => VersionSource), guard: LayerGuard): Promise<number | undefined> {
     if (this.value !== undefined && Date.now() - this.readAt < VERSION_TTL_MS) return this.value;
-    if (!guard.available) return undefined;
+    if (!guard.available) {
+      recordDegraded(guard.dependency);
+      return undefined;
+    }
     const generation = this.generation;
     const startedAt = Date.now();
     const reading = (this.reading ??= (typeof source === "function" ? source() : source).read().finally(() => {
@@ -114,6 +118,15 @@ export class VersionCache {
     this.value = version;
     this.readAt = startedAt;
     return version;
+  }
+
+  /**
+   * The version this isolate read or bumped last, however long ago (undefined after a failed bump).
+   * Only for stale-if-error when the version store and Postgres both fail: no admin write can bump
+   * the version without the database, so it still names the entries worth serving.
+   */
+  get lastKnown(): number | undefined {
+    return this.value;
   }
 
   /** Bumps the version in the store; afterwards this isolate uses the new one. Throws when the store failed. */

@@ -1,24 +1,38 @@
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
-import { currentRequestStats } from "../middleware/request-stats";
+import { currentRequestStats, recordDegraded } from "../middleware/request-stats";
+import { boundedSqlFetch, DatabaseUnavailableError } from "./resilience";
 import * as schema from "./schema";
 
 export type Database = NeonHttpDatabase<typeof schema>;
 
 /**
- * Every SQL-over-HTTP request goes through this fetch, so each is counted as one database round
- * trip (with its time) on the current request's stats.
+ * Every SQL-over-HTTP request goes through this fetch: bounded in time, reads retried a little,
+ * transport failures turned into DatabaseUnavailableError (src/db/resilience.ts, README "Failure
+ * modes"), and each attempt counted as one database round trip (with its time) on the current
+ * request's stats. A request that ends without an answer notes the database as degraded there.
  */
 async function countedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const stats = currentRequestStats();
-  const started = performance.now();
   try {
-    return await fetch(input, init);
-  } finally {
-    if (stats) {
-      stats.dbRoundTrips += 1;
-      stats.dbMs += performance.now() - started;
-    }
+    return await boundedSqlFetch(
+      async (attemptInput, attemptInit) => {
+        const started = performance.now();
+        try {
+          return await fetch(attemptInput, attemptInit);
+        } finally {
+          if (stats) {
+            stats.dbRoundTrips += 1;
+            stats.dbMs += performance.now() - started;
+          }
+        }
+      },
+      input,
+      init,
+    );
+  } catch (err) {
+    if (err instanceof DatabaseUnavailableError) recordDegraded("db");
+    throw err;
   }
 }
 neonConfig.fetchFunction = countedFetch;

@@ -74,6 +74,7 @@ function describeRequest(c: Context<AppEnv>, durationMs: number, status: number)
     dbMs: stats?.dbMs ?? 0,
     cacheLookups: stats?.cacheLookups ?? 0,
     cacheMs: stats?.cacheMs ?? 0,
+    degraded: [...(stats?.degraded ?? [])].sort().join(","),
   };
 }
 
@@ -132,6 +133,8 @@ function logRequest(c: Context<AppEnv>, sample: RequestSample, error: unknown): 
     cache_lookups: sample.cacheLookups,
     colo: sample.colo,
   });
+  // Which dependency failed or was skipped: a 200 served without Redis, or stale-if-error, says so here.
+  if (sample.degraded) fields.degraded = sample.degraded;
   // The error onError rendered (Hono keeps it on the context): its message and stack, server side only.
   if (failed && error !== undefined) Object.assign(fields, errorFields(error));
   log(failed ? "error" : "info", failed ? "request failed" : "request", fields);

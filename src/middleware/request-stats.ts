@@ -18,12 +18,18 @@ export type RequestStats = {
   cacheStatus?: CacheStatus;
   /** Hits and misses per cache layer (e.g. "l0", "cache-api", "kv", "redis"). */
   cacheLayers: Record<string, { hits: number; misses: number }>;
+  /**
+   * Dependencies that failed or were skipped (after a recent failure) while serving this request:
+   * "db", "redis", "kv", "cache-api". The request may still have succeeded without them (a cache
+   * layer is optional; stale-if-error). In the request's log line and metrics data point.
+   */
+  degraded: string[];
 };
 
 const storage = new AsyncLocalStorage<RequestStats>();
 
 export function newRequestStats(): RequestStats {
-  return { startedAt: Date.now(), dbRoundTrips: 0, dbMs: 0, cacheLookups: 0, cacheMs: 0, cacheLayers: {} };
+  return { startedAt: Date.now(), dbRoundTrips: 0, dbMs: 0, cacheLookups: 0, cacheMs: 0, cacheLayers: {}, degraded: [] };
 }
 
 /** The current request's record, or undefined outside a request (queue, cron, tests calling services). */
@@ -48,4 +54,10 @@ export function recordCacheLookup(layer: string, hit: boolean, ms = 0): void {
   const counts = (stats.cacheLayers[layer] ??= { hits: 0, misses: 0 });
   if (hit) counts.hits += 1;
   else counts.misses += 1;
+}
+
+/** Notes that a dependency failed or was skipped for the current request (once per dependency). */
+export function recordDegraded(dependency: string): void {
+  const stats = currentRequestStats();
+  if (stats && !stats.degraded.includes(dependency)) stats.degraded.push(dependency);
 }

@@ -4,14 +4,14 @@
  * SQL (scripts/analytics/*.sql) all read positions from here, so they cannot drift apart.
  *
  *   index1                         route pattern ("/api/v1/products/:id"), "unmatched" when no route
- *   blob1..blob5                   method, route pattern, status, cache status, colo
+ *   blob1..blob6                   method, route pattern, status, cache status, colo, degraded
  *   double1..double5               duration ms, db round trips, db ms, cache lookups, cache ms
  *
  * Plain TypeScript without Worker or Node APIs: Node scripts import it too.
  */
 
 /** Blob positions: blob1 is BLOB_FIELDS[0]. Append only; never reorder (stored data keeps its positions). */
-export const BLOB_FIELDS = ["method", "route", "status", "cache_status", "colo"] as const;
+export const BLOB_FIELDS = ["method", "route", "status", "cache_status", "colo", "degraded"] as const;
 /**
  * Double positions: double1 is DOUBLE_FIELDS[0]. Append only. cache_ms is the one beyond the issue's
  * four: with db_ms it splits a request's duration into database, cache and the rest (Server-Timing
@@ -25,6 +25,12 @@ export const UNMATCHED_ROUTE = "unmatched";
 export const NO_CACHE_STATUS = "NONE";
 /** The colo blob when the runtime gives none (local development and tests). */
 export const LOCAL_COLO = "local";
+
+/**
+ * The degraded blob: the dependencies that failed or were skipped for the request, sorted and
+ * comma-separated ("db", "cache-api,redis"), "" when none. At most this many bytes.
+ */
+export const MAX_DEGRADED_BYTES = 64;
 
 /** Analytics Engine: one index of at most 96 bytes, at most 20 blobs of 16 KB in total, at most 20 doubles. */
 export const MAX_INDEX_BYTES = 96;
@@ -44,6 +50,8 @@ export type RequestSample = {
   dbMs: number;
   cacheLookups: number;
   cacheMs: number;
+  /** See MAX_DEGRADED_BYTES: "" when every dependency answered. */
+  degraded: string;
 };
 
 /** Structurally an AnalyticsEngineDataPoint, without depending on the Workers types. */
@@ -61,6 +69,7 @@ export function toDataPoint(sample: RequestSample): DataPoint {
     status: String(sample.status),
     cache_status: CACHE_STATUSES.has(sample.cacheStatus) ? sample.cacheStatus : NO_CACHE_STATUS,
     colo: truncateUtf8(sample.colo || LOCAL_COLO, 16),
+    degraded: truncateUtf8(sample.degraded, MAX_DEGRADED_BYTES),
   };
   const doubles: Record<(typeof DOUBLE_FIELDS)[number], number> = {
     duration_ms: round(sample.durationMs),
@@ -86,6 +95,7 @@ export function fromDataPoint(point: DataPoint): RequestSample {
     status: Number(blob("status")),
     cacheStatus: blob("cache_status"),
     colo: blob("colo"),
+    degraded: blob("degraded"),
     durationMs: double("duration_ms"),
     dbRoundTrips: double("db_round_trips"),
     dbMs: double("db_ms"),

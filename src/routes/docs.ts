@@ -102,7 +102,7 @@ export function docs(app: DocumentedApp) {
   registerOperations(router);
 
   router.get("/openapi.json", (c) => {
-    document ??= JSON.stringify(app.getOpenAPI31Document(DOCUMENT_CONFIG));
+    document ??= JSON.stringify(withServiceUnavailable(app.getOpenAPI31Document(DOCUMENT_CONFIG)));
     return c.body(document, 200, { "Content-Type": "application/json; charset=UTF-8" });
   });
 
@@ -121,6 +121,29 @@ export function docs(app: DocumentedApp) {
   );
 
   return router;
+}
+
+/**
+ * Every /api/v1 operation needs the database (reads of the catalog only when nothing is cached
+ * young enough): each may answer 503 `service_unavailable` with `Retry-After` while it does not
+ * answer (README "Failure modes"). Added here once rather than on every route.
+ */
+function withServiceUnavailable<T extends { paths?: unknown }>(doc: T): T {
+  type Operation = { responses?: Record<string, unknown> };
+  for (const [path, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, Operation>>)) {
+    if (!path.startsWith("/api/v1/")) continue;
+    for (const operation of Object.values(item)) {
+      if (typeof operation !== "object" || operation === null || !operation.responses) continue;
+      operation.responses["503"] ??= {
+        description:
+          "`service_unavailable`: the database is not answering (timed out, unreachable or overloaded); retry after " +
+          "`Retry-After` seconds. POST /api/v1/orders is safe to retry with the same Idempotency-Key.",
+        headers: { "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } } },
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      };
+    }
+  }
+  return doc;
 }
 
 /**

@@ -7,7 +7,12 @@ import { log } from "../log";
 type Check = { name: "database" | "cache"; run: () => Promise<unknown> };
 type CheckResult = { status: "ok" | "error"; backend?: string; error?: string };
 
-const READY_TIMEOUT_MS = 3000;
+/**
+ * Each check answers within this or counts as failed: readiness says which dependency is down within
+ * about 2 s, also when one hangs, well inside a load balancer's probe timeout. (The database check is
+ * a read, so src/db/resilience.ts retries it within this time too.)
+ */
+export const READY_TIMEOUT_MS = 2000;
 
 export const health = new Hono<AppEnv>();
 

@@ -4,6 +4,7 @@ import type { AppEnv } from "../app-env";
 import { invalidateCatalog } from "../cache/catalog-cache";
 import { serveCatalogRead } from "../cache/http-caching";
 import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
+import { STALE_IF_ERROR_MS } from "../cache/policy";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
 import { IdParamSchema, errorResponses } from "../schemas/common";
@@ -36,7 +37,9 @@ const cachedReadHeaders = {
     schema: { type: "string" as const },
   },
   "X-Cache": {
-    description: "HIT, STALE (served while refreshed, never older than 5 s), MISS (from the database) or BYPASS (admin read, or the cache is unavailable)",
+    description:
+      "HIT, STALE (served while refreshed, never older than 5 s; or, only while the database is not answering, " +
+      `up to ${STALE_IF_ERROR_MS / 1000} s old: stale-if-error), MISS (from the database) or BYPASS (admin read, or the cache is unavailable)`,
     schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE", "BYPASS"] },
   },
 };

@@ -2,6 +2,7 @@ import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { createRedis } from "../cache/redis";
 import { log } from "../log";
+import { recordDegraded } from "../middleware/request-stats";
 
 /**
  * Login throttling (contract: 5..20 failed attempts per account per 15 minutes before 429; a client
@@ -13,7 +14,9 @@ import { log } from "../log";
  * recognise the right password by its 200.
  *
  * Redis is a safety net here, not a dependency of logging in: when it does not answer in time the
- * throttle lets the attempt through (logging one line per request) rather than locking everyone out.
+ * throttle lets the attempt through rather than locking everyone out. That is logged at most once per
+ * isolate per OUTAGE_LOG_INTERVAL_MS (with the number of failed calls since the last line) and noted
+ * in each request's `degraded` metrics blob as "redis".
  *
  * Known limit of check-then-record: attempts that arrive at the same moment all see the same count, so
  * one burst can get a few more guesses than the limit before the failures land. The count still
@@ -25,6 +28,9 @@ export const CLIENT_FAILURES_PER_WINDOW = 150;
 const WINDOW = "15 m";
 export const THROTTLE_TIMEOUT_MS = 1000;
 export const THROTTLE_KEY_PREFIX = "tenpo:ratelimit:login:";
+/** A Redis outage is logged at most once per isolate per this interval, with the failures in between. */
+export const OUTAGE_LOG_INTERVAL_MS = 60_000;
+const outage = { loggedAt: Number.NEGATIVE_INFINITY, failures: 0 };
 
 /** Who is trying: the account (lower-cased email) and the client (CF-Connecting-IP, see `clientKeyFor`). */
 export type LoginAttempt = { email: string; client: string };
@@ -32,7 +38,6 @@ export type LoginAttempt = { email: string; client: string };
 export class LoginThrottle {
   private readonly byAccount: Ratelimit;
   private readonly byClient: Ratelimit;
-  private outageReported = false;
 
   constructor(
     redis: Redis,
@@ -84,12 +89,17 @@ export class LoginThrottle {
     try {
       return await Promise.race([work, timeout]);
     } catch (err) {
-      if (!this.outageReported) {
-        this.outageReported = true;
+      recordDegraded("redis");
+      outage.failures += 1;
+      const now = Date.now();
+      if (now - outage.loggedAt >= OUTAGE_LOG_INTERVAL_MS) {
         log("warn", "login throttle unavailable; letting the login proceed", {
           operation,
+          failures: outage.failures,
           error: err instanceof Error ? err.message : String(err),
         });
+        outage.loggedAt = now;
+        outage.failures = 0;
       }
       return null;
     } finally {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryCache } from "../../src/cache/memory";
-import { MAX_AGE_MS } from "../../src/cache/policy";
+import { MAX_AGE_MS, STALE_IF_ERROR_MS } from "../../src/cache/policy";
 
 describe("L0 memory", () => {
   const entryAt = (storedAt: number, size = 10) => ({ body: "x".repeat(size), etag: '"e"', storedAt });
@@ -35,5 +35,15 @@ describe("L0 memory", () => {
     memory.set("k", entryAt(now));
     memory.set("k", entryAt(now - 1000));
     expect(memory.get("k", now)?.storedAt).toBe(now);
+  });
+
+  it("keeps an expired entry for stale-if-error only (getIfError), until STALE_IF_ERROR_MS", () => {
+    const memory = new MemoryCache(10, 1e9);
+    const now = Date.now();
+    memory.set("k", entryAt(now - MAX_AGE_MS - 1));
+    expect(memory.get("k", now)).toBeUndefined();
+    expect(memory.getIfError("k", now)?.storedAt).toBe(now - MAX_AGE_MS - 1);
+    expect(memory.getIfError("k", now + STALE_IF_ERROR_MS)).toBeUndefined();
+    expect(memory.size).toBe(0);
   });
 });

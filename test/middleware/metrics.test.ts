@@ -103,12 +103,12 @@ async function cacheTestRequest(path: string) {
 }
 
 describe("the data point of a request", () => {
-  it("has the layout index=route, blobs=[method, route, status, cache, colo], doubles=[duration, db trips, db ms, cache lookups, cache ms]", async () => {
+  it("has the layout index=route, blobs=[method, route, status, cache, colo, degraded], doubles=[duration, db trips, db ms, cache lookups, cache ms]", async () => {
     const { res, point } = await requestWithPoint("/health");
     expect(res.status).toBe(200);
     expectValidPoint(point);
     expect(point.indexes).toEqual(["/health"]);
-    expect(point.blobs).toEqual(["GET", "/health", "200", "NONE", "local"]);
+    expect(point.blobs).toEqual(["GET", "/health", "200", "NONE", "local", ""]);
     const [durationMs, dbRoundTrips, dbMs, cacheLookups, cacheMs] = point.doubles!;
     expect(durationMs).toBeGreaterThanOrEqual(0);
     expect([dbRoundTrips, dbMs, cacheLookups, cacheMs]).toEqual([0, 0, 0, 0]);
@@ -304,6 +304,7 @@ describe("toDataPoint", () => {
     status: 200,
     cacheStatus: "HIT",
     colo: "NRT",
+    degraded: "redis",
     durationMs: 12.3456,
     dbRoundTrips: 0,
     dbMs: 0,

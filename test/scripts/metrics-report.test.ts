@@ -12,6 +12,7 @@ const base: RequestSample = {
   status: 200,
   cacheStatus: "NONE",
   colo: "local",
+  degraded: "",
   durationMs: 10,
   dbRoundTrips: 1,
   dbMs: 5,

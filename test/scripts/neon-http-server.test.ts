@@ -40,14 +40,21 @@ async function quietDbStats(): Promise<{ requests: number; statements: number }>
   return stats.byDatabase.postgres ?? { requests: 0, statements: 0 };
 }
 
+// The server as the bare driver sees it: without the Worker's fetch (src/db/client.ts, loaded in this
+// isolate with the Worker), which bounds calls, retries reads and turns 5xx into DatabaseUnavailableError.
+const workerFetch = neonConfig.fetchFunction;
+
 beforeAll(async () => {
+  neonConfig.fetchFunction = fetch;
   neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
   await sql.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, sku text NOT NULL UNIQUE)`);
 });
 
 afterAll(async () => {
+  neonConfig.fetchFunction = workerFetch;
   await sql.query(`DROP TABLE IF EXISTS ${TABLE}`);
-  await fetch(`${base}/__faults`, { method: "DELETE" });
+  // Only this file's scope: other files may have faults of their own set right now.
+  await fetch(`${base}/__faults?database=postgres`, { method: "DELETE" });
 });
 
 describe("type round trips through the driver's own parsers", () => {
@@ -235,13 +242,94 @@ describe("control routes", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(150);
       expect(await sql`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
     } finally {
-      await fetch(`${base}/__faults`, { method: "DELETE" });
+      await fetch(`${base}/__faults?database=postgres`, { method: "DELETE" });
     }
     expect(await quiet`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
   });
 
   it("rejects an invalid fault with 400", async () => {
-    const res = await fetch(`${base}/__faults`, { method: "POST", body: JSON.stringify({ failStatus: 200 }) });
-    expect(res.status).toBe(400);
+    for (const fault of [
+      { failStatus: 200 },
+      { marker: "" },
+      { failAt: "mid-batch" },
+      { failStatus: 503, failAt: "sometime" },
+      { drop: "yes" },
+      { failStatus: 503, times: 0 },
+    ]) {
+      const res = await fetch(`${base}/__faults`, { method: "POST", body: JSON.stringify(fault) });
+      expect(res.status, JSON.stringify(fault)).toBe(400);
+    }
+  });
+
+  describe("faults scoped to a marker in the connection string", () => {
+    type FaultRecord = { marker?: string; matched: number; applied: number; settled: number };
+    const newMarker = () => `nhs${crypto.randomUUID().replaceAll("-", "")}`;
+    const marked = (marker: string) => neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)));
+    const setFault = async (fault: Record<string, unknown>) => {
+      const res = await fetch(`${base}/__faults`, { method: "POST", body: JSON.stringify(fault) });
+      expect(res.status).toBe(200);
+    };
+    const clear = (marker: string) => fetch(`${base}/__faults?marker=${marker}`, { method: "DELETE" });
+    const recordOf = async (marker: string) =>
+      ((await (await fetch(`${base}/__faults`)).json()) as { faults: FaultRecord[] }).faults.find((f) => f.marker === marker);
+    const rowsWith = async (id: number) => (await sql.query(`SELECT id FROM ${TABLE} WHERE id = $1`, [id])).length;
+
+    it("acts only on requests carrying the marker, counts them, and is cleared alone", async () => {
+      const [mine, other] = [newMarker(), newMarker()];
+      await setFault({ marker: mine, failStatus: 503 });
+      await setFault({ marker: other, failStatus: 502 });
+      try {
+        expect((await rejection(marked(mine)`SELECT 1`)).message).toMatch(/HTTP status 503/);
+        expect(await sql`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
+        expect(await recordOf(mine)).toMatchObject({ matched: 1, applied: 1, settled: 1 });
+        await clear(mine);
+        expect(await marked(mine)`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
+        // The other scope is still there.
+        expect((await rejection(marked(other)`SELECT 1`)).message).toMatch(/HTTP status 502/);
+      } finally {
+        await clear(mine);
+        await clear(other);
+      }
+    });
+
+    it("times: acts on the next N requests, then lets them through", async () => {
+      const marker = newMarker();
+      await setFault({ marker, failStatus: 503, times: 1 });
+      try {
+        await rejection(marked(marker)`SELECT 1`);
+        expect(await marked(marker)`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
+        expect(await recordOf(marker)).toMatchObject({ matched: 2, applied: 1, settled: 2 });
+      } finally {
+        await clear(marker);
+      }
+    });
+
+    it("mid-batch: the first statement runs in the transaction, then the failure rolls it back", async () => {
+      const marker = newMarker();
+      const db = marked(marker);
+      await setFault({ marker, failStatus: 503, failAt: "mid-batch" });
+      try {
+        await rejection(db.transaction([db.query(`INSERT INTO ${TABLE} VALUES (60, 'mid-a')`), db.query(`INSERT INTO ${TABLE} VALUES (61, 'mid-b')`)]));
+        await rejection(db.query(`INSERT INTO ${TABLE} VALUES (62, 'mid-single')`));
+      } finally {
+        await clear(marker);
+      }
+      expect([await rowsWith(60), await rowsWith(61), await rowsWith(62)]).toEqual([0, 0, 0]);
+    });
+
+    it("after-commit: the write stands though the answer is an error, or no answer at all (drop)", async () => {
+      const marker = newMarker();
+      const db = marked(marker);
+      await setFault({ marker, failStatus: 502, failAt: "after-commit" });
+      try {
+        expect((await rejection(db.query(`INSERT INTO ${TABLE} VALUES (70, 'after-commit')`))).message).toMatch(/HTTP status 502/);
+        await setFault({ marker, drop: true, failAt: "after-commit" });
+        const dropped = await rejection(db.transaction([db.query(`INSERT INTO ${TABLE} VALUES (71, 'dropped')`)]));
+        expect(dropped.message).toMatch(/Error connecting to database/);
+      } finally {
+        await clear(marker);
+      }
+      expect([await rowsWith(70), await rowsWith(71)]).toEqual([1, 1]);
+    });
   });
 });

@@ -262,9 +262,27 @@ describe("test hooks", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
       expect((await raw("/", { body: ["GET", key("healthy")] })).status).toBe(200);
     } finally {
-      expect((await raw("/__faults", { method: "DELETE" })).body).toEqual({});
+      // Only this scope: other files may have faults of their own on this server right now.
+      expect((await raw(`/__faults?keyPrefix=${encodeURIComponent(scope)}`, { method: "DELETE" })).body).toEqual({});
     }
     expect((await raw("/", { body: ["GET", `${scope}x`] })).status).toBe(200);
+  });
+
+  it("keeps one fault per key prefix: setting or clearing one leaves the others", async () => {
+    const [a, b] = [key("faulty-a:"), key("faulty-b:")];
+    const clear = (prefix: string) => raw(`/__faults?keyPrefix=${encodeURIComponent(prefix)}`, { method: "DELETE" });
+    try {
+      await raw("/__faults", { method: "POST", body: { failStatus: 503, keyPrefix: a } });
+      await raw("/__faults", { method: "POST", body: { failStatus: 502, keyPrefix: b } });
+      expect((await raw("/", { body: ["GET", `${a}x`] })).status).toBe(503);
+      expect((await raw("/", { body: ["GET", `${b}x`] })).status).toBe(502);
+      await clear(a);
+      expect((await raw("/", { body: ["GET", `${a}x`] })).status).toBe(200);
+      expect((await raw("/", { body: ["GET", `${b}x`] })).status).toBe(502);
+    } finally {
+      await clear(a);
+      await clear(b);
+    }
   });
 
   it("rejects malformed faults", async () => {

@@ -96,7 +96,7 @@ describe("LoginThrottle when Redis does not answer", () => {
     expect(await throttle.retryAfterSeconds({ email: uniqueEmail(), client: uniqueClient() })).toBeNull();
     await throttle.recordFailure({ email: uniqueEmail(), client: uniqueClient() });
     expect(Date.now() - started).toBeLessThan(1000);
-    // One line per request (one throttle per request), however many calls failed.
+    // One line per isolate and minute, however many calls failed.
     expect(warn).toHaveBeenCalledTimes(1);
     expect(JSON.parse(String(warn.mock.calls[0]![0]))).toMatchObject({
       level: "warn",

@@ -1,0 +1,131 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { neonConfig } from "@neondatabase/serverless";
+import { expect } from "vitest";
+import { app } from "../../src/app";
+import type { ErrorBody } from "../support/api";
+
+/**
+ * Fault injection for test/faults: real faults in the local protocol servers (their /__faults hooks),
+ * scoped so that test files running in parallel on the same servers and the same database never
+ * see them:
+ *   - SQL: a marker of the test's own in DATABASE_URL (`application_name=<marker>`, which the driver
+ *     forwards in Neon-Connection-String and the server otherwise ignores); the requests that should
+ *     meet the fault go through apiWithEnv({ DATABASE_URL: markedUrl }), everything else (the test's
+ *     own checks in Postgres) does not carry the marker;
+ *   - Redis: the cache namespace of the test's own (CACHE_NAMESPACE), which prefixes every key the
+ *     catalog cache touches;
+ *   - down: a port nothing listens on.
+ * Every fault set here is remembered and cleared by `clearFaults()` (afterEach), scope by scope.
+ */
+
+/** A port nothing listens on: a dependency that is down. */
+export const CLOSED = "http://127.0.0.1:9";
+
+const SQL_BASE = env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "");
+
+export type SqlFault = {
+  delayMs?: number;
+  failStatus?: number;
+  drop?: boolean;
+  failAt?: "before" | "mid-batch" | "after-commit";
+  times?: number;
+};
+export type SqlFaultRecord = SqlFault & { marker: string; matched: number; applied: number; settled: number };
+
+const sqlMarkers = new Set<string>();
+const redisPrefixes = new Set<string>();
+
+/** A DATABASE_URL of the test's own: the same database, with a marker that SQL faults can target. */
+export function markedDatabase(label = "fault"): { marker: string; url: string } {
+  const marker = `${label}${crypto.randomUUID().replaceAll("-", "")}`;
+  const url = new URL(env.DATABASE_URL);
+  url.searchParams.set("application_name", marker);
+  return { marker, url: url.toString() };
+}
+
+export async function setSqlFault(marker: string, fault: SqlFault): Promise<void> {
+  sqlMarkers.add(marker);
+  const res = await fetch(`${SQL_BASE}/__faults`, { method: "POST", body: JSON.stringify({ marker, ...fault }) });
+  if (res.status !== 200) throw new Error(`SQL server refused the fault: ${res.status} ${await res.text()}`);
+}
+
+/** The fault's counters: requests it matched, acted on, and that have finished. */
+export async function sqlFault(marker: string): Promise<SqlFaultRecord | undefined> {
+  const res = await fetch(`${SQL_BASE}/__faults`);
+  return ((await res.json()) as { faults: SqlFaultRecord[] }).faults.find((f) => f.marker === marker);
+}
+
+export async function clearSqlFault(marker: string): Promise<void> {
+  await fetch(`${SQL_BASE}/__faults?marker=${encodeURIComponent(marker)}`, { method: "DELETE" });
+  sqlMarkers.delete(marker);
+}
+
+/** Waits until every request the fault matched has finished on the server (a delayed one too). */
+export async function sqlFaultSettled(marker: string, timeoutMs = 15_000): Promise<SqlFaultRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = await sqlFault(marker);
+    if (!record) throw new Error(`no fault for ${marker}`);
+    if (record.settled === record.matched || Date.now() > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const redisAuth = { Authorization: `Bearer ${env.UPSTASH_REDIS_REST_TOKEN}` };
+
+export async function setRedisFault(keyPrefix: string, fault: { delayMs?: number; failStatus?: number }): Promise<void> {
+  redisPrefixes.add(keyPrefix);
+  const res = await fetch(`${env.UPSTASH_REDIS_REST_URL}/__faults`, {
+    method: "POST",
+    headers: redisAuth,
+    body: JSON.stringify({ keyPrefix, ...fault }),
+  });
+  if (res.status !== 200) throw new Error(`Upstash server refused the fault: ${res.status} ${await res.text()}`);
+}
+
+export async function clearRedisFault(keyPrefix: string): Promise<void> {
+  await fetch(`${env.UPSTASH_REDIS_REST_URL}/__faults?keyPrefix=${encodeURIComponent(keyPrefix)}`, { method: "DELETE", headers: redisAuth });
+  redisPrefixes.delete(keyPrefix);
+}
+
+/** Clears every fault this file set, and points the driver back at the run's SQL server. */
+export async function clearFaults(): Promise<void> {
+  for (const marker of [...sqlMarkers]) await clearSqlFault(marker);
+  for (const prefix of [...redisPrefixes]) await clearRedisFault(prefix);
+  // neonConfig.fetchEndpoint is a global of the driver: a request made with another NEON_HTTP_ENDPOINT moved it.
+  neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
+}
+
+/**
+ * A request through the app with some bindings replaced (like apiWithEnv), and how long the client
+ * waited for its response: background work (waitUntil) is not part of that, but is waited for
+ * before this returns.
+ */
+export async function timed(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<{ res: Response; ms: number }> {
+  const ctx = createExecutionContext();
+  const started = realNow();
+  const res = await app.fetch(new Request(`http://tenpo.test${path}`, init), { ...env, ...overrides }, ctx);
+  const ms = realNow() - started;
+  await waitOnExecutionContext(ctx);
+  return { res, ms };
+}
+
+/** The real clock, also while a test moves Date.now. */
+export const realNow = Date.now.bind(Date);
+
+/** A 503 in the contract's shape with Retry-After, and nothing of the database's internals in it. */
+export async function expectServiceUnavailable(res: Response): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBe(503);
+  expect(res.headers.get("Retry-After")).toMatch(/^\d+$/);
+  const body = JSON.parse(text) as ErrorBody;
+  expect(body.error.code).toBe("service_unavailable");
+  expect(Object.keys(body.error).sort()).toEqual(["code", "message"]);
+  expect(text).not.toMatch(/127\.0\.0\.1|postgres|tenpo_test|select |insert |Injected|HTTP status|\.ts:\d+/i);
+}
+
+/** A metrics binding that keeps the data points written to it. */
+export function capturingMetrics(): { binding: AnalyticsEngineDataset; points: AnalyticsEngineDataPoint[] } {
+  const points: AnalyticsEngineDataPoint[] = [];
+  return { binding: { writeDataPoint: (point?: AnalyticsEngineDataPoint) => void points.push(point ?? {}) } as AnalyticsEngineDataset, points };
+}
