@@ -125,24 +125,25 @@ export function evaluateTargets(report: Pick<BenchReport, "phases" | "mixed" | "
     }
   }
 
-  const mixed = report.mixed.find((m) => !m.result.wait) ?? report.mixed[0];
-  const zeroErrors = `zero errors in the mixed scenario at ${MIXED_USERS_TARGET} users`;
-  if (!mixed) out.push({ target: zeroErrors, measured: "not run", verdict: "n/a" });
-  else {
+  // Each Locust run is judged on its own: the chapter's scenario (1–3 s think time) is the one its
+  // 95 % hit rate came from; the run without think time is an overload test of the same mix.
+  if (report.mixed.length === 0) {
+    out.push({ target: `zero errors in the mixed scenario at ${MIXED_USERS_TARGET} users`, measured: "not run", verdict: "n/a" });
+    out.push({ target: "cache hit ratio ≥ 95 % for catalog reads (mixed scenario)", measured: "not run", verdict: "n/a" });
+  }
+  for (const mixed of report.mixed) {
     const r = mixed.result;
+    const scenario = r.wait ? "chapter's mix, 1–3 s think time" : "no think time";
+    const zeroErrors = `zero errors in the mixed scenario at ${MIXED_USERS_TARGET} users (${scenario})`;
     const errs = r.endpoints.filter((e) => e.errors > 0).map((e) => `${e.endpoint} ${errorText(e)}`).join("; ");
     const measured = `${r.overall.errors} errors in ${r.overall.requests} requests at ${r.users} users${errs ? ` — ${errs}` : ""}`;
     if (r.users < MIXED_USERS_TARGET) out.push({ target: zeroErrors, measured: `n/a: ran with ${r.users} users; ${measured}`, verdict: "n/a" });
     else out.push({ target: zeroErrors, measured, verdict: r.overall.errors === 0 && r.overall.requests > 0 ? "PASS" : "MISS" });
-  }
 
-  const hitTarget = "cache hit ratio ≥ 95 % for catalog reads (mixed scenario)";
-  if (!mixed) out.push({ target: hitTarget, measured: "not run", verdict: "n/a" });
-  else {
-    const h = mixed.result.catalog_hit_ratio;
+    const h = r.catalog_hit_ratio;
     out.push({
-      target: hitTarget,
-      measured: catalogHitText(mixed.result),
+      target: `cache hit ratio ≥ 95 % for catalog reads (${scenario})`,
+      measured: catalogHitText(r),
       verdict: h.ratio === null ? "n/a" : h.ratio >= 0.95 ? "PASS" : "MISS",
     });
   }

@@ -16,7 +16,7 @@
  *   --warmup S           seconds of warm-up per phase (default 3)
  *   --mixed-users N      users in the Locust scenario (default 200)
  *   --mixed-duration S   its duration (default 30)
- *   --with-wait          also run the Locust scenario with the chapter's 1–3 s think time
+ *   --no-think-time-run  skip the Locust scenario with the chapter's 1–3 s think time (run by default)
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
  *   --strict             exit with status 3 when a target is MISSed (n/a does not count)
@@ -60,7 +60,7 @@ function parseSettings(argv: string[]): Settings {
       warmup: { type: "string" },
       "mixed-users": { type: "string" },
       "mixed-duration": { type: "string" },
-      "with-wait": { type: "boolean", default: false },
+      "no-think-time-run": { type: "boolean", default: false },
       "kv-cache": { type: "boolean", default: false },
       "embedded-db": { type: "boolean", default: false },
       strict: { type: "boolean", default: false },
@@ -83,7 +83,7 @@ function parseSettings(argv: string[]): Settings {
     logins: q ? 10 : 50,
     mixedUsers: num(values["mixed-users"], q ? 20 : 200, "mixed-users", 2000),
     mixedDurationS: num(values["mixed-duration"], q ? 6 : 30, "mixed-duration", 300),
-    withWait: values["with-wait"],
+    withWait: !values["no-think-time-run"],
     kvCache: values["kv-cache"],
     embeddedDb: values["embedded-db"],
     strict: values.strict,
