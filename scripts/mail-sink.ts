@@ -27,8 +27,8 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
 
 export interface MailSinkOptions {
   host?: string;
@@ -69,15 +69,6 @@ interface Fault {
   failStatus: number;
   to?: string;
   remaining?: number;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -142,7 +133,7 @@ export async function startMailSink(opts: MailSinkOptions): Promise<MailSink> {
     if (path === "/" && allow(["GET"])) return sendHtml(res, inboxPage(emails));
     if (path === EMAILS_PATH && allow(["GET", "POST", "DELETE"])) {
       if (method === "POST") {
-        const { status, body } = receive(req, await readBody(req));
+        const { status, body } = receive(req, (await readBody(req, MAX_BODY_BYTES)).toString("utf8"));
         return sendJson(res, status, body);
       }
       if (method === "DELETE") {
@@ -164,7 +155,7 @@ export async function startMailSink(opts: MailSinkOptions): Promise<MailSink> {
         const to = url.searchParams.get("to");
         faults = to === null ? [] : faults.filter((f) => f.to === undefined || !sameAddress(f.to, to));
       } else {
-        faults.push(parseFault(await readBody(req)));
+        faults.push(parseFault((await readBody(req, MAX_BODY_BYTES)).toString("utf8")));
       }
       return sendJson(res, 200, { faults });
     }
@@ -249,22 +240,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
-}
-
 function sendHtml(res: ServerResponse, html: string): void {
   res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html);
 }
@@ -308,14 +283,10 @@ async function main(args: string[]): Promise<void> {
     log: values.verbose ? (line) => console.log(line) : undefined,
   });
   console.log(`mail sink: send to ${sink.sendUrl}; read at ${sink.url}/ (or ${sink.sendUrl}?to=...)`);
-  const stop = (): void => {
-    sink.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  stopOnSignals(() => sink.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).catch((err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -15,8 +15,9 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { isSinkRecord, type SinkRecord } from "../src/observability/data-point";
+import { cliOption, HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -39,15 +40,6 @@ export interface MetricsSink {
   /** How many points were stored since start. */
   stored(): number;
   close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function startMetricsSink(opts: MetricsSinkOptions = {}): Promise<MetricsSink> {
@@ -88,7 +80,7 @@ export async function startMetricsSink(opts: MetricsSinkOptions = {}): Promise<M
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/points" && req.method === "POST") {
-      const body = await readBody(req);
+      const body = (await readBody(req, MAX_BODY_BYTES)).toString("utf8");
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);
@@ -151,36 +143,6 @@ export async function startMetricsSink(opts: MetricsSinkOptions = {}): Promise<M
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `bodies are limited to ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolveBody(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function cliOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 async function main(args: string[]): Promise<void> {
   const sink = await startMetricsSink({
     host: cliOption(args, "--host") ?? "127.0.0.1",
@@ -188,14 +150,10 @@ async function main(args: string[]): Promise<void> {
     file: cliOption(args, "--file"),
   });
   console.log(`metrics sink on ${sink.url}, appending to ${sink.file}`);
-  const stop = (): void => {
-    sink.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  stopOnSignals(() => sink.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

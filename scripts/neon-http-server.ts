@@ -41,8 +41,8 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
 import pg from "pg";
+import { cliOption, HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
 
 export interface NeonHttpServerOptions {
   host?: string;
@@ -131,12 +131,6 @@ class TimedClient extends pg.Client {
   }
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
 /** An injected fault that answers nothing: the connection is destroyed. */
 class DroppedConnection extends Error {}
 
@@ -189,7 +183,7 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
 
   async function handleSql(req: IncomingMessage): Promise<unknown> {
     const target = parseTarget(req.headers["neon-connection-string"], opts);
-    const body = parseSqlBody(await readBody(req));
+    const body = parseSqlBody((await readBody(req, MAX_BODY_BYTES)).toString("utf8"));
     const begin = Array.isArray(body) ? beginStatement(req.headers) : "";
     const arrayMode = req.headers["neon-array-mode"] === "true";
     // Counted before faults apply: resilience tests want to see the client's retries.
@@ -245,7 +239,7 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     }
     if (path === "/__faults" && allow(["GET", "POST", "DELETE"])) {
       if (method === "POST") {
-        const fault = parseFaults(await readBody(req));
+        const fault = parseFaults((await readBody(req, MAX_BODY_BYTES)).toString("utf8"));
         const record: FaultRecord = { ...fault, matched: 0, applied: 0, settled: 0 };
         faults.set(scopeOf(fault), record);
         return sendJson(res, 200, record);
@@ -428,22 +422,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
-}
-
 function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof DroppedConnection) {
     res.socket?.destroy();
@@ -458,11 +436,6 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, 500, { message: `neon-http-server internal error: ${err instanceof Error ? err.message : String(err)}` });
 }
 
-function cliOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 async function main(args: string[]): Promise<void> {
   const server = await startNeonHttpServer({
     host: cliOption(args, "--host") ?? "127.0.0.1",
@@ -470,12 +443,10 @@ async function main(args: string[]): Promise<void> {
     log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
   });
   console.log(`neon-http-server listening on ${server.url}`);
-  const stop = (): void => { server.close().then(() => process.exit(0), () => process.exit(1)); };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  stopOnSignals(() => server.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).catch((err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -36,10 +36,10 @@ import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 // Default import: ioredis is CommonJS, and Vite's loader (test/global-setup.ts) sees no named `Redis` export.
 import Redis from "ioredis";
+import { HttpError, isMainModule, readBody, stopOnSignals } from "./local-http";
 
 export interface UpstashRestServerOptions {
   host?: string;
@@ -70,12 +70,6 @@ interface State {
   faults: Map<string, Faults>;
   /** SHA1 of a script as the client sent it -> the script as forwarded, for scripts whose flags were rewritten. */
   rewrittenScripts: Map<string, string>;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -286,17 +280,6 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(json);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `ERR request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, state: State): Promise<void> {
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://localhost");
@@ -304,7 +287,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, state
   if (req.headers.authorization !== `Bearer ${state.token}` && url.searchParams.get("_token") !== state.token) {
     return send(res, 401, { error: "Unauthorized" });
   }
-  const body = await readBody(req);
+  const body = await readBody(req, MAX_BODY_BYTES);
   if (pathname.startsWith("/__")) return send(res, 200, control(`${method} ${pathname}`, body, state, url.searchParams));
   if (!["GET", "HEAD", "POST", "PUT"].includes(method)) throw new HttpError(405, `Method ${method} not allowed`);
 
@@ -406,12 +389,10 @@ async function main(): Promise<void> {
   const redisUrl = values["redis-url"] ?? "redis://127.0.0.1:6379";
   const server = await startUpstashRestServer({ host: values.host, port: Number(values.port ?? 8079), redisUrl, token });
   console.log(`Upstash REST server listening on ${server.url} (Redis ${redisUrl})`);
-  const stop = (): void => void server.close().then(() => process.exit(0));
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  stopOnSignals(() => server.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   main().catch((err: unknown) => {
     console.error(err);
     process.exit(1);
