@@ -35,31 +35,31 @@ export function redisAnswers(host = "127.0.0.1", port = 6379, timeoutMs = 2000):
 }
 
 /** Creates the database named in `databaseUrl` when it does not exist yet. */
-export async function ensureDatabase(databaseUrl: string): Promise<"created" | "exists"> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  url.pathname = "/postgres";
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
+export function ensureDatabase(databaseUrl: string): Promise<"created" | "exists"> {
+  return onServerOf(databaseUrl, async (admin, name) => {
     const found = await admin.query("select 1 from pg_database where datname = $1", [name]);
     if (found.rowCount) return "exists";
     await admin.query(`create database ${pg.escapeIdentifier(name)}`);
     return "created";
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /** Drops the database named in `databaseUrl`, closing any connection still open to it. */
-export async function dropDatabase(databaseUrl: string): Promise<void> {
+export function dropDatabase(databaseUrl: string): Promise<void> {
+  return onServerOf(databaseUrl, async (admin, name) => {
+    await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  });
+}
+
+/** Runs `work` on a connection to the `postgres` database of the server `databaseUrl` names. */
+async function onServerOf<T>(databaseUrl: string, work: (admin: pg.Client, name: string) => Promise<T>): Promise<T> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = "/postgres";
   const admin = new pg.Client({ connectionString: url.toString() });
   await admin.connect();
   try {
-    await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+    return await work(admin, name);
   } finally {
     await admin.end();
   }

@@ -5,6 +5,7 @@ import { products, users } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
 import { issueToken } from "../../src/services/tokens";
 import { api } from "./api";
+import type { SinkEmail } from "../../scripts/mail-sink";
 
 /**
  * Helpers of the order, queue and cron tests. The test database and the mail sink are shared with
@@ -74,18 +75,6 @@ export async function placeOk(user: TestUser, items: Line[]): Promise<OrderBody>
   if (res.status !== 201) throw new Error(`expected 201, got ${res.status}: ${await res.text()}`);
   return (await res.json()) as OrderBody;
 }
-
-export type SinkEmail = {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string | null;
-  idempotency_key: string | null;
-  received_at: string;
-  requests: number;
-};
 
 /** What the mail sink holds for an address. */
 export async function mailTo(address: string): Promise<SinkEmail[]> {
