@@ -48,5 +48,17 @@ export function createDb(env: Pick<Env, "DATABASE_URL" | "NEON_HTTP_ENDPOINT">):
     // A global of the driver; every request of one deployment carries the same value.
     neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
   }
-  return drizzle({ client: neon(env.DATABASE_URL), schema });
+  // drizzle() rebuilds its relational view of the schema on every call; the app asks for a client on
+  // every request (cache hits included), so one client per connection string is kept per isolate.
+  let db = clients.get(env.DATABASE_URL);
+  if (!db) {
+    if (clients.size >= MAX_CLIENTS) clients.clear();
+    db = drizzle({ client: neon(env.DATABASE_URL), schema });
+    clients.set(env.DATABASE_URL, db);
+  }
+  return db;
 }
+
+// A deployment has one connection string; tests point single requests at a few others.
+const MAX_CLIENTS = 16;
+const clients = new Map<string, Database>();
