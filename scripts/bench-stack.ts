@@ -28,7 +28,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { BenchServicesOptions, BenchServicesReady } from "./bench-services";
 import { sampleWrangler, type ProcSample } from "./bench-proc";
-import { freePort } from "./services";
+import { freePort, OFFLINE_WRANGLER_ENV } from "./services";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HOST = "127.0.0.1";
@@ -136,9 +136,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       detached: true,
       env: {
         ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_HIDE_BANNER: "true",
+        ...OFFLINE_WRANGLER_ENV,
         NO_COLOR: "1",
       },
     });

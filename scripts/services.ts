@@ -65,6 +65,13 @@ async function onServerOf<T>(databaseUrl: string, work: (admin: pg.Client, name:
   }
 }
 
+/** The environment that keeps `wrangler dev` offline and quiet: no telemetry, no Cloudflare lookups, no banner. */
+export const OFFLINE_WRANGLER_ENV = {
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_HIDE_BANNER: "true",
+} as const;
+
 /** A TCP port that was free a moment ago, for servers whose port must be known before they start. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -23,7 +23,7 @@ import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
 import { startMetricsSink, type MetricsSink } from "./metrics-sink";
 import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
-import { ensureDatabase, postgresAnswers, redisAnswers } from "./services";
+import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -162,9 +162,7 @@ function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache:
     detached: true,
     env: {
       ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      WRANGLER_HIDE_BANNER: "true",
+      ...OFFLINE_WRANGLER_ENV,
     },
   });
   child.once("exit", (code, signal) => {
