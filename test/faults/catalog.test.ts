@@ -16,6 +16,7 @@ import {
   setRedisFault,
   setSqlFault,
   timed,
+  quietLogs,
 } from "./support";
 
 // Catalog reads under dependency faults (README "Failure modes"):
@@ -41,11 +42,6 @@ afterEach(async () => {
   await clearFaults();
 });
 
-const quiet = () => {
-  vi.spyOn(console, "error").mockImplementation(() => {});
-  return vi.spyOn(console, "warn").mockImplementation(() => {});
-};
-
 /** Catalog reads of this test's own: its cache namespace, its database marker, its metrics. */
 function catalog(backend: Backend, overrides: Partial<Env> = {}) {
   const namespace = newNamespace(`faults-${backend}`);
@@ -62,7 +58,7 @@ function catalog(backend: Backend, overrides: Partial<Env> = {}) {
 
 describe.each<Backend>(["upstash", "kv"])("Postgres failing, CACHE_BACKEND=%s", (backend) => {
   it("serves an entry past the 5 s bound as STALE (stale-if-error), at once; 503 for what is not cached; exact again after recovery", async () => {
-    quiet();
+    quietLogs();
     const t = catalog(backend);
     const [id, uncached] = (await makeProducts([{ stock: 7 }, { stock: 1 }])) as [number, number];
     const first = await t.read(`/api/v1/products/${id}`);
@@ -103,7 +99,7 @@ describe.each<Backend>(["upstash", "kv"])("Postgres failing, CACHE_BACKEND=%s", 
   });
 
   it("never serves data older than STALE_IF_ERROR_MS: then 503", async () => {
-    quiet();
+    quietLogs();
     const t = catalog(backend);
     const [id] = (await makeProducts([{ stock: 7 }])) as [number];
     expect((await t.read(`/api/v1/products/${id}`)).cache).toBe("MISS");
@@ -118,7 +114,7 @@ describe.each<Backend>(["upstash", "kv"])("Postgres failing, CACHE_BACKEND=%s", 
 
 describe("Postgres slow", () => {
   it("the first read waits for the database's read deadline, then STALE; the next one is STALE at once", { timeout: 20_000 }, async () => {
-    quiet();
+    quietLogs();
     const t = catalog("upstash");
     const [id] = (await makeProducts([{ stock: 7 }])) as [number];
     const first = await t.read(`/api/v1/products/${id}`);
@@ -138,7 +134,7 @@ describe("Postgres slow", () => {
 
 describe("Postgres and Redis failing together", () => {
   it("still serves this isolate's copy as STALE under the catalog version it knew last", async () => {
-    quiet();
+    quietLogs();
     const t = catalog("upstash");
     const [id] = (await makeProducts([{ stock: 7 }])) as [number];
     const first = await t.read(`/api/v1/products/${id}`);
@@ -160,7 +156,7 @@ describe("Redis slow, failing or unreachable", () => {
   ];
 
   it.each(faults)("%s: reads come from Postgres (BYPASS), exact, quickly; logged once; every request says degraded: redis", { timeout: 20_000 }, async (_, inject) => {
-    const warn = quiet();
+    const warn = quietLogs();
     const namespace = newNamespace("faults-redis");
     const overrides = await inject(namespace);
     const { url } = markedDatabase("redis");
@@ -186,7 +182,7 @@ describe("Redis slow, failing or unreachable", () => {
 
 describe("KV failing", () => {
   it("is a miss: the read comes from Postgres and fills the layers that work; degraded: kv", async () => {
-    const warn = quiet();
+    const warn = quietLogs();
     const broken = {
       get: () => Promise.reject(new Error("KV unavailable")),
       put: () => Promise.reject(new Error("KV unavailable")),

@@ -23,6 +23,7 @@ import {
   sqlFault,
   sqlFaultSettled,
   timed,
+  quietLogs,
 } from "./support";
 
 // Postgres unavailable or slow (README "Failure modes"): every SQL-over-HTTP call is bounded, reads are
@@ -41,17 +42,12 @@ afterEach(async () => {
   await clearFaults();
 });
 
-const quiet = () => {
-  vi.spyOn(console, "error").mockImplementation(() => {});
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-};
-
 const ordersOf = async (userId: number) =>
   (await db.execute<{ n: number }>(sql`select count(*)::int as n from orders where user_id = ${userId}`)).rows[0]!.n;
 
 describe("a database that does not answer", () => {
   it("a read answers 503 within the read deadline, after a bounded number of attempts", { timeout: 20_000 }, async () => {
-    quiet();
+    quietLogs();
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, { delayMs: READ_DEADLINE_MS + 1_000 });
     const { res, ms } = await timed({ DATABASE_URL: url }, "/api/v1/orders", jsonRequest("GET", buyer.token));
@@ -65,7 +61,7 @@ describe("a database that does not answer", () => {
   });
 
   it("/health/ready names the database within READY_TIMEOUT_MS", { timeout: 20_000 }, async () => {
-    quiet();
+    quietLogs();
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, { delayMs: READ_DEADLINE_MS + 1_000 });
     const { res, ms } = await timed({ DATABASE_URL: url }, "/health/ready");
@@ -77,14 +73,14 @@ describe("a database that does not answer", () => {
   });
 
   it("an endpoint nothing listens on: 503 at once", async () => {
-    quiet();
+    quietLogs();
     const { res, ms } = await timed({ NEON_HTTP_ENDPOINT: `${CLOSED}/sql` }, "/api/v1/orders", jsonRequest("GET", buyer.token));
     await expectServiceUnavailable(res);
     expect(ms).toBeLessThan(1_000);
   });
 
   it("PostgreSQL itself down behind the endpoint (its 503): 503 at once", async () => {
-    quiet();
+    quietLogs();
     const down = new URL(env.DATABASE_URL);
     down.port = "9";
     const { res, ms } = await timed({ DATABASE_URL: down.toString() }, "/api/v1/orders", jsonRequest("GET", buyer.token));
@@ -111,7 +107,7 @@ describe("a database endpoint that fails now and then", () => {
   });
 
   it("a read that keeps failing: 503 after READ_MAX_ATTEMPTS attempts, quickly, and the request says db was degraded", async () => {
-    quiet();
+    quietLogs();
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, { failStatus: 502 });
     const metrics = capturingMetrics();
@@ -125,7 +121,7 @@ describe("a database endpoint that fails now and then", () => {
   });
 
   it("a write is never retried: one 503 from the endpoint → 503, nothing written", async () => {
-    quiet();
+    quietLogs();
     const user = await makeUser();
     const [product] = await makeProducts([{ stock: 10 }]);
     const { marker, url } = markedDatabase();
@@ -138,7 +134,7 @@ describe("a database endpoint that fails now and then", () => {
   });
 
   it("a write that times out is sent once: 503 after WRITE_TIMEOUT_MS, never re-sent (it may still commit)", { timeout: 30_000 }, async () => {
-    quiet();
+    quietLogs();
     const user = await makeUser();
     const [product] = await makeProducts([{ stock: 10 }]);
     const { marker, url } = markedDatabase();
@@ -159,7 +155,7 @@ describe("a database endpoint that fails now and then", () => {
 
 describe("Postgres' own errors stay what they are", () => {
   it("a unique violation is still 409 and a missing database still a bare 500, each after one request", async () => {
-    quiet();
+    quietLogs();
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, {}); // matches and counts, does nothing
     const email = `fault-${crypto.randomUUID().slice(0, 8)}@example.com`;

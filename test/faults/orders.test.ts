@@ -4,7 +4,7 @@ import { WRITE_TIMEOUT_MS } from "../../src/db/resilience";
 import type { OrderBody } from "../../src/schemas/orders";
 import { db, jsonRequest, makeProducts, makeUser, outboxOf, stocksOf, type TestUser } from "../support/orders";
 import { apiWithEnv } from "../support/api";
-import { clearFaults, expectServiceUnavailable, markedDatabase, setSqlFault, sqlFault, sqlFaultSettled } from "./support";
+import { clearFaults, expectServiceUnavailable, markedDatabase, setSqlFault, sqlFault, sqlFaultSettled, quietLogs } from "./support";
 
 // No half-written state (README "Failure modes"): an order interrupted at any step — the SQL server
 // failing before it runs anything, failing between the statements of its transaction, or committing
@@ -16,11 +16,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   await clearFaults();
 });
-
-const quiet = () => {
-  vi.spyOn(console, "error").mockImplementation(() => {});
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-};
 
 type Written = { orders: number[]; lines: number; keys: number; outbox: number };
 
@@ -51,7 +46,7 @@ async function setup() {
 
 describe("an order interrupted by the database", () => {
   it("(a) the SQL server fails the create: 503, nothing written; the retry with the same key after recovery places it once", async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     await setSqlFault(t.marker, { failStatus: 503 });
     await expectServiceUnavailable(await placeOrder(t.user, t.items, t.key, t.url));
@@ -69,7 +64,7 @@ describe("an order interrupted by the database", () => {
   });
 
   it("(b) committed, then the answer is lost (connection dropped): 503; the retry with the key answers the same order, stock taken once", async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     await setSqlFault(t.marker, { drop: true, failAt: "after-commit" });
     await expectServiceUnavailable(await placeOrder(t.user, t.items, t.key, t.url));
@@ -94,7 +89,7 @@ describe("an order interrupted by the database", () => {
   });
 
   it("(b) the same without a key: the server does not place it twice on its own (one order), and says 503", async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     await setSqlFault(t.marker, { failStatus: 502, failAt: "after-commit" });
     await expectServiceUnavailable(await placeOrder(t.user, t.items, undefined, t.url));
@@ -106,7 +101,7 @@ describe("an order interrupted by the database", () => {
   });
 
   it("(c) the fault between the statements (key claimed, then the failure): all rolled back; the retry places it once", async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     await setSqlFault(t.marker, { failStatus: 503, failAt: "mid-batch" });
     await expectServiceUnavailable(await placeOrder(t.user, t.items, t.key, t.url));
@@ -129,7 +124,7 @@ describe("an order interrupted by the database", () => {
   });
 
   it("a cancel interrupted between its statements is rolled back: the order stays confirmed, stock comes back once on the retry", async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     const placed = await placeOrder(t.user, t.items, undefined);
     const order = (await placed.json()) as OrderBody;
@@ -149,7 +144,7 @@ describe("an order interrupted by the database", () => {
   });
 
   it("a write that times out may still commit later; the client's retry with the key converges on one order", { timeout: 30_000 }, async () => {
-    quiet();
+    quietLogs();
     const t = await setup();
     // The first request reaches the server and hangs there past the Worker's write timeout; the
     // server then runs it anyway. The retry (not delayed: times 1) races it.

@@ -1,6 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { app } from "../../src/app";
 import type { ErrorBody } from "../support/api";
 
@@ -128,4 +128,10 @@ export async function expectServiceUnavailable(res: Response): Promise<void> {
 export function capturingMetrics(): { binding: AnalyticsEngineDataset; points: AnalyticsEngineDataPoint[] } {
   const points: AnalyticsEngineDataPoint[] = [];
   return { binding: { writeDataPoint: (point?: AnalyticsEngineDataPoint) => void points.push(point ?? {}) } as AnalyticsEngineDataset, points };
+}
+
+/** Silences the error and warn lines a fault is expected to log; returns the warn spy to assert on. */
+export function quietLogs() {
+  vi.spyOn(console, "error").mockImplementation(() => {});
+  return vi.spyOn(console, "warn").mockImplementation(() => {});
 }
