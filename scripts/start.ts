@@ -1,21 +1,28 @@
 /**
- * `npm start`: the whole API on this machine, offline, in one command.
+ * `npm start`: the whole API on this machine, offline, in one command, served the way production serves it.
  *
  *   1. finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432) or falls back to an embedded PGlite in .tenpo/;
  *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone;
  *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
- *   4. runs `wrangler dev` on http://127.0.0.1:8787 and waits until /health/ready answers 200.
+ *   4. builds the production bundle (`wrangler deploy --dry-run`) and serves it on workerd through
+ *      Miniflare (scripts/worker-runtime.ts: KV, Cache API, Queues with their consumers, Analytics
+ *      Engine, the cron on its schedule; no development proxy) on http://127.0.0.1:8787, and waits
+ *      until /health/ready answers 200.
  *   Also the metrics sink (scripts/metrics-sink.ts, port 8026): every request's data point goes to
  *   .tenpo/metrics.jsonl, which `npm run metrics` summarises.
  *   Also the mail sink (scripts/mail-sink.ts, port 8025): order confirmation e-mails land there, readable
- *   at http://127.0.0.1:8025/; wrangler dev runs with --test-scheduled, so /__scheduled fires the cron.
+ *   at http://127.0.0.1:8025/.
+ *   The Worker's own log lines (one JSON line per request, Workers Logs in production) go to
+ *   .tenpo/worker.log; warnings and errors are also printed here.
  * Ctrl-C stops everything it started.
  *
+ *   npm run dev                  the same local stack, but `wrangler dev`: reloads on every edit of src/
+ *                                and prints a line per request (a development server, ~15× slower)
  *   npm start -- --embedded-db   use the embedded PGlite even when a PostgreSQL answers
  *   npm start -- --kv-cache      run the cache on KV alone even when a Redis answers
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres";
 import { migrateDatabase, redact } from "./migrate";
@@ -25,6 +32,7 @@ import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
+import { readDevVars, startWorkerRuntime } from "./worker-runtime";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const API_HOST = "127.0.0.1";
@@ -33,11 +41,15 @@ const NEON_HTTP_PORT = Number(process.env.NEON_HTTP_PORT ?? 4444);
 const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
 const METRICS_SINK_PORT = Number(process.env.METRICS_SINK_PORT ?? 8026);
 const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
+/** Miniflare's own entry port, for /cdn-cgi/handler/scheduled (firing the cron by hand). */
+const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8788);
 const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
 const READY_TIMEOUT_MS = 90_000;
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
 const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
+/** `npm run dev`: wrangler dev instead of the production bundle. */
+const DEV_SERVER = process.argv.includes("--dev");
 
 type Stoppable = { name: string; stop: () => Promise<void> };
 const running: Stoppable[] = [];
@@ -71,13 +83,21 @@ async function main(): Promise<void> {
   running.push({ name: "mail sink", stop: () => mail.close() });
   Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
   log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
-  const wrangler = startWrangler({ databaseUrl: databaseUrl.url, neon, cache, metrics });
-  running.push({ name: "wrangler dev", stop: () => stopChild(wrangler) });
-
-  await waitUntilReady(wrangler);
+  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, cache, metrics });
+  let cronHint: string;
+  if (DEV_SERVER) {
+    const wrangler = startWrangler(vars);
+    running.push({ name: "wrangler dev", stop: () => stopChild(wrangler) });
+    await waitUntilReady(() => wrangler.exitCode === null);
+    cronHint = `curl "http://${API_HOST}:${API_PORT}/__scheduled?cron=*/2+*+*+*+*"`;
+  } else {
+    const worker = await startProductionWorker(vars);
+    await waitUntilReady(() => true);
+    cronHint = `curl "${worker.controlUrl}/cdn-cgi/handler/scheduled?cron=*/2+*+*+*+*"; on its own: ${worker.crons.join(", ")} (UTC)`;
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds} s: http://${API_HOST}:${API_PORT}  (try /health/ready, /api/v1/products, /docs)`);
-  log(`order e-mails: ${mailVars.EMAIL_API_URL?.replace(/\/emails$/, "/")}  (cron: curl "http://${API_HOST}:${API_PORT}/__scheduled?cron=*/2+*+*+*+*")`);
+  log(`order e-mails: ${mailVars.EMAIL_API_URL?.replace(/\/emails$/, "/")}  (cron: ${cronHint})`);
   log("press Ctrl-C to stop");
 }
 
@@ -134,24 +154,61 @@ async function findCache(): Promise<CacheChoice> {
 }
 
 function readDevVar(name: string): string | undefined {
-  const text = existsSync(`${ROOT}/.dev.vars`) ? readFileSync(`${ROOT}/.dev.vars`, "utf8") : "";
-  const match = new RegExp(`^${name}=(.*)$`, "m").exec(text);
-  return match?.[1]?.trim();
+  return readDevVars(ROOT)[name];
 }
 
-function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice; metrics: MetricsSink }): ChildProcess {
+/** What the Worker gets on top of wrangler.toml and .dev.vars: where the local stack listens. */
+function workerVars(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice; metrics: MetricsSink }): Record<string, string> {
   const vars: Record<string, string> = {
     DATABASE_URL: opts.databaseUrl,
     NEON_HTTP_ENDPOINT: opts.neon.url,
     CACHE_BACKEND: opts.cache.backend,
     METRICS_SINK_URL: opts.metrics.url,
+    ...mailVars,
   };
   // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
   if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;
   if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+  return vars;
+}
+
+/**
+ * The production bundle on workerd (scripts/worker-runtime.ts). Its console goes to .tenpo/worker.log
+ * as is (a pipe, no parsing per line); lines at warn or error level are echoed to this terminal.
+ */
+async function startProductionWorker(vars: Record<string, string>) {
+  mkdirSync(`${ROOT}/.tenpo`, { recursive: true });
+  const workerLog = createWriteStream(`${ROOT}/.tenpo/worker.log`, { flags: "a" });
+  running.push({ name: "worker log", stop: () => new Promise<void>((resolve) => workerLog.end(() => resolve())) });
+  log(`building the production bundle and starting workerd on http://${API_HOST}:${API_PORT}…`);
+  const worker = await startWorkerRuntime({
+    root: ROOT,
+    host: API_HOST,
+    port: API_PORT,
+    controlPort: CONTROL_PORT,
+    vars,
+    persistTo: `${ROOT}/.wrangler/state/v3`,
+    onOutput: (stream, chunk) => {
+      workerLog.write(chunk);
+      if (stream === "stderr" || chunk.includes('"level":"warn"') || chunk.includes('"level":"error"')) echoNotable(chunk);
+    },
+    log,
+  });
+  running.push({ name: "workerd", stop: () => worker.stop() });
+  log(`the Worker's log lines: .tenpo/worker.log (one JSON line per request; warnings and errors also here)`);
+  return worker;
+}
+
+/** The warn and error lines of a chunk of the Worker's output, printed to this terminal. */
+function echoNotable(chunk: Buffer): void {
+  for (const line of chunk.toString().split("\n")) {
+    if (line && !line.includes('"level":"info"') && !line.includes('"level":"debug"')) console.error(line);
+  }
+}
+
+function startWrangler(vars: Record<string, string>): ChildProcess {
   const args = ["wrangler", "dev", "--ip", API_HOST, "--port", String(API_PORT), "--show-interactive-dev-session=false"];
-  // The mail sink, and /__scheduled to fire the cron by hand (wrangler dev runs no cron on its own).
-  for (const [name, value] of Object.entries(mailVars)) args.push("--var", `${name}:${value}`);
+  // /__scheduled fires the cron by hand (wrangler dev runs no cron on its own).
   args.push("--test-scheduled");
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   log(`starting wrangler dev on http://${API_HOST}:${API_PORT}…`);
@@ -174,10 +231,11 @@ function startWrangler(opts: { databaseUrl: string; neon: NeonHttpServer; cache:
   return child;
 }
 
-async function waitUntilReady(child: ChildProcess): Promise<void> {
+/** Polls /health/ready until 200, while `alive()` (the server process is still there). */
+async function waitUntilReady(alive: () => boolean): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "no answer yet";
-  while (Date.now() < deadline && child.exitCode === null) {
+  while (Date.now() < deadline && alive()) {
     try {
       const res = await fetch(`http://${API_HOST}:${API_PORT}/health/ready`);
       if (res.ok) return;
@@ -216,7 +274,7 @@ let stopping = false;
 async function shutdown(exitCode: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  // Last started, first stopped: wrangler before the servers it talks to.
+  // Last started, first stopped: the Worker before the servers it talks to.
   for (const item of running.reverse()) {
     await item.stop().catch((err: unknown) => console.error(`[tenpo] stopping ${item.name}: ${String(err)}`));
   }

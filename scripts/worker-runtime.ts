@@ -1,0 +1,162 @@
+/**
+ * The Worker as `npm start` and `npm run bench` serve it: the production bundle (what `wrangler deploy`
+ * uploads, built by `wrangler deploy --dry-run --outdir`) on workerd through Miniflare's programmatic API,
+ * with the bindings wrangler.toml declares (KV, Cache API, Queues and their consumers, Analytics Engine,
+ * vars), the cron triggers fired on schedule, and no development proxy in front.
+ *
+ * Why Miniflare with a direct socket (measured on this machine, README "Serving paths"): Miniflare's
+ * default entry socket runs every request through its own entry worker first (cf object, pretty errors,
+ * its request log), ~4× slower than bare `workerd serve` for a hello world; `wrangler dev` adds a proxy
+ * workerd on top (~15× slower). `unsafeDirectSockets` binds the API port straight to the Worker, which
+ * measured within a few per cent of bare workerd, while Miniflare still provides the simulated KV,
+ * Cache API and Queues that bare workerd would need us to write. Miniflare's own entry socket stays
+ * on a second port for what only it offers: `/cdn-cgi/handler/scheduled` to fire the cron by hand.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { Cron } from "croner";
+import { Miniflare, type WorkerOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import type { Readable } from "node:stream";
+import { OFFLINE_WRANGLER_ENV } from "./services";
+
+/** What the Worker's Fetcher offers for a cron trigger. */
+type ScheduledTarget = { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
+
+/** Where the production bundle is built, relative to the project root (git-ignored). */
+export const BUNDLE_DIR = ".tenpo/build";
+
+export type WorkerRuntimeOptions = {
+  /** The project root (wrangler.toml, .dev.vars). */
+  root: string;
+  host: string;
+  /** The API port: bound directly to the Worker. */
+  port: number;
+  /** Miniflare's own entry port (`/cdn-cgi/handler/scheduled`); 0 = any free port. */
+  controlPort?: number;
+  /** Vars and secrets on top of wrangler.toml's [vars] and .dev.vars (the local stack's URLs). */
+  vars: Record<string, string>;
+  /** Where KV, the Cache API and the queues keep their state (`.wrangler/state/v3`, as wrangler dev does). */
+  persistTo: string;
+  /** The Worker's console output, line by line (default: this process's stdout/stderr as is). */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  /** Fire wrangler.toml's cron triggers on their schedule (UTC). Default true. */
+  crons?: boolean;
+  log: (line: string) => void;
+};
+
+export type WorkerRuntime = {
+  /** http://host:port of the API. */
+  url: string;
+  /** Miniflare's entry URL: `${controlUrl}/cdn-cgi/handler/scheduled?cron=…` fires the cron by hand. */
+  controlUrl: string;
+  /** The cron expressions scheduled. */
+  crons: string[];
+  /** Bundle size in bytes (index.js and its modules). */
+  bundleBytes: number;
+  stop(): Promise<void>;
+};
+
+/** `wrangler deploy --dry-run --outdir`: the exact bundle a deploy uploads. Throws with wrangler's output on failure. */
+export async function buildBundle(root: string, outDir: string): Promise<void> {
+  const wrangler = `${root}/node_modules/.bin/wrangler`;
+  const args = ["deploy", "--dry-run", "--env=", "--outdir", outDir];
+  const output: Buffer[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(wrangler, args, { cwd: root, env: { ...process.env, ...OFFLINE_WRANGLER_ENV }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (chunk: Buffer) => output.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => output.push(chunk));
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+  if (code !== 0) throw new Error(`wrangler deploy --dry-run failed (${code}):\n${Buffer.concat(output).toString().trim()}`);
+}
+
+/** KEY=VALUE lines of .dev.vars (comments and blank lines skipped); {} when the file is missing. */
+export function readDevVars(root: string): Record<string, string> {
+  const file = `${root}/.dev.vars`;
+  if (!existsSync(file)) return {};
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trimStart().startsWith("#")) continue;
+    vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
+
+/** Builds the bundle and serves it. The caller stops it (Ctrl-C handling is the caller's). */
+export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const bundleDir = `${opts.root}/${BUNDLE_DIR}`;
+  const builtAt = performance.now();
+  await buildBundle(opts.root, bundleDir);
+  const bundleBytes = bundleSize(bundleDir);
+  opts.log(`built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${BUNDLE_DIR}/)`);
+
+  const fromConfig = unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);
+  const { modulesRules, ...workerOptions } = fromConfig.workerOptions;
+  const worker = {
+    ...workerOptions,
+    name: "tenpo",
+    modules: true,
+    modulesRoot: bundleDir,
+    scriptPath: `${bundleDir}/index.js`,
+    modulesRules,
+    bindings: { ...workerOptions.bindings, ...readDevVars(opts.root), ...opts.vars },
+    unsafeDirectSockets: [{ host: opts.host, port: opts.port }],
+  } as WorkerOptions;
+
+  const mf = new Miniflare({
+    host: opts.host,
+    port: opts.controlPort ?? 0,
+    defaultPersistRoot: opts.persistTo,
+    unsafeTriggerHandlers: true,
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      if (opts.onOutput) {
+        stdout.on("data", (chunk: Buffer) => opts.onOutput!("stdout", chunk));
+        stderr.on("data", (chunk: Buffer) => opts.onOutput!("stderr", chunk));
+      } else {
+        stdout.pipe(process.stdout);
+        stderr.pipe(process.stderr);
+      }
+    },
+    workers: [worker],
+  });
+  const controlUrl = (await mf.ready).origin;
+
+  const cronJobs: Cron[] = [];
+  const crons = unstable_readConfig({ config: `${opts.root}/wrangler.toml` }).triggers.crons ?? [];
+  if (opts.crons !== false) {
+    for (const expression of crons) {
+      cronJobs.push(
+        new Cron(expression, { timezone: "UTC", protect: true }, async () => {
+          try {
+            // Miniflare's Fetcher type comes from the Workers types, which the Node scripts do not load.
+            const fetcher = (await mf.getWorker()) as unknown as ScheduledTarget;
+            await fetcher.scheduled({ cron: expression, scheduledTime: new Date() });
+          } catch (err) {
+            opts.log(`cron ${expression} failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }),
+      );
+    }
+  }
+
+  return {
+    url: `http://${opts.host}:${opts.port}`,
+    controlUrl,
+    crons,
+    bundleBytes,
+    stop: async () => {
+      for (const job of cronJobs) job.stop();
+      await mf.dispose();
+    },
+  };
+}
+
+/** Bytes of the modules a deploy uploads (source maps and wrangler's README left out). */
+function bundleSize(dir: string): number {
+  return readdirSync(dir)
+    .filter((name) => !name.endsWith(".map") && name !== "README.md")
+    .reduce((total, name) => total + statSync(`${dir}/${name}`).size, 0);
+}
