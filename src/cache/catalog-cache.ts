@@ -7,7 +7,7 @@ import { warnThrottled } from "../observability/logging";
 import { EdgeCache } from "./edge-cache";
 import { ageOf, createEntry, freshnessOf, servableIfError, type CacheEntry } from "./entry";
 import { KvStore, RedisStore, type GlobalStore } from "./global-store";
-import { cacheNamespace, entryKey, type CatalogResource } from "./keys";
+import { cacheNamespace, entryKey, plainEntryKey, type CatalogResource } from "./keys";
 import { MemoryCache } from "./memory";
 import { BUMP_TIMEOUT_MS, CALL_TIMEOUT_MS, MEMORY_MAX_BYTES, MEMORY_MAX_ENTRIES, RETRY_AFTER_MS, STALE_IF_ERROR_MS } from "./policy";
 import { createRedis, usesRedis } from "./redis";
@@ -62,10 +62,18 @@ class Scope {
 const MAX_SCOPES = 32;
 const scopes = new Map<string, Scope>();
 
+/** What an env object's scope is, worked out once per object (one per deployment; tests make several). */
+const scopeIds = new WeakMap<object, { id: string; namespace: string; redis: boolean }>();
+
 function scopeFor(env: Env): Scope {
-  const namespace = cacheNamespace(env);
-  const redis = usesRedis(env);
-  const id = redis ? `upstash ${env.UPSTASH_REDIS_REST_URL} ${namespace}` : `kv ${namespace}`;
+  let known = scopeIds.get(env);
+  if (known === undefined) {
+    const namespace = cacheNamespace(env);
+    const redis = usesRedis(env);
+    known = { id: redis ? `upstash ${env.UPSTASH_REDIS_REST_URL} ${namespace}` : `kv ${namespace}`, namespace, redis };
+    scopeIds.set(env, known);
+  }
+  const { id, namespace, redis } = known;
   let scope = scopes.get(id);
   if (!scope) {
     if (scopes.size >= MAX_SCOPES) scopes.delete(scopes.keys().next().value!);
@@ -130,6 +138,20 @@ export async function readCatalog(ctx: CatalogContext, resource: CatalogResource
   if (value.source === "postgres") return { entry: value.entry, status: "MISS" };
   if (value.source === "stale-if-error") return staleIfError(value.entry);
   return served(ctx, scope, layers, key, load, value);
+}
+
+/**
+ * The L0 entry of `resource` when it is a HIT right now without any I/O (the version needs no
+ * re-read, the key no hashing, the entry is fresh); else undefined and the read takes the full path.
+ * The hot path (hot-reads.ts) serves these before the app runs.
+ */
+export function peekMemoryHit(env: Env, resource: CatalogResource): CacheEntry | undefined {
+  const scope = scopeFor(env);
+  const version = scope.version.fresh;
+  if (version === undefined) return undefined;
+  const key = plainEntryKey(scope.namespace, versionTag(scope, version), resource);
+  const entry = key === undefined ? undefined : scope.memory.get(key);
+  return entry && freshnessOf(entry) === "fresh" ? entry : undefined;
 }
 
 function versionTag(scope: Scope, version: number): string {

@@ -6,6 +6,8 @@ import { readToken } from "../services/tokens";
 import { readCatalog, type CatalogContext } from "./catalog-cache";
 import { etagOf, remainingSeconds, type CacheEntry } from "./entry";
 import type { CatalogResource } from "./keys";
+import { pathAndQuery, rememberCatalogRead } from "./known-reads";
+import { routePattern } from "../middleware/observe-requests";
 
 /**
  * The HTTP face of the catalog cache, for GET /products, /products/{id} and /categories:
@@ -31,6 +33,9 @@ export async function serveCatalogRead<T>(
   // Until the cache says otherwise: a read that fails (e.g. 404) was a miss, errors are never cached.
   if (stats) stats.cacheStatus = "MISS";
   const { entry, status } = await readCatalog(catalogContext(c), resource, load);
+  // Validated and public: from now on the hot path (hot-reads.ts) may answer this URL from L0.
+  const target = pathAndQuery(c.req.url);
+  if (target !== undefined) rememberCatalogRead(target, { resource, route: routePattern(c) });
   return respond(c, entry, status, `public, max-age=${remainingSeconds(entry)}`);
 }
 
@@ -72,7 +77,8 @@ async function isAdminRead(c: Context<AppEnv>): Promise<boolean> {
   return user?.isAdmin === true;
 }
 
-function claimsAdmin(token: string): boolean {
+/** Whether a token's payload claims `adm` (unverified: a claim only decides who must be verified). */
+export function claimsAdmin(token: string): boolean {
   const payload = token.split(".")[1];
   if (!payload) return false;
   try {

@@ -42,11 +42,17 @@ export function cacheNamespace(env: Pick<Env, "DATABASE_URL"> & { CACHE_NAMESPAC
 
 /** The full key for a resource at a catalog version (`vr7`, `vp7`); long ones are hashed (KV keys stop at 512 bytes). */
 export async function entryKey(namespace: string, version: string, resource: CatalogResource): Promise<string> {
-  const plain = `${namespace}:${version}:${resource}`;
-  if (plain.length <= MAX_PLAIN_KEY_LENGTH) return plain;
+  const plain = plainEntryKey(namespace, version, resource);
+  if (plain !== undefined) return plain;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(resource));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${namespace}:${version}:sha256/${hex}`;
+}
+
+/** The key when it needs no hashing (the common case, and the only one the hot path serves); else undefined. */
+export function plainEntryKey(namespace: string, version: string, resource: CatalogResource): string | undefined {
+  const plain = `${namespace}:${version}:${resource}`;
+  return plain.length <= MAX_PLAIN_KEY_LENGTH ? plain : undefined;
 }
 
 const identities = new Map<string, string>();

@@ -120,6 +120,11 @@ export class VersionCache {
     return version;
   }
 
+  /** The version when this isolate read or bumped it less than VERSION_TTL_MS ago (no read due), else undefined. */
+  get fresh(): number | undefined {
+    return this.value !== undefined && Date.now() - this.readAt < VERSION_TTL_MS ? this.value : undefined;
+  }
+
   /**
    * The version this isolate read or bumped last, however long ago (undefined after a failed bump).
    * Only for stale-if-error when the version store and Postgres both fail: no admin write can bump

@@ -52,13 +52,43 @@ function observe(c: Context<AppEnv>, sample: RequestSample, escaped: unknown): v
   if (escaped === undefined) {
     guarded("server-timing", () => c.header("Server-Timing", serverTiming(sample), { append: true }));
   }
+  recordRequest(
+    {
+      env: c.env,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      requestId: c.get("requestId"),
+      path: c.req.path,
+      userId: c.get("user")?.id,
+      error: escaped ?? c.error,
+    },
+    sample,
+  );
+}
+
+/** What recordRequest needs of a request besides its sample: no Hono context, so a path outside the app can use it. */
+export type ObservedRequest = {
+  env: Env;
+  waitUntil: (promise: Promise<unknown>) => void;
+  requestId: string;
+  path: string;
+  userId?: number;
+  /** The error a failed request ended with (its message and stack go to the log line only). */
+  error?: unknown;
+};
+
+/**
+ * The data point (Analytics Engine, and locally the metrics sink) and the log line of one request.
+ * Used by this middleware and by the L0 hit path (src/cache/hot-reads.ts), so every request leaves the
+ * same record whichever path answered it. Never throws.
+ */
+export function recordRequest(request: ObservedRequest, sample: RequestSample): void {
   const point = toDataPoint(sample);
   // writeDataPoint does not block: it queues the point and returns. A missing binding is skipped.
-  guarded("metrics-write", () => c.env.METRICS?.writeDataPoint(point));
+  guarded("metrics-write", () => request.env.METRICS?.writeDataPoint(point));
   guarded("metrics-sink", () => {
-    if (c.env.METRICS_SINK_URL) sendToMetricsSink(c.executionCtx, c.env.METRICS_SINK_URL, { timestamp: Date.now(), ...point });
+    if (request.env.METRICS_SINK_URL) sendToMetricsSink(request, request.env.METRICS_SINK_URL, { timestamp: Date.now(), ...point });
   });
-  guarded("request-log", () => logRequest(c, sample, escaped ?? c.error));
+  guarded("request-log", () => logRequest(request, sample));
 }
 
 function describeRequest(c: Context<AppEnv>, durationMs: number, status: number): RequestSample {
@@ -93,9 +123,14 @@ export function routePattern(c: Context): string {
 }
 
 function colo(c: Context<AppEnv>): string {
+  return coloOf(c.env, c.req.raw);
+}
+
+/** The Cloudflare location that served the request; "local" in local environments and when the runtime gives none. */
+export function coloOf(env: Pick<Env, "ENVIRONMENT">, request: Request): string {
   // Miniflare fakes a `cf` object (colo "DFW") under wrangler dev: locally the colo is "local".
-  if (LOCAL_ENVIRONMENTS.has(c.env.ENVIRONMENT)) return LOCAL_COLO;
-  const value = c.req.raw.cf?.colo;
+  if (LOCAL_ENVIRONMENTS.has(env.ENVIRONMENT)) return LOCAL_COLO;
+  const value = request.cf?.colo;
   return typeof value === "string" && value ? value : LOCAL_COLO;
 }
 
@@ -113,19 +148,18 @@ function ms(value: number): string {
   return (Math.round(value * 10) / 10).toString();
 }
 
-function logRequest(c: Context<AppEnv>, sample: RequestSample, error: unknown): void {
+function logRequest(request: ObservedRequest, sample: RequestSample): void {
   const failed = sample.status >= 500;
-  if (!failed && !requestLogEnabled(c.env)) return;
+  if (!failed && !requestLogEnabled(request.env)) return;
   const fields: LogFields = {
-    request_id: c.get("requestId"),
+    request_id: request.requestId,
     method: sample.method,
     route: sample.route,
-    path: c.req.path,
+    path: request.path,
     status: sample.status,
     duration_ms: round(sample.durationMs),
   };
-  const user = c.get("user");
-  if (user) fields.user_id = user.id;
+  if (request.userId !== undefined) fields.user_id = request.userId;
   Object.assign(fields, {
     cache_status: sample.cacheStatus,
     db_round_trips: sample.dbRoundTrips,
@@ -136,7 +170,7 @@ function logRequest(c: Context<AppEnv>, sample: RequestSample, error: unknown): 
   // Which dependency failed or was skipped: a 200 served without Redis, or stale-if-error, says so here.
   if (sample.degraded) fields.degraded = sample.degraded;
   // The error onError rendered (Hono keeps it on the context): its message and stack, server side only.
-  if (failed && error !== undefined) Object.assign(fields, errorFields(error));
+  if (failed && request.error !== undefined) Object.assign(fields, errorFields(request.error));
   log(failed ? "error" : "info", failed ? "request failed" : "request", fields);
 }
 
