@@ -7,8 +7,9 @@ import { errorFields, log } from "../log";
  * moves rows to the queue and records what the consumer did with them. Every function is one
  * statement.
  *
- * A row's life: created (with its order) → enqueued (after commit, or by the re-send cron) →
- * claimed by a consumer (a lease) → sent; or, when the queue gives up, failed (dead-letter queue).
+ * A row's life: created (with its order) → enqueued (right after the commit, unrecorded; or by the
+ * re-send cron, which records it in enqueued_at) → claimed by a consumer (a lease) → sent; or, when
+ * the queue gives up, failed (dead-letter queue).
  */
 
 /**
@@ -34,24 +35,22 @@ export function isOrderEmailMessage(body: unknown): body is OrderEmailMessage {
 }
 
 /**
- * After the order committed: hands its e-mail job to the queue and notes when. Never throws: a
- * failed send loses nothing (the row stays unsent and the cron re-sends it), so it must not fail
- * the order either.
+ * After the order committed: hands its e-mail job to the queue. Never throws: a failed send loses
+ * nothing (the row stays unsent and the cron re-sends it), so it must not fail the order either.
+ *
+ * No database write: recording the enqueue would cost a round trip per order, and the cron does not
+ * need it. The request enqueues right after the commit, so the row's created_at already says when
+ * the job left, and the cron waits RESEND_AFTER_SECONDS from the latest of created_at, enqueued_at
+ * (its own re-sends) and claimed_at.
  */
-export async function enqueueOrderEmail(db: Database, queue: Queue, message: OrderEmailMessage): Promise<boolean> {
+export async function enqueueOrderEmail(queue: Queue, message: OrderEmailMessage): Promise<boolean> {
   try {
     await queue.send(message, { contentType: "json" });
+    return true;
   } catch (err) {
     log("warn", "order e-mail not enqueued; the re-send cron will pick it up", { ...message, ...errorFields(err) });
     return false;
   }
-  try {
-    await db.execute(sql`update email_outbox set enqueued_at = now() where id = ${message.outbox_id}`);
-  } catch (err) {
-    // Only bookkeeping: the message is on its way.
-    log("warn", "order e-mail enqueued but not marked", { ...message, ...errorFields(err) });
-  }
-  return true;
 }
 
 export type ClaimResult =
@@ -146,8 +145,9 @@ export async function markOrderEmailDeadLettered(
 }
 
 /**
- * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation,
- * enqueueing, a claim) for `olderThanSeconds` go to the queue again. Rows are marked enqueued before
+ * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation, which
+ * the request's own enqueue follows at once; a re-send; a claim) for `olderThanSeconds` go to the
+ * queue again. Rows are marked enqueued before
  * the send (SKIP LOCKED: overlapping runs take different rows); a failed send un-marks them so the
  * next run retries. Duplicates are harmless: the consumer claims before it sends.
  */
