@@ -4,8 +4,9 @@ import { errorFields, log } from "../log";
 
 /**
  * The e-mail outbox (table email_outbox): the order statement writes a row per order; this module
- * moves rows to the queue and records what the consumer did with them. Every function is one
- * statement.
+ * moves rows to the queue (the request, the re-send cron) and records a dead letter. The consumer's
+ * claims and sends, a batch per statement, are in email-outbox-batch.ts. Every function is one
+ * statement per call (the cron's: per round of up to 100 rows).
  *
  * A row's life: created (with its order) → enqueued (right after the commit, unrecorded; or by the
  * re-send cron, which records it in enqueued_at) → claimed by a consumer (a lease) → sent; or, when
@@ -53,12 +54,6 @@ export async function enqueueOrderEmail(queue: Queue, message: OrderEmailMessage
   }
 }
 
-export type ClaimResult =
-  | { state: "claimed"; payload: OrderEmailPayload; attempts: number; orderId: number }
-  | { state: "sent" | "failed" | "missing" }
-  /** Another consumer holds a live claim; try again after `retryInSeconds`. */
-  | { state: "busy"; retryInSeconds: number };
-
 /** What the e-mail says, as written with the order. */
 export type OrderEmailPayload = {
   to: string;
@@ -68,65 +63,6 @@ export type OrderEmailPayload = {
   created_at: string;
   items: Array<{ product_id: number; name: string; quantity: number; unit_price: string }>;
 };
-
-/**
- * Claims an unsent row for sending: a conditional UPDATE, so of two deliveries of the same message
- * (at-least-once) only one gets it. Also reports why a row was not claimed.
- */
-export async function claimOrderEmail(db: Database, outboxId: number): Promise<ClaimResult> {
-  const { rows } = await db.execute<{
-    order_id: number;
-    sent: boolean;
-    failed: boolean;
-    busy_for: number | null;
-    payload: OrderEmailPayload | null;
-    attempts: number | null;
-  }>(sql`
-    with claimed as (
-      update email_outbox
-      set claimed_at = now(), attempts = attempts + 1
-      where id = ${outboxId} and sent_at is null and failed_at is null
-        and (claimed_at is null or claimed_at <= now() - make_interval(secs => ${CLAIM_LEASE_SECONDS}))
-      returning id, payload, attempts
-    )
-    select o.order_id, o.sent_at is not null as sent, o.failed_at is not null as failed,
-      ceil(extract(epoch from o.claimed_at + make_interval(secs => ${CLAIM_LEASE_SECONDS}) - now()))::int as busy_for,
-      c.payload, c.attempts
-    from email_outbox o left join claimed c on c.id = o.id
-    where o.id = ${outboxId}
-  `);
-  const row = rows[0];
-  if (!row) return { state: "missing" };
-  if (row.payload && row.attempts !== null) {
-    return { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
-  }
-  if (row.sent) return { state: "sent" };
-  if (row.failed) return { state: "failed" };
-  return { state: "busy", retryInSeconds: Math.max(1, row.busy_for ?? CLAIM_LEASE_SECONDS) };
-}
-
-/** The provider accepted the e-mail. */
-export async function markOrderEmailSent(db: Database, outboxId: number, providerMessageId: string | null): Promise<void> {
-  await db.execute(sql`
-    update email_outbox
-    set sent_at = now(), claimed_at = null, last_error = null, provider_message_id = ${providerMessageId}
-    where id = ${outboxId}
-  `);
-}
-
-/** A failed attempt: the claim is released so the next delivery can try at once; `permanent` gives up. */
-export async function markOrderEmailAttemptFailed(
-  db: Database,
-  outboxId: number,
-  error: string,
-  permanent: boolean,
-): Promise<void> {
-  await db.execute(sql`
-    update email_outbox
-    set claimed_at = null, last_error = ${error}, failed_at = case when ${permanent} then now() else failed_at end
-    where id = ${outboxId} and sent_at is null
-  `);
-}
 
 /** The queue gave up on the message (dead-letter queue): the row is failed unless it was sent after all. */
 export async function markOrderEmailDeadLettered(
