@@ -15,7 +15,10 @@
  *   - a Postgres error is HTTP 400 with the error fields as JSON; any other status is shown as text.
  *
  * Control routes for tests (JSON in and out):
- *   GET  /__stats        → {requests, statements, byDatabase: {<db>: {requests, statements}}}
+ *   GET  /__stats        → {requests, statements, byDatabase: {<db>: {requests, statements}},
+ *                            byApplication: {<application_name>: {requests, statements}}}
+ *                          byApplication counts requests whose connection string carries an
+ *                          `application_name` (a test's own marker): a count no parallel test disturbs
  *   POST /__stats/reset  → zero the counters
  *   POST /__faults       ← a fault (below) → the fault as stored, with its counters; replaces the
  *                          fault of the same scope (database + marker), leaves other scopes alone
@@ -61,6 +64,8 @@ export interface Counters {
 }
 export interface NeonHttpStats extends Counters {
   byDatabase: Record<string, Counters>;
+  /** Keyed by the connection string's application_name, when it has one. */
+  byApplication: Record<string, Counters>;
 }
 
 export interface NeonHttpServer {
@@ -95,6 +100,8 @@ interface FaultRecord extends Fault {
 interface Target {
   key: string;
   database: string;
+  /** The connection string's application_name (only counted, never sent to Postgres). */
+  application: string | undefined;
   config: pg.PoolConfig;
 }
 
@@ -144,7 +151,8 @@ function injected(fault: Fault): Error {
 export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Promise<NeonHttpServer> {
   const log = opts.log ?? (() => {});
   const pools = new Map<string, pg.Pool>();
-  let stats: NeonHttpStats = { requests: 0, statements: 0, byDatabase: {} };
+  const emptyStats = (): NeonHttpStats => ({ requests: 0, statements: 0, byDatabase: {}, byApplication: {} });
+  let stats = emptyStats();
   const faults = new Map<string, FaultRecord>();
 
   /** The most specific fault for this request, counted as matched, and whether it acts on it. */
@@ -175,9 +183,9 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     return pool;
   }
 
-  function count(database: string, field: keyof Counters): void {
-    const db = (stats.byDatabase[database] ??= { requests: 0, statements: 0 });
-    db[field] += 1;
+  function count(target: Target, field: keyof Counters): void {
+    (stats.byDatabase[target.database] ??= { requests: 0, statements: 0 })[field] += 1;
+    if (target.application !== undefined) (stats.byApplication[target.application] ??= { requests: 0, statements: 0 })[field] += 1;
     stats[field] += 1;
   }
 
@@ -187,7 +195,7 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     const begin = Array.isArray(body) ? beginStatement(req.headers) : "";
     const arrayMode = req.headers["neon-array-mode"] === "true";
     // Counted before faults apply: resilience tests want to see the client's retries.
-    count(target.database, "requests");
+    count(target, "requests");
     const match = faultFor(target.database, String(req.headers["neon-connection-string"]));
     try {
       return await runSql(target, body, begin, arrayMode, match?.applies ? match.record : undefined);
@@ -201,7 +209,7 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     const failAt = fault && (fault.failStatus !== undefined || fault.drop) ? (fault.failAt ?? "before") : undefined;
     if (failAt === "before") throw injected(fault!);
 
-    const onStatement = (): void => count(target.database, "statements");
+    const onStatement = (): void => count(target, "statements");
     const pool = poolFor(target);
     try {
       if (Array.isArray(body) || failAt === "mid-batch") {
@@ -234,7 +242,7 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
     if (path === "/sql" && allow(["POST"])) return sendJson(res, 200, await handleSql(req));
     if (path === "/__stats" && allow(["GET"])) return sendJson(res, 200, stats);
     if (path === "/__stats/reset" && allow(["POST"])) {
-      stats = { requests: 0, statements: 0, byDatabase: {} };
+      stats = emptyStats();
       return sendJson(res, 200, stats);
     }
     if (path === "/__faults" && allow(["GET", "POST", "DELETE"])) {
@@ -365,7 +373,8 @@ function parseTarget(header: string | string[] | undefined, opts: NeonHttpServer
     onConnect: async (client) => { await client.query("SET TIME ZONE 'UTC'"); },
   };
   // sslmode, application_name, options etc. are deliberately ignored: TLS is Neon's concern, not ours.
-  return { key: `${config.user}:${config.password}@${host}:${config.port}/${database}`, database, config };
+  const application = url.searchParams.get("application_name") ?? undefined;
+  return { key: `${config.user}:${config.password}@${host}:${config.port}/${database}`, database, application, config };
 }
 
 function parseSqlBody(raw: string): SqlQuery | SqlQuery[] {

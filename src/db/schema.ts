@@ -150,7 +150,8 @@ export const emailOutbox = pgTable(
     // What the e-mail says, as of the order: recipient, lines, total.
     payload: jsonb("payload").notNull(),
     createdAt: createdAt(),
-    // Last time the job was handed to the queue (after commit, or by the re-send cron).
+    // Last time the re-send cron handed the job to the queue. The request's own enqueue, right after
+    // the commit, is not recorded (a round trip per order): created_at stands for it.
     enqueuedAt: timestamp("enqueued_at", { withTimezone: true, mode: "date" }),
     // A consumer is sending it since then; a claim older than the lease is abandoned.
     claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "date" }),

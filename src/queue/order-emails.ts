@@ -1,36 +1,32 @@
-import { createDb, type Database } from "../db/client";
-import { errorFields, log, type LogFields } from "../log";
+import { createDb } from "../db/client";
+import { errorFields, log } from "../log";
 import {
-  claimOrderEmail,
+  CLAIM_LEASE_SECONDS,
   isOrderEmailMessage,
-  markOrderEmailAttemptFailed,
   markOrderEmailDeadLettered,
-  markOrderEmailSent,
+  type OrderEmailMessage,
+  type OrderEmailPayload,
 } from "../services/email-outbox";
+import { claimOrderEmails, recordOrderEmailSends, type ClaimResult, type SendOutcome } from "../services/email-outbox-batch";
 import { EmailApiError, sendEmail } from "./email-api";
+import { jobLog, type JobLog } from "./job-log";
 import { renderOrderConfirmation } from "./render-email";
 
 /**
- * Consumers of the order e-mail queue (wrangler.toml: max_retries 5, then the dead-letter queue).
+ * Consumers of the order e-mail queue (wrangler.toml: batches of up to 50, max_retries 5, then the
+ * dead-letter queue).
  *
  * Delivery is at least once, so the database decides: a message is sent only by the consumer that
  * claims its outbox row (a conditional UPDATE), and the row is marked sent afterwards. If the
  * consumer dies between the provider's answer and the mark, the next delivery sends again with the
  * same Idempotency-Key (derived from the outbox id) and the provider does not deliver it twice.
- * Each message ends in exactly one JSON log line (src/log.ts) with the job fields the request lines
- * share: job, outcome (ok | retry | failed | dead_letter | skipped), queue, message_id, attempt (the
- * delivery), duration_ms, request_id (of the request that placed the order), outbox_id, order_id.
+ *
+ * A batch costs two database round trips whatever its size: one statement claims every row of the
+ * batch, the sends run side by side, one statement records every outcome
+ * (src/services/email-outbox-batch.ts). Each message is still settled on its own (ack, or retry with
+ * its own backoff), so one failed send neither fails nor re-sends the others, and each ends in
+ * exactly one JSON log line (./job-log.ts): outcome ok | retry | failed | dead_letter | skipped.
  */
-
-const JOB = "order_confirmation_email";
-type Outcome = "ok" | "retry" | "failed" | "dead_letter" | "skipped";
-const LEVELS: Record<Outcome, "info" | "warn" | "error"> = {
-  ok: "info",
-  skipped: "info",
-  retry: "warn",
-  failed: "error",
-  dead_letter: "error",
-};
 
 const DEFAULT_FROM = "Tenpo <orders@tenpo.example>";
 const BACKOFF_BASE_SECONDS = 10;
@@ -46,93 +42,136 @@ export function emailIdempotencyKey(env: Pick<Env, "ENVIRONMENT">, outboxId: num
   return `tenpo-${env.ENVIRONMENT}-email-outbox-${outboxId}`;
 }
 
+/** A message of the batch with a usable body. */
+type Job = { message: Message<unknown>; body: OrderEmailMessage; log: JobLog };
+/** A job whose row it claimed, and how its send went (to_domain: the recipient's, for the log). */
+type Attempt = { job: Job; outcome: SendOutcome; toDomain?: string };
+
+/**
+ * The main queue's consumer: claim the batch (one statement), send what was claimed, record the
+ * outcomes (one statement), then settle every message by itself.
+ */
 export async function consumeOrderEmails(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = createDb(env);
-  // Messages are independent; each settles itself (ack or retry) and never throws.
-  await Promise.all(batch.messages.map((message) => deliver(message, batch.queue, db, env)));
-}
-
-async function deliver(message: Message<unknown>, queue: string, db: Database, env: Env): Promise<void> {
   const started = Date.now();
-  const fields: LogFields = { job: JOB, queue, message_id: message.id, attempt: message.attempts };
-  const done = (outcome: Outcome, msg: string, extra: LogFields = {}) =>
-    log(LEVELS[outcome], msg, { ...fields, outcome, ...extra, duration_ms: Date.now() - started });
-
-  if (!isOrderEmailMessage(message.body)) {
-    done("failed", "order e-mail: malformed message dropped", { body: JSON.stringify(message.body)?.slice(0, 200) });
-    message.ack();
-    return;
-  }
-  const outboxId = message.body.outbox_id;
-  Object.assign(fields, { request_id: message.body.request_id, outbox_id: outboxId, order_id: message.body.order_id });
-
-  let claim: Awaited<ReturnType<typeof claimOrderEmail>>;
-  try {
-    claim = await claimOrderEmail(db, outboxId);
-  } catch (err) {
-    const delaySeconds = retryDelaySeconds(message.attempts);
-    done("retry", "order e-mail: database unavailable, retrying", { retry_in_s: delaySeconds, ...errorFields(err) });
-    message.retry({ delaySeconds });
-    return;
-  }
-  switch (claim.state) {
-    case "sent":
-      done("skipped", "order e-mail: already sent, duplicate delivery acknowledged");
-      message.ack();
-      return;
-    case "failed":
-      done("skipped", "order e-mail: already given up on, delivery acknowledged");
-      message.ack();
-      return;
-    case "missing":
-      done("skipped", "order e-mail: no such outbox row, delivery acknowledged");
-      message.ack();
-      return;
-    case "busy":
-      // Another delivery is sending it right now; look again when its lease ends.
-      done("retry", "order e-mail: being sent by another delivery, retrying later", { retry_in_s: claim.retryInSeconds });
-      message.retry({ delaySeconds: claim.retryInSeconds });
-      return;
-  }
-
-  Object.assign(fields, { send_attempt: claim.attempts });
-  const email = renderOrderConfirmation(claim.payload, env.EMAIL_FROM || DEFAULT_FROM);
-  let providerId: string | null;
-  try {
-    ({ id: providerId } = await sendEmail(env, email, emailIdempotencyKey(env, outboxId)));
-  } catch (err) {
-    const permanent = err instanceof EmailApiError && err.permanent;
-    const error = err instanceof Error ? err.message : String(err);
-    let recordError: string | undefined;
-    try {
-      await markOrderEmailAttemptFailed(db, outboxId, error, permanent);
-    } catch (dbErr) {
-      // The claim then simply runs out (its lease) before the next delivery.
-      recordError = dbErr instanceof Error ? dbErr.message : String(dbErr);
-    }
-    if (permanent) {
-      done("failed", "order e-mail: refused by the e-mail API, given up", { error, record_error: recordError });
-      message.ack();
+  const db = createDb(env);
+  const jobs: Job[] = [];
+  for (const message of batch.messages) {
+    const log = jobLog(message, batch.queue, started);
+    if (isOrderEmailMessage(message.body)) {
+      jobs.push({ message, body: message.body, log });
     } else {
+      log.done("failed", "order e-mail: malformed message dropped", { body: JSON.stringify(message.body)?.slice(0, 200) });
+      message.ack();
+    }
+  }
+  if (jobs.length === 0) return;
+
+  let claims: Map<number, ClaimResult>;
+  try {
+    claims = await claimOrderEmails(db, jobs.map((job) => job.body.outbox_id));
+  } catch (err) {
+    for (const { message, log } of jobs) {
       const delaySeconds = retryDelaySeconds(message.attempts);
-      done("retry", "order e-mail: send failed, retrying", { error, retry_in_s: delaySeconds, record_error: recordError });
+      log.done("retry", "order e-mail: database unavailable, retrying", { retry_in_s: delaySeconds, ...errorFields(err) });
       message.retry({ delaySeconds });
     }
     return;
   }
 
+  const claimed: Array<{ job: Job; payload: OrderEmailPayload }> = [];
+  const handedOut = new Set<number>();
+  for (const job of jobs) {
+    let claim = claims.get(job.body.outbox_id) ?? { state: "missing" };
+    if (claim.state === "claimed") {
+      // The same message twice in one batch: the row was claimed once, for the first of them; the
+      // other waits for that claim like any delivery that meets a live claim.
+      if (handedOut.has(job.body.outbox_id)) claim = { state: "busy", retryInSeconds: CLAIM_LEASE_SECONDS };
+      else handedOut.add(job.body.outbox_id);
+    }
+    if (claim.state === "claimed") {
+      Object.assign(job.log.fields, { send_attempt: claim.attempts });
+      claimed.push({ job, payload: claim.payload });
+    } else {
+      settleUnclaimed(job, claim);
+    }
+  }
+  if (claimed.length === 0) return;
+
+  const attempts = await Promise.all(claimed.map(({ job, payload }) => attemptSend(job, payload, env)));
+  let recordError: unknown;
   try {
-    await markOrderEmailSent(db, outboxId, providerId);
+    await recordOrderEmailSends(db, attempts.map((attempt) => attempt.outcome));
   } catch (err) {
-    // Sent but not recorded: the next delivery sends again and the provider drops the repeat
-    // (same Idempotency-Key). Waiting out the claim's lease is part of that.
-    const delaySeconds = retryDelaySeconds(message.attempts);
-    done("retry", "order e-mail: sent but not recorded, retrying", { provider_message_id: providerId, retry_in_s: delaySeconds, ...errorFields(err) });
-    message.retry({ delaySeconds });
+    recordError = err;
+  }
+  for (const attempt of attempts) settleAttempt(attempt, recordError);
+}
+
+/** A message whose row was not claimed: there is nothing to send now. */
+function settleUnclaimed({ message, log }: Job, claim: Exclude<ClaimResult, { state: "claimed" }>): void {
+  switch (claim.state) {
+    case "sent":
+      log.done("skipped", "order e-mail: already sent, duplicate delivery acknowledged");
+      message.ack();
+      return;
+    case "failed":
+      log.done("skipped", "order e-mail: already given up on, delivery acknowledged");
+      message.ack();
+      return;
+    case "missing":
+      log.done("skipped", "order e-mail: no such outbox row, delivery acknowledged");
+      message.ack();
+      return;
+    case "busy":
+      // Another delivery is sending it right now; look again when its lease ends.
+      log.done("retry", "order e-mail: being sent by another delivery, retrying later", { retry_in_s: claim.retryInSeconds });
+      message.retry({ delaySeconds: claim.retryInSeconds });
+      return;
+  }
+}
+
+/** Renders and sends one claimed e-mail; never throws (a failure is an outcome to record). */
+async function attemptSend(job: Job, payload: OrderEmailPayload, env: Env): Promise<Attempt> {
+  const outboxId = job.body.outbox_id;
+  try {
+    const email = renderOrderConfirmation(payload, env.EMAIL_FROM || DEFAULT_FROM);
+    const { id } = await sendEmail(env, email, emailIdempotencyKey(env, outboxId));
+    return { job, outcome: { outboxId, sent: true, providerMessageId: id }, toDomain: email.to.split("@")[1] };
+  } catch (err) {
+    const permanent = err instanceof EmailApiError && err.permanent;
+    return { job, outcome: { outboxId, sent: false, error: err instanceof Error ? err.message : String(err), permanent } };
+  }
+}
+
+/** Acks or retries a message whose row it claimed, now that the batch's outcomes are recorded (or not). */
+function settleAttempt({ job: { message, log }, outcome, toDomain }: Attempt, recordError: unknown): void {
+  if (outcome.sent) {
+    if (recordError !== undefined) {
+      // Sent but not recorded: the next delivery sends again and the provider drops the repeat
+      // (same Idempotency-Key). Waiting out the claim's lease is part of that.
+      const delaySeconds = retryDelaySeconds(message.attempts);
+      log.done("retry", "order e-mail: sent but not recorded, retrying", {
+        provider_message_id: outcome.providerMessageId,
+        retry_in_s: delaySeconds,
+        ...errorFields(recordError),
+      });
+      message.retry({ delaySeconds });
+      return;
+    }
+    log.done("ok", "order e-mail: sent", { to_domain: toDomain, provider_message_id: outcome.providerMessageId });
+    message.ack();
     return;
   }
-  done("ok", "order e-mail: sent", { to_domain: email.to.split("@")[1], provider_message_id: providerId });
-  message.ack();
+  // Not recorded: the claim then simply runs out (its lease) before the next delivery.
+  const record_error = recordError === undefined ? undefined : recordError instanceof Error ? recordError.message : String(recordError);
+  if (outcome.permanent) {
+    log.done("failed", "order e-mail: refused by the e-mail API, given up", { error: outcome.error, record_error });
+    message.ack();
+    return;
+  }
+  const delaySeconds = retryDelaySeconds(message.attempts);
+  log.done("retry", "order e-mail: send failed, retrying", { error: outcome.error, retry_in_s: delaySeconds, record_error });
+  message.retry({ delaySeconds });
 }
 
 /**
@@ -143,16 +182,12 @@ async function deliver(message: Message<unknown>, queue: string, db: Database, e
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env);
   for (const message of batch.messages) {
-    const started = Date.now();
-    const fields: LogFields = { job: JOB, queue: batch.queue, message_id: message.id, attempt: message.attempts };
-    const done = (outcome: Outcome, msg: string, extra: LogFields = {}) =>
-      log(LEVELS[outcome], msg, { ...fields, outcome, ...extra, duration_ms: Date.now() - started });
+    const { done } = jobLog(message, batch.queue, Date.now());
     if (!isOrderEmailMessage(message.body)) {
       done("failed", "order e-mail dead letter: malformed message dropped");
       message.ack();
       continue;
     }
-    Object.assign(fields, { request_id: message.body.request_id, outbox_id: message.body.outbox_id, order_id: message.body.order_id });
     try {
       const result = await markOrderEmailDeadLettered(db, message.body.outbox_id);
       if (result.recorded) {

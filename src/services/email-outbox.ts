@@ -4,11 +4,13 @@ import { errorFields, log } from "../log";
 
 /**
  * The e-mail outbox (table email_outbox): the order statement writes a row per order; this module
- * moves rows to the queue and records what the consumer did with them. Every function is one
- * statement.
+ * moves rows to the queue (the request, the re-send cron) and records a dead letter. The consumer's
+ * claims and sends, a batch per statement, are in email-outbox-batch.ts. Every function is one
+ * statement per call (the cron's: per round of up to 100 rows).
  *
- * A row's life: created (with its order) → enqueued (after commit, or by the re-send cron) →
- * claimed by a consumer (a lease) → sent; or, when the queue gives up, failed (dead-letter queue).
+ * A row's life: created (with its order) → enqueued (right after the commit, unrecorded; or by the
+ * re-send cron, which records it in enqueued_at) → claimed by a consumer (a lease) → sent; or, when
+ * the queue gives up, failed (dead-letter queue).
  */
 
 /**
@@ -34,31 +36,23 @@ export function isOrderEmailMessage(body: unknown): body is OrderEmailMessage {
 }
 
 /**
- * After the order committed: hands its e-mail job to the queue and notes when. Never throws: a
- * failed send loses nothing (the row stays unsent and the cron re-sends it), so it must not fail
- * the order either.
+ * After the order committed: hands its e-mail job to the queue. Never throws: a failed send loses
+ * nothing (the row stays unsent and the cron re-sends it), so it must not fail the order either.
+ *
+ * No database write: recording the enqueue would cost a round trip per order, and the cron does not
+ * need it. The request enqueues right after the commit, so the row's created_at already says when
+ * the job left, and the cron waits RESEND_AFTER_SECONDS from the latest of created_at, enqueued_at
+ * (its own re-sends) and claimed_at.
  */
-export async function enqueueOrderEmail(db: Database, queue: Queue, message: OrderEmailMessage): Promise<boolean> {
+export async function enqueueOrderEmail(queue: Queue, message: OrderEmailMessage): Promise<boolean> {
   try {
     await queue.send(message, { contentType: "json" });
+    return true;
   } catch (err) {
     log("warn", "order e-mail not enqueued; the re-send cron will pick it up", { ...message, ...errorFields(err) });
     return false;
   }
-  try {
-    await db.execute(sql`update email_outbox set enqueued_at = now() where id = ${message.outbox_id}`);
-  } catch (err) {
-    // Only bookkeeping: the message is on its way.
-    log("warn", "order e-mail enqueued but not marked", { ...message, ...errorFields(err) });
-  }
-  return true;
 }
-
-export type ClaimResult =
-  | { state: "claimed"; payload: OrderEmailPayload; attempts: number; orderId: number }
-  | { state: "sent" | "failed" | "missing" }
-  /** Another consumer holds a live claim; try again after `retryInSeconds`. */
-  | { state: "busy"; retryInSeconds: number };
 
 /** What the e-mail says, as written with the order. */
 export type OrderEmailPayload = {
@@ -69,65 +63,6 @@ export type OrderEmailPayload = {
   created_at: string;
   items: Array<{ product_id: number; name: string; quantity: number; unit_price: string }>;
 };
-
-/**
- * Claims an unsent row for sending: a conditional UPDATE, so of two deliveries of the same message
- * (at-least-once) only one gets it. Also reports why a row was not claimed.
- */
-export async function claimOrderEmail(db: Database, outboxId: number): Promise<ClaimResult> {
-  const { rows } = await db.execute<{
-    order_id: number;
-    sent: boolean;
-    failed: boolean;
-    busy_for: number | null;
-    payload: OrderEmailPayload | null;
-    attempts: number | null;
-  }>(sql`
-    with claimed as (
-      update email_outbox
-      set claimed_at = now(), attempts = attempts + 1
-      where id = ${outboxId} and sent_at is null and failed_at is null
-        and (claimed_at is null or claimed_at <= now() - make_interval(secs => ${CLAIM_LEASE_SECONDS}))
-      returning id, payload, attempts
-    )
-    select o.order_id, o.sent_at is not null as sent, o.failed_at is not null as failed,
-      ceil(extract(epoch from o.claimed_at + make_interval(secs => ${CLAIM_LEASE_SECONDS}) - now()))::int as busy_for,
-      c.payload, c.attempts
-    from email_outbox o left join claimed c on c.id = o.id
-    where o.id = ${outboxId}
-  `);
-  const row = rows[0];
-  if (!row) return { state: "missing" };
-  if (row.payload && row.attempts !== null) {
-    return { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
-  }
-  if (row.sent) return { state: "sent" };
-  if (row.failed) return { state: "failed" };
-  return { state: "busy", retryInSeconds: Math.max(1, row.busy_for ?? CLAIM_LEASE_SECONDS) };
-}
-
-/** The provider accepted the e-mail. */
-export async function markOrderEmailSent(db: Database, outboxId: number, providerMessageId: string | null): Promise<void> {
-  await db.execute(sql`
-    update email_outbox
-    set sent_at = now(), claimed_at = null, last_error = null, provider_message_id = ${providerMessageId}
-    where id = ${outboxId}
-  `);
-}
-
-/** A failed attempt: the claim is released so the next delivery can try at once; `permanent` gives up. */
-export async function markOrderEmailAttemptFailed(
-  db: Database,
-  outboxId: number,
-  error: string,
-  permanent: boolean,
-): Promise<void> {
-  await db.execute(sql`
-    update email_outbox
-    set claimed_at = null, last_error = ${error}, failed_at = case when ${permanent} then now() else failed_at end
-    where id = ${outboxId} and sent_at is null
-  `);
-}
 
 /** The queue gave up on the message (dead-letter queue): the row is failed unless it was sent after all. */
 export async function markOrderEmailDeadLettered(
@@ -146,8 +81,9 @@ export async function markOrderEmailDeadLettered(
 }
 
 /**
- * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation,
- * enqueueing, a claim) for `olderThanSeconds` go to the queue again. Rows are marked enqueued before
+ * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation, which
+ * the request's own enqueue follows at once; a re-send; a claim) for `olderThanSeconds` go to the
+ * queue again. Rows are marked enqueued before
  * the send (SKIP LOCKED: overlapping runs take different rows); a failed send un-marks them so the
  * next run retries. Duplicates are harmless: the consumer claims before it sends.
  */

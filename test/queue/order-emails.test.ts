@@ -1,54 +1,16 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
+import { afterEach, describe, expect, it } from "vitest";
 import { emailIdempotencyKey, retryDelaySeconds } from "../../src/queue/order-emails";
 import { renderOrderConfirmation } from "../../src/queue/render-email";
-import type { OrderEmailMessage, OrderEmailPayload } from "../../src/services/email-outbox";
-import { placeOrder } from "../../src/services/orders";
-import { clearMailFaults, db, failMailTo, mailTo, makeProducts, makeUser, outboxOf, type TestUser } from "../support/orders";
+import type { OrderEmailPayload } from "../../src/services/email-outbox";
+import { clearMailFaults, db, failMailTo, mailTo, outboxOf } from "../support/orders";
+import { DEAD_LETTER_QUEUE, deliver, orderWithEmailJob, QUEUE } from "../support/queue";
 
 // The order e-mail consumers, driven with hand-made batches (createMessageBatch) so that deliveries,
 // repeats and failures happen exactly when the test says. Orders are placed through the service, not
 // the API, so the real queue never sees these outbox rows. The mail sink is shared with parallel
 // files: every test has its own recipient, and faults are scoped to it.
-
-const QUEUE = "tenpo-order-emails";
-const DEAD_LETTER_QUEUE = "tenpo-order-emails-dlq";
-
-type Delivery = { body: unknown; attempts?: number; id?: string };
-
-/** Runs the Worker's queue handler on one batch; returns acks, retries and each retry's delay. */
-async function deliver(queue: string, deliveries: Delivery[]) {
-  const batch = createMessageBatch<unknown>(
-    queue,
-    deliveries.map((d, i) => ({ id: d.id ?? `msg-${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: d.attempts ?? 1, body: d.body })),
-  );
-  const retries = batch.messages.map((message) => vi.spyOn(message, "retry"));
-  const ctx = createExecutionContext();
-  await worker.queue!(batch as MessageBatch<unknown>, env);
-  // (FetcherQueueResult is not in this project's generated runtime types, hence the shape spelled out.)
-  const result = (await getQueueResult(batch, ctx)) as {
-    explicitAcks: string[];
-    retryMessages: Array<{ msgId: string }>;
-    retryBatch: { retry: boolean };
-  };
-  return {
-    acked: batch.messages.map((m) => result.explicitAcks.includes(m.id)),
-    retried: batch.messages.map((m) => result.retryMessages.some((r) => r.msgId === m.id)),
-    retryAll: result.retryBatch.retry,
-    delays: retries.map((spy) => (spy.mock.calls[0]?.[0] as QueueRetryOptions | undefined)?.delaySeconds),
-  };
-}
-
-/** An order of a fresh user, placed without touching the queue; its message. */
-async function orderWithEmailJob(): Promise<{ user: TestUser; message: OrderEmailMessage }> {
-  const user = await makeUser({ fullName: "Queue Tester" });
-  const [a] = await makeProducts([{ stock: 10, price: "7.00", name: "Lamp" }]);
-  const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }] });
-  if (result.kind !== "created") throw new Error("expected a new order");
-  return { user, message: { outbox_id: result.outboxId, order_id: result.body.id } };
-}
 
 const recipients: string[] = [];
 afterEach(async () => {

@@ -76,6 +76,29 @@ describe("the cron re-sends order e-mails that never left", () => {
     expect((await waitFor(() => outboxOf(order.id), (r) => r.sent_at !== null)).sent_at).not.toBeNull();
   });
 
+  it("an order its request enqueued records nothing, yet the cron waits the threshold from its created_at before re-sending", async () => {
+    const buyer = await makeUser();
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const request = capturingQueue();
+    const res = await apiWithEnv({ ORDER_EMAILS: request.queue }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    expect(res.status).toBe(201);
+    const order = (await res.json()) as OrderBody;
+    const row = await outboxOf(order.id);
+    expect(request.sent).toEqual([expect.objectContaining({ outbox_id: row.id, order_id: order.id })]);
+    expect(row).toMatchObject({ enqueued_at: null, claimed_at: null, sent_at: null });
+
+    // Its message may still be waiting in the queue (a batch timeout, a retry): no duplicate yet.
+    const early = capturingQueue();
+    await resendStaleOrderEmails(db, early.queue);
+    expect(early.sent.map((m) => m.outbox_id)).not.toContain(row.id);
+
+    // Lost after all (say the message expired): the safety net still catches it.
+    await age(row.id);
+    const late = capturingQueue();
+    await resendStaleOrderEmails(db, late.queue);
+    expect(late.sent.map((m) => m.outbox_id)).toContain(row.id);
+  });
+
   it("takes only rows untouched for the threshold, neither sent nor failed, and marks them enqueued", async () => {
     const [fresh, stale, sent, failed, recentlyEnqueued, recentlyClaimed] = await Promise.all(Array.from({ length: 6 }, () => newJob()));
     for (const job of [stale, sent, failed, recentlyEnqueued, recentlyClaimed]) await age(job!.outbox_id);

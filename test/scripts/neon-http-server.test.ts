@@ -34,6 +34,7 @@ interface Stats {
   requests: number;
   statements: number;
   byDatabase: Record<string, { requests: number; statements: number }>;
+  byApplication: Record<string, { requests: number; statements: number }>;
 }
 async function quietDbStats(): Promise<{ requests: number; statements: number }> {
   const stats = (await (await fetch(`${base}/__stats`)).json()) as Stats;
@@ -227,6 +228,16 @@ describe("control routes", () => {
     await quiet`SELECT 1`;
     await quiet.transaction([quiet`SELECT 1`, quiet`SELECT 2`, quiet`SELECT 3`]);
     expect(await quietDbStats()).toEqual({ requests: before.requests + 2, statements: before.statements + 4 });
+  });
+
+  it("counts requests and statements per application_name, the marker a test gives its own connection string", async () => {
+    const marker = `nhsapp${suffix}`;
+    const marked = neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)));
+    await marked`SELECT 1`;
+    await marked.transaction([marked`SELECT 1`, marked`SELECT 2`]);
+    await sql`SELECT 1`;
+    const stats = (await (await fetch(`${base}/__stats`)).json()) as Stats;
+    expect(stats.byApplication[marker]).toEqual({ requests: 2, statements: 3 });
   });
 
   it("injects a delay and a failure status for one database, then clears them", async () => {
