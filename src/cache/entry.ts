@@ -38,15 +38,35 @@ export function remainingSeconds(entry: CacheEntry, now = Date.now()): number {
 
 /** The strong ETag of a body. */
 export async function etagOf(body: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-  const bytes = new Uint8Array(digest, 0, 16);
+  return etagOfBytes(encodeBody(body));
+}
+
+const encoder = new TextEncoder();
+
+/** A body as UTF-8, in an ArrayBuffer of its own (what TextEncoder always makes; its type says less). */
+export function encodeBody(body: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(body) as Uint8Array<ArrayBuffer>;
+}
+
+/** The strong ETag of a body already encoded (UTF-8). */
+export async function etagOfBytes(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  const head = new Uint8Array(digest, 0, 16);
   let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
+  for (const byte of head) binary += String.fromCharCode(byte);
   return `"${btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}"`;
 }
 
 export async function createEntry(body: string, storedAt: number): Promise<CacheEntry> {
-  return { body, etag: await etagOf(body), storedAt };
+  return (await renderEntry(body, storedAt)).entry;
+}
+
+/** An entry and its body's bytes, encoded once for both the ETag and every response that sends them. */
+export type RenderedEntry = { entry: CacheEntry; bytes: Uint8Array<ArrayBuffer> };
+
+export async function renderEntry(body: string, storedAt: number): Promise<RenderedEntry> {
+  const bytes = encodeBody(body);
+  return { entry: { body, etag: await etagOfBytes(bytes), storedAt }, bytes };
 }
 
 /** `<storedAt>\n<etag>\n<body>`: no escaping of the body, unlike a JSON envelope. */

@@ -1,7 +1,8 @@
 import type { RequestSample } from "../observability/data-point";
 import { coloOf, recordRequest, serverTiming } from "../middleware/observe-requests";
 import { peekMemoryHit } from "./catalog-cache";
-import { remainingSeconds, type CacheEntry } from "./entry";
+import { createDb } from "../db/client";
+import type { CacheEntry } from "./entry";
 import { claimsAdmin, ifNoneMatch } from "./http-caching";
 import { requestIdFor } from "../lib/request-id";
 import { knownCatalogRead, pathAndQuery } from "./known-reads";
@@ -71,17 +72,19 @@ export function serveHotRead(request: Request, env: Env, ctx: ExecutionContext):
   if (sent.has("Origin")) return undefined;
   const authorization = sent.get("Authorization");
   if (authorization !== null && claimsAdminHeader(authorization)) return undefined;
-  const entry = peekMemoryHit(env, known.resource);
-  if (!entry) return undefined;
+  const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
+  const hit = peekMemoryHit(env, known.resource, () => createDb(env), waitUntil);
+  if (!hit) return undefined;
+  const { entry } = hit;
 
   const requestId = requestIdFor(sent.get("X-Request-Id"));
   const notModified = ifNoneMatch(sent.get("If-None-Match") ?? undefined, entry.etag);
   const sample: RequestSample = { ...HIT_SAMPLE, route: known.route, status: notModified ? 304 : 200, colo: coloOf(env, request) };
-  const prepared = preparedHeaders(entry, learnt, remainingSeconds(entry), notModified);
-  const response = new Response(notModified ? null : entry.body, { status: sample.status, headers: prepared });
+  const prepared = preparedHeaders(entry, learnt, hit.maxAge, notModified);
+  const response = new Response(notModified ? null : (hit.bytes ?? entry.body), { status: sample.status, headers: prepared });
   // The Response has its own copy of the headers: the prepared set stays as it was.
   response.headers.set("X-Request-Id", requestId);
-  recordRequest({ env, waitUntil: (promise) => ctx.waitUntil(promise), requestId, path: pathOf(target!) }, sample);
+  recordRequest({ env, waitUntil, requestId, path: pathOf(target!) }, sample);
   return response;
 }
 

@@ -1,10 +1,10 @@
 import type { Context, TypedResponse } from "hono";
 import type { JSONParsed } from "hono/utils/types";
 import type { AppEnv } from "../app-env";
-import { currentRequestStats, type CacheStatus } from "../middleware/request-stats";
+import { currentRequestStats, type CacheStatus, type RequestStats } from "../middleware/request-stats";
 import { readToken } from "../services/tokens";
-import { readCatalog, type CatalogContext } from "./catalog-cache";
-import { etagOf, remainingSeconds, type CacheEntry } from "./entry";
+import { readCatalog, type CatalogContext, type CatalogRead, type ReadKeeping } from "./catalog-cache";
+import { etagOf, type CacheEntry } from "./entry";
 import type { CatalogResource } from "./keys";
 import { pathAndQuery, rememberCatalogRead } from "./known-reads";
 import { routePattern } from "../middleware/observe-requests";
@@ -18,62 +18,99 @@ import { routePattern } from "../middleware/observe-requests";
  *   - Cache-Control: public, max-age = what is left of the entry's 5 s (so a browser or proxy keeping
  *     it cannot stretch the bound); no stale-while-revalidate, for the same reason;
  *   - X-Cache: HIT | MISS | STALE | BYPASS, also set on the request stats (Server-Timing, metrics).
+ * An L0 hit costs a header read or two, one lookup and a Response: the body's bytes, its ETag and the
+ * header sets are made once per entry (and per second of max-age), not per request.
  */
 export async function serveCatalogRead<T>(
   c: Context<AppEnv>,
   resource: CatalogResource,
   load: () => Promise<T>,
+  keeping?: ReadKeeping,
 ): Promise<Response & TypedResponse<JSONParsed<T>, 200, "json">> {
   const stats = currentRequestStats();
-  if (await isAdminRead(c)) {
+  const claimed = adminClaim(c);
+  if (claimed !== undefined && (await isAdmin(claimed, c.env.JWT_SECRET))) {
     if (stats) stats.cacheStatus = "BYPASS";
     const body = JSON.stringify(await load());
-    return respond(c, { body, etag: await etagOf(body) }, "BYPASS", "private, no-store");
+    const etag = await etagOf(body);
+    return respond(c, stats, { entry: { body, etag, storedAt: Date.now() }, status: "BYPASS", maxAge: 0 }, { ETag: etag, "Cache-Control": "private, no-store", "X-Cache": "BYPASS" });
   }
   // Until the cache says otherwise: a read that fails (e.g. 404) was a miss, errors are never cached.
   if (stats) stats.cacheStatus = "MISS";
-  const { entry, status } = await readCatalog(catalogContext(c), resource, load);
+  const read = await readCatalog(catalogContext(c), resource, load, keeping);
   // Validated and public: from now on the hot path (hot-reads.ts) may answer this URL from L0.
   const target = pathAndQuery(c.req.url);
   if (target !== undefined) rememberCatalogRead(target, { resource, route: routePattern(c) });
-  return respond(c, entry, status, `public, max-age=${remainingSeconds(entry)}`);
+  return respond(c, stats, read);
 }
 
 function respond<T>(
   c: Context<AppEnv>,
-  entry: Pick<CacheEntry, "body" | "etag">,
-  status: CacheStatus,
-  cacheControl: string,
+  stats: RequestStats | undefined,
+  read: CatalogRead,
+  bypassHeaders?: Record<string, string>,
 ): Response & TypedResponse<JSONParsed<T>, 200, "json"> {
-  const stats = currentRequestStats();
-  if (stats) stats.cacheStatus = status;
-  const headers = { ETag: entry.etag, "Cache-Control": cacheControl, "X-Cache": status };
-  const res = ifNoneMatch(c.req.header("If-None-Match"), entry.etag)
-    ? c.body(null, 304, headers)
-    : c.body(entry.body, 200, { ...headers, "Content-Type": "application/json" });
+  if (stats) stats.cacheStatus = read.status;
+  const headers = bypassHeaders ? { ok: { ...bypassHeaders, "Content-Type": "application/json" }, notModified: bypassHeaders } : headersFor(read);
+  const sent = c.req.header("If-None-Match");
+  const res =
+    sent !== undefined && ifNoneMatch(sent, read.entry.etag)
+      ? c.body(null, 304, headers.notModified)
+      : c.body(read.bytes ?? read.entry.body, 200, headers.ok);
   // The body is the service's JSON as is: its type is the one the route declares.
   return res as unknown as Response & TypedResponse<JSONParsed<T>, 200, "json">;
+}
+
+type HeaderSets = { status: CacheStatus; maxAge: number; ok: Record<string, string>; notModified: Record<string, string> };
+
+/**
+ * The headers of a 200 and of a 304 for an entry, made once per entry, X-Cache and max-age: a hot
+ * entry gets a new set at most once a second. Hono copies them into the response (never changes them).
+ */
+const headerSets = new WeakMap<CacheEntry, HeaderSets>();
+
+function headersFor(read: CatalogRead): HeaderSets {
+  const held = headerSets.get(read.entry);
+  if (held && held.status === read.status && held.maxAge === read.maxAge) return held;
+  const notModified = { ETag: read.entry.etag, "Cache-Control": `public, max-age=${read.maxAge}`, "X-Cache": read.status };
+  const sets: HeaderSets = { status: read.status, maxAge: read.maxAge, ok: { ...notModified, "Content-Type": "application/json" }, notModified };
+  headerSets.set(read.entry, sets);
+  return sets;
 }
 
 /** If-None-Match with the weak comparison RFC 9110 prescribes for it: `*`, or any listed tag equal ignoring W/. */
 export function ifNoneMatch(header: string | undefined, etag: string): boolean {
   if (!header) return false;
+  // What a client sends back is the tag it got: one comparison, no parsing.
+  if (header === etag) return true;
   if (header.trim() === "*") return true;
-  const opaque = etag.replace(/^W\//, "");
-  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === opaque);
+  const opaque = etag.startsWith("W/") ? etag.slice(2) : etag;
+  return header.split(",").some((tag) => {
+    const trimmed = tag.trim();
+    return (trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed) === opaque;
+  });
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
 /**
- * A read made with a valid token carrying the `adm` claim. Only a token that claims it is verified
- * (HMAC and expiry), so customers' reads cost no signature check. The claim is enough here (no
- * database lookup): a revoked admin's reads are merely exact, and admin routes re-check the database.
+ * The bearer token of a read that claims the `adm` claim, else undefined: no token (most reads) costs
+ * one header read. Only a token that claims it is verified (isAdmin), so customers' reads cost no
+ * signature check.
  */
-async function isAdminRead(c: Context<AppEnv>): Promise<boolean> {
-  const token = BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
-  if (!token || !claimsAdmin(token)) return false;
-  const user = await readToken(token, c.env.JWT_SECRET);
+function adminClaim(c: Context<AppEnv>): string | undefined {
+  const authorization = c.req.header("Authorization");
+  if (!authorization) return undefined;
+  const token = BEARER.exec(authorization)?.[1];
+  return token && claimsAdmin(token) ? token : undefined;
+}
+
+/**
+ * A valid token (HMAC and expiry) carrying the `adm` claim. The claim is enough here (no database
+ * lookup): a revoked admin's reads are merely exact, and admin routes re-check the database.
+ */
+async function isAdmin(token: string, secret: string): Promise<boolean> {
+  const user = await readToken(token, secret);
   return user?.isAdmin === true;
 }
 
@@ -89,8 +126,17 @@ export function claimsAdmin(token: string): boolean {
   }
 }
 
+/** What the cache needs from the request; the origin (a URL parse) and waitUntil are only made if used: an L0 hit uses neither. */
 function catalogContext(c: Context<AppEnv>): CatalogContext {
-  return { env: c.env, db: c.get("db"), origin: new URL(c.req.url).origin, waitUntil: waitUntilOf(c) };
+  let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  return {
+    env: c.env,
+    db: c.get("db"),
+    get origin() {
+      return new URL(c.req.url).origin;
+    },
+    waitUntil: (promise) => (waitUntil ??= waitUntilOf(c))(promise),
+  };
 }
 
 /** The request's waitUntil; outside a Worker invocation (no execution context) the promise just runs. */

@@ -2,13 +2,20 @@
  * The catalog cache's numbers, in one place (README "Catalog cache" explains them).
  *
  * Every cached entry carries the time its data was read from Postgres (`storedAt`, taken before the
- * query is sent). Whatever layer holds it, an entry is:
+ * query is sent). In the Cache API and the global store (and in L0 for reads that declare nothing
+ * better), an entry is:
  *   - fresh   while younger than FRESH_MS: served as HIT;
  *   - stale   until MAX_AGE_MS: served as STALE while one background refresh per key and isolate
  *             looks for a fresh copy (lower layers, then Postgres);
  *   - expired from MAX_AGE_MS on: never served; the read waits for a fresh copy (MISS).
- * So no response is built from data read more than MAX_AGE_MS ago: the contract's 5 s stock bound.
  *
+ * In L0 (this isolate's memory) product lists and details are kept current by the stock view
+ * (stock-view.ts) instead of being reloaded: their data age is measured from the later of storedAt
+ * and the time the last stock refresh covering them was SENT, with the same FRESH_MS / MAX_AGE_MS
+ * thresholds. Categories show no stock: in L0 they are current until the catalog version changes.
+ * Either way an L0 entry lives at most MEMORY_MAX_LIFETIME_MS after its load.
+ *
+ * So no response is built from stock read more than MAX_AGE_MS ago: the contract's 5 s stock bound.
  * The one exception is stale-if-error: while Postgres does not answer (timeout, unreachable, 5xx),
  * an expired entry younger than STALE_IF_ERROR_MS is served as STALE instead of failing the read
  * with 503. Entries are therefore kept (not served) until STALE_IF_ERROR_MS.
@@ -34,6 +41,38 @@ export const VERSION_TTL_MS = 1_000;
 /** L0, per isolate and cache scope: at most this many entries and about this many bytes of bodies. */
 export const MEMORY_MAX_ENTRIES = 500;
 export const MEMORY_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The longest an L0 entry is served after its load (storedAt), however current the stock view keeps
+ * it. The view re-reads stock and updated_at only; anything else changed behind the API's back (a
+ * price or name fixed in SQL, a product inserted or undeleted there, so a list or a category count
+ * that should change) shows within this. Admin writes never wait for it: they bump the version.
+ * 5 minutes: such changes are manual and rare, nobody waits on them to the second, and a hot key
+ * then costs one reload per isolate per 5 minutes instead of one per 5 s (60 times fewer loads).
+ */
+export const MEMORY_MAX_LIFETIME_MS = 5 * 60_000;
+
+/**
+ * The stock view refreshes at most this often per isolate and cache scope, with one statement for
+ * every product read recently, one statement in flight at a time. 1 s leaves FRESH_MS − 1 s for the
+ * round trip before a read of a hot entry would see it STALE, and costs one round trip per isolate
+ * per second whatever the number of hot keys.
+ */
+export const STOCK_REFRESH_MS = 1_000;
+
+/**
+ * A product is refreshed while an L0 entry showing it was served within this ("refresh only what is
+ * read"). Equal to MAX_AGE_MS: an entry read again within it has been kept current all along, an
+ * entry read less often would be past MAX_AGE_MS anyway when read again, so refreshing it is waste.
+ */
+export const STOCK_READ_WINDOW_MS = MAX_AGE_MS;
+
+/**
+ * At most this many product ids in one stock statement (the most recently read entries first; the
+ * others age by the rules above). 500 entries of 20 items is 10,000; 5,000 ids is a 30 KB array
+ * parameter and a few ms of primary-key lookups, far from any request-size limit.
+ */
+export const STOCK_MAX_IDS = 5_000;
 
 /** One call to KV, Redis or the Cache API: past this the layer counts as failed and the read falls through. */
 export const CALL_TIMEOUT_MS = 300;

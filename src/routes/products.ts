@@ -5,6 +5,7 @@ import { invalidateCatalog } from "../cache/catalog-cache";
 import { serveCatalogRead } from "../cache/http-caching";
 import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
 import { STALE_IF_ERROR_MS } from "../cache/policy";
+import type { StockShape } from "../cache/stock-view";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
 import { IdParamSchema, errorResponses } from "../schemas/common";
@@ -22,6 +23,7 @@ import {
   getProduct,
   listCategories,
   listProducts,
+  productStocks,
   updateProduct,
 } from "../services/products";
 
@@ -47,6 +49,17 @@ const notModified = { description: "Not modified: the If-None-Match tag matches 
 const ifNoneMatchHeader = z.object({
   "if-none-match": z.string().optional().openapi({ description: "An ETag from an earlier response: 304 when it still matches" }),
 });
+
+// What keeps each read current in this isolate's memory between loads (src/cache/stock-view.ts): a
+// detail and a page by the stock of the products they show, categories (no stock) by the version.
+const detailStock: StockShape = { productsIn: (data) => [data], read: productStocks };
+const pageStock: StockShape = {
+  productsIn: (data) => {
+    const items = (data as { items?: unknown } | null)?.items;
+    return Array.isArray(items) ? items : undefined;
+  },
+  read: productStocks,
+};
 
 /** After an admin write: the next read through this isolate is exact, every other within 1 s (src/cache/catalog-cache.ts). */
 const invalidate = (c: Context<AppEnv>) => invalidateCatalog({ env: c.env, db: c.get("db") });
@@ -74,7 +87,7 @@ products.openapi(
   }),
   (c) => {
     const query = c.req.valid("query");
-    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query));
+    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query), pageStock);
   },
 );
 
@@ -94,7 +107,7 @@ products.openapi(
   }),
   (c) => {
     const { id } = c.req.valid("param");
-    return serveCatalogRead(c, productResource(id), () => getProduct(c.get("db"), id));
+    return serveCatalogRead(c, productResource(id), () => getProduct(c.get("db"), id), detailStock);
   },
 );
 
@@ -200,5 +213,5 @@ categories.openapi(
       304: notModified,
     },
   }),
-  (c) => serveCatalogRead(c, CATEGORIES_RESOURCE, () => listCategories(c.get("db"))),
+  (c) => serveCatalogRead(c, CATEGORIES_RESOURCE, () => listCategories(c.get("db")), "version"),
 );

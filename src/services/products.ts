@@ -145,6 +145,28 @@ export async function getProduct(db: Database, id: number): Promise<ProductBody>
   return toProductBody(row);
 }
 
+/** A product's stock and last change as the database has it now, and whether it left the catalog. */
+export type ProductStock = { id: number; stock: number; updated_at: string; deleted: boolean };
+
+/**
+ * Stock, updated_at and deleted_at of these products, deleted ones included (so a cache can tell
+ * "gone" from "changed"), in one statement whatever their number:
+ *
+ *   select id, stock, updated_at, deleted_at from products where id = any($1::int[])
+ *
+ * The ids travel as one array parameter: the statement's text is the same for 1 or 5,000 ids.
+ * Products that do not exist are simply not in the answer. For the catalog cache's stock view
+ * (src/cache/stock-view.ts): one round trip per isolate per second serves every cached read.
+ */
+export async function productStocks(db: Database, ids: readonly number[]): Promise<ProductStock[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ id: products.id, stock: products.stock, updatedAt: products.updatedAt, deletedAt: products.deletedAt })
+    .from(products)
+    .where(sql`${products.id} = any(${`{${ids.map((id) => Math.trunc(id)).join(",")}}`}::int[])`);
+  return rows.map((row) => ({ id: row.id, stock: row.stock, updated_at: row.updatedAt.toISOString(), deleted: row.deletedAt !== null }));
+}
+
 /** Categories of live products with how many each has, by category name. */
 export async function listCategories(db: Database): Promise<CategoryBody[]> {
   const rows = await db

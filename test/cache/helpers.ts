@@ -1,5 +1,6 @@
 import { env } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
+import { vi } from "vitest";
 import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { issueToken } from "../../src/services/tokens";
@@ -20,7 +21,9 @@ export const CLOSED = "http://127.0.0.1:9";
  * round trip of this isolate (the driver's fetch is a global of the isolate, and every request of
  * this file goes through it). `catalogQueries` leaves out the version reads of KV mode.
  */
-export async function countDatabaseRequests<T>(run: () => Promise<T>): Promise<{ result: T; all: number; catalogQueries: number }> {
+export async function countDatabaseRequests<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; all: number; catalogQueries: number; bodies: string[] }> {
   const original = neonConfig.fetchFunction as (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
   const bodies: string[] = [];
   neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) => {
@@ -29,7 +32,7 @@ export async function countDatabaseRequests<T>(run: () => Promise<T>): Promise<{
   };
   try {
     const result = await run();
-    return { result, all: bodies.length, catalogQueries: bodies.filter((b) => !b.includes("cache_versions")).length };
+    return { result, all: bodies.length, catalogQueries: bodies.filter((b) => !b.includes("cache_versions")).length, bodies };
   } finally {
     neonConfig.fetchFunction = original;
   }
@@ -51,3 +54,21 @@ export async function tokens(): Promise<{ admin: string; customer: string }> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The real clock, also while a test has stopped Date.now. */
+export const realNow = Date.now.bind(Date);
+
+/**
+ * Stops this isolate's Date.now: it moves only by `advance` (restored by vi.restoreAllMocks). Entries
+ * and the stock view then age exactly as the test says, whatever the machine's speed.
+ */
+export function stopClock(): { readonly now: number; advance: (ms: number) => void } {
+  let now = realNow();
+  vi.spyOn(Date, "now").mockImplementation(() => now);
+  return {
+    get now() {
+      return now;
+    },
+    advance: (ms: number) => void (now += ms),
+  };
+}

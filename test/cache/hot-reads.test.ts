@@ -2,7 +2,8 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { beforeAll, describe, expect, it } from "vitest";
 import { products } from "../../src/db/schema";
 import { serveHotRead } from "../../src/cache/hot-reads";
-import { countDatabaseRequests, db, newCategory, tokens } from "./helpers";
+import { eq } from "drizzle-orm";
+import { countDatabaseRequests, db, newCategory, sleep, tokens } from "./helpers";
 import { api } from "../support/api";
 
 // The hot path (src/cache/hot-reads.ts): catalog HITs answered from L0 before the app runs. `api` goes
@@ -105,6 +106,24 @@ describe("the hot path", () => {
     const body = await (await api(path)).text();
     const res = await hot(path);
     expect(await res!.text()).toBe(body);
+  });
+
+  it("keeps a hot product's stock current within 5 s while every read is a HIT", async () => {
+    const id = await newProduct(10);
+    await api(`/api/v1/products/${id}`);
+    await db.update(products).set({ stock: 7 }).where(eq(products.id, id));
+    const changedAt = Date.now();
+    let last: { stock: number } = { stock: 10 };
+    const statuses = new Set<string>();
+    while (Date.now() - changedAt < 3_500 && last.stock !== 7) {
+      await sleep(100);
+      const res = await api(`/api/v1/products/${id}`);
+      statuses.add(res.headers.get("X-Cache")!);
+      last = (await res.json()) as { stock: number };
+    }
+    expect(last.stock).toBe(7);
+    expect(Date.now() - changedAt).toBeLessThan(5_000);
+    expect([...statuses]).toEqual(["HIT"]);
   });
 
   it("stops serving the old body as soon as an admin write has returned", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryCache } from "../../src/cache/memory";
-import { MAX_AGE_MS, STALE_IF_ERROR_MS } from "../../src/cache/policy";
+import { MAX_AGE_MS, MEMORY_MAX_LIFETIME_MS, STALE_IF_ERROR_MS } from "../../src/cache/policy";
 
 describe("L0 memory", () => {
   const entryAt = (storedAt: number, size = 10) => ({ body: "x".repeat(size), etag: '"e"', storedAt });
@@ -45,5 +45,53 @@ describe("L0 memory", () => {
     expect(memory.getIfError("k", now)?.storedAt).toBe(now - MAX_AGE_MS - 1);
     expect(memory.getIfError("k", now + STALE_IF_ERROR_MS)).toBeUndefined();
     expect(memory.size).toBe(0);
+  });
+
+  it("measures an entry the stock view keeps from its last check, and serves none MEMORY_MAX_LIFETIME_MS after its load", () => {
+    const memory = new MemoryCache<string>(10, 1e9);
+    const loaded = Date.now();
+    const record = memory.set("k", entryAt(loaded), { keeping: "stock", stock: "products" })!;
+    expect(memory.get("k", loaded + MAX_AGE_MS)).toBeUndefined();
+    memory.checked(record, loaded + MAX_AGE_MS);
+    expect(memory.get("k", loaded + 2 * MAX_AGE_MS - 1)).toBeDefined();
+    expect(memory.get("k", loaded + 2 * MAX_AGE_MS)).toBeUndefined();
+    expect(memory.getIfError("k", loaded + 2 * MAX_AGE_MS)).toBeDefined();
+
+    memory.checked(record, loaded + MEMORY_MAX_LIFETIME_MS - 1);
+    expect(memory.get("k", loaded + MEMORY_MAX_LIFETIME_MS - 1)).toBeDefined();
+    expect(memory.get("k", loaded + MEMORY_MAX_LIFETIME_MS)).toBeUndefined();
+    expect(memory.size).toBe(0);
+  });
+
+  it("serves an entry kept by the version at any age until MEMORY_MAX_LIFETIME_MS", () => {
+    const memory = new MemoryCache(10, 1e9);
+    const loaded = Date.now();
+    memory.set("categories", entryAt(loaded), { keeping: "version" });
+    expect(memory.get("categories", loaded + STALE_IF_ERROR_MS * 2)).toBeDefined();
+    expect(memory.get("categories", loaded + MEMORY_MAX_LIFETIME_MS)).toBeUndefined();
+  });
+
+  it("re-renders only the record it still holds, and keeps its load time", () => {
+    const memory = new MemoryCache<string>(10, 1e9);
+    const now = Date.now();
+    const record = memory.set("k", entryAt(now - 1000), { keeping: "stock", stock: "a" })!;
+    const next = { body: "y", etag: '"n"', storedAt: now };
+    expect(memory.replace(record, next, new Uint8Array([121]), "b", now)).toBe(true);
+    expect(memory.lookup("k", now)).toMatchObject({ entry: next, stock: "b", checkedAt: now, loadedAt: now - 1000 });
+
+    memory.set("k", entryAt(now + 1));
+    expect(memory.replace(record, next, new Uint8Array([121]), "c", now + 2)).toBe(false);
+    expect(memory.get("k", now + 2)?.storedAt).toBe(now + 1);
+  });
+
+  it("takes no copy stored before a stock check found the key's product gone, for MAX_AGE_MS", () => {
+    const memory = new MemoryCache<string>(10, 1e9);
+    const now = Date.now();
+    const record = memory.set("k", entryAt(now - 1000), { keeping: "stock", stock: "a" })!;
+    memory.supersede(record, now);
+    expect(memory.get("k", now)).toBeUndefined();
+    expect(memory.set("k", entryAt(now - 500), { now })).toBeUndefined(); // e.g. the Cache API's copy
+    expect(memory.set("k", entryAt(now), { now })).toBeDefined(); // loaded after the check
+    expect(memory.notBefore("k", now + MAX_AGE_MS)).toBe(0);
   });
 });
