@@ -9,7 +9,11 @@ import { warnThrottled } from "./logging";
  * every POST runs in `waitUntil`, after the response.
  */
 const FLUSH_DELAY_MS = 200;
-const MAX_BATCH = 100;
+/**
+ * ~250 bytes a point: 1,000 points are ~250 KB, far under the sink's 4 MiB limit, and at 10,000 req/s a
+ * POST every 100 ms instead of every 10 ms (each costs the Worker a subrequest and the sink a parse).
+ */
+const MAX_BATCH = 1_000;
 
 const pending = new Map<string, SinkRecord[]>();
 
