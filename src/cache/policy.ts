@@ -45,6 +45,15 @@ export const BUMP_TIMEOUT_MS = 2_000;
  * (one background refresh per key probes Postgres) instead of each waiting for the database's timeout.
  */
 export const RETRY_AFTER_MS = 5_000;
+/**
+ * A call that is noticed to have timed out this much later than it was due was timed out by a busy
+ * isolate, not by a slow layer: the timer could not fire while the thread ran other work (PBKDF2, a
+ * burst of requests), and the layer's answer may well have been waiting in the event loop behind it.
+ * Such a timeout still fails the call (the read falls through) but does not make the layer skipped,
+ * as long as the layer answered within the last RETRY_AFTER_MS: a layer that answers nothing is
+ * skipped however busy the isolate is.
+ */
+export const EVENT_LOOP_LAG_MS = 100;
 /** A failing layer logs once per isolate per this interval, with the number of failures in between. */
 export const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** A request waiting on another request's load gives up and loads itself after this (a guard against hangs). */
