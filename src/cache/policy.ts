@@ -28,7 +28,11 @@ export const MAX_AGE_MS = 5_000;
  */
 export const STALE_IF_ERROR_MS = 60_000;
 
-/** How long an isolate trusts the catalog version it last read: the cross-isolate bound after an admin write. */
+/**
+ * How long an isolate trusts the catalog version it last read: the cross-isolate bound after an admin
+ * write. When the store does not answer, a version confirmed less than MAX_AGE_MS ago is used instead
+ * (no entry outlives that anyway), and the store is asked again at most once per VERSION_TTL_MS.
+ */
 export const VERSION_TTL_MS = 1_000;
 
 /** L0, per isolate and cache scope: at most this many entries and about this many bytes of bodies. */
