@@ -38,10 +38,11 @@ export const MAX_WAITING_HASHES = 64;
 export const HASH_BUSY_RETRY_AFTER_SECONDS = 3;
 
 /**
- * A turn handed to a waiting request that does not take it within this is handed to the next one:
- * that request went away (its client disconnected and workerd never runs it again), and its turn must
- * not block every later login of the isolate. Taking a turn needs no hash to finish first, only the
- * event loop to get to it, so 250 ms is generous; a late taker still runs (one extra hash at once).
+ * When a turn is free, the first in line must take it within this, or it is dropped from the line and
+ * the next one goes: that request went away (its client disconnected, and workerd never runs it
+ * again), and must not block every later login of the isolate. Taking a free turn needs no hash to
+ * finish first, only the event loop to get to the waiter, so 250 ms is generous; a dropped waiter
+ * that does come back still runs (one extra hash at once, rather than a login that never ends).
  */
 export const TURN_CLAIM_MS = 250;
 
@@ -49,7 +50,8 @@ export const TURN_CLAIM_MS = 250;
 export const TURN_HOLD_MS = 2_000;
 
 /**
- * How often each waiting request looks for a turn lost as above. It is the waiter's own timer: a request
- * that only waits for another request to let it in would otherwise have nothing of its own pending.
+ * Besides being woken when a hash ends, each waiting request looks at the gate this often, on a timer
+ * of its own: that is how turns and first places lost as above are found when nothing else happens,
+ * and it gives a request that waits for others something of its own pending.
  */
 export const WAITER_CHECK_MS = 100;
