@@ -35,7 +35,11 @@ export const MAX_AGE_MS = 5_000;
  */
 export const STALE_IF_ERROR_MS = 60_000;
 
-/** How long an isolate trusts the catalog version it last read: the cross-isolate bound after an admin write. */
+/**
+ * How long an isolate trusts the catalog version it last read: the cross-isolate bound after an admin
+ * write. When the store does not answer, a version confirmed less than MAX_AGE_MS ago is used instead
+ * (no entry outlives that anyway), and the store is asked again at most once per VERSION_TTL_MS.
+ */
 export const VERSION_TTL_MS = 1_000;
 
 /** L0, per isolate and cache scope: at most this many entries and about this many bytes of bodies. */
@@ -84,6 +88,15 @@ export const BUMP_TIMEOUT_MS = 2_000;
  * (one background refresh per key probes Postgres) instead of each waiting for the database's timeout.
  */
 export const RETRY_AFTER_MS = 5_000;
+/**
+ * A call that is noticed to have timed out this much later than it was due was timed out by a busy
+ * isolate, not by a slow layer: the timer could not fire while the thread ran other work (PBKDF2, a
+ * burst of requests), and the layer's answer may well have been waiting in the event loop behind it.
+ * Such a timeout still fails the call (the read falls through) but does not make the layer skipped,
+ * as long as the layer answered within the last RETRY_AFTER_MS: a layer that answers nothing is
+ * skipped however busy the isolate is.
+ */
+export const EVENT_LOOP_LAG_MS = 100;
 /** A failing layer logs once per isolate per this interval, with the number of failures in between. */
 export const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** A request waiting on another request's load gives up and loads itself after this (a guard against hangs). */

@@ -1,6 +1,7 @@
 import { errorFields, log } from "../log";
 import { recordDegraded } from "../middleware/request-stats";
-import { CALL_TIMEOUT_MS, FAILURE_LOG_INTERVAL_MS, RETRY_AFTER_MS } from "./policy";
+import { warnThrottled } from "../observability/logging";
+import { CALL_TIMEOUT_MS, EVENT_LOOP_LAG_MS, FAILURE_LOG_INTERVAL_MS, RETRY_AFTER_MS } from "./policy";
 
 /** A layer that is skipped for now after failing: the read falls through without waiting. */
 export class LayerUnavailableError extends Error {
@@ -38,10 +39,15 @@ export type RunOptions = { timeoutMs?: number; evenIfSkipped?: boolean };
  * RETRY_AFTER_MS so a dead Redis costs one timeout per interval, not one per request; failures are
  * logged at most once per FAILURE_LOG_INTERVAL_MS with how many there were (`failures`), and every
  * request that met the layer failing or skipped has it in its `degraded` stats (log line and metrics).
+ *
+ * A timeout noticed EVENT_LOOP_LAG_MS or more after it was due says the isolate was busy, not the
+ * layer: it fails the call but does not make the layer skipped while the layer answered within the
+ * last RETRY_AFTER_MS (see policy.ts).
  */
 export class LayerGuard {
   private skipUntil = 0;
   private failing = false;
+  private answeredAt = Number.NEGATIVE_INFINITY;
   private lastLoggedAt = Number.NEGATIVE_INFINITY;
   private unlogged = 0;
 
@@ -66,13 +72,23 @@ export class LayerGuard {
       recordDegraded(this.dependency);
       throw new LayerUnavailableError(this.layer);
     }
+    const started = Date.now();
     try {
       const result = await withTimeout(call(), timeoutMs, `${this.layer} ${what}`);
       this.recovered();
       return result;
     } catch (err) {
       recordDegraded(this.dependency);
-      this.failed(what, err);
+      const lateMs = Date.now() - started - timeoutMs;
+      if (isTimeout(err) && lateMs >= EVENT_LOOP_LAG_MS && Date.now() - this.answeredAt < RETRY_AFTER_MS) {
+        warnThrottled(`isolate-busy ${this.layer}`, "catalog cache call timed out while this isolate was busy; the layer stays in use", {
+          layer: this.layer,
+          operation: what,
+          late_ms: lateMs,
+        });
+      } else {
+        this.failed(what, err);
+      }
       throw err;
     }
   }
@@ -97,8 +113,18 @@ export class LayerGuard {
   }
 
   private recovered(): void {
+    this.answeredAt = Date.now();
     if (!this.failing) return;
     this.failing = false;
+    // An answer (a bump or a background read, made even while skipped) ends the skipping too.
+    this.skipUntil = 0;
     log("info", "catalog cache layer answers again", { layer: this.layer });
   }
+}
+
+/** Our timeout, or the client's own (AbortSignal.timeout rejects with a DOMException of that name). */
+function isTimeout(err: unknown): boolean {
+  if (err instanceof TimeoutError) return true;
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === "TimeoutError" || name === "AbortError";
 }

@@ -2,9 +2,10 @@ import { sql } from "drizzle-orm";
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Database } from "../db/client";
 import { cacheVersions } from "../db/schema";
-import { BUMP_TIMEOUT_MS, REDIS_VERSION_TTL_SECONDS, VERSION_TTL_MS } from "./policy";
+import { waitUntil } from "cloudflare:workers";
+import { BUMP_TIMEOUT_MS, CALL_TIMEOUT_MS, MAX_AGE_MS, REDIS_VERSION_TTL_SECONDS, VERSION_TTL_MS } from "./policy";
 import { recordDegraded } from "../middleware/request-stats";
-import type { LayerGuard } from "./resilience";
+import { withTimeout, type LayerGuard } from "./resilience";
 
 /**
  * The catalog version: one counter per cache namespace, part of every key, bumped by every admin
@@ -86,38 +87,75 @@ function toVersion(value: unknown): number {
  * shared by all requests that need it meanwhile), replaced at once by this isolate's own bumps.
  * A read that was under way during a bump is discarded when it lands, so it cannot put back the
  * number the bump replaced.
+ *
+ * When the store does not answer (failing, slow, skipped after a failure, or this isolate too busy
+ * to hear it in time), the version this isolate confirmed less than MAX_AGE_MS ago is still used:
+ * no entry is served past its own 5 s data-age rule anyway, and an admin write whose bump is not seen
+ * is bounded by those same 5 s (what a failed bump already relies on). Meanwhile one read per
+ * VERSION_TTL_MS keeps asking the store in the background, skipped or not, so the version is
+ * confirmed again as soon as the store answers. Only when nothing was confirmed within MAX_AGE_MS do
+ * reads bypass the cache.
  */
 export class VersionCache {
   private value: number | undefined;
+  /** When `value` was confirmed: the start of the read that returned it, or the bump that set it. */
   private readAt = 0;
+  /** When the last read was started, answered or not: reads are started at most once per VERSION_TTL_MS. */
+  private attemptedAt = Number.NEGATIVE_INFINITY;
   private generation = 0;
-  private reading: Promise<number> | undefined;
+  private reading: Promise<void> | undefined;
 
   /**
-   * The version, or undefined when the store cannot say (failing or skipped): the read must then
-   * bypass the cache. `source` may be a function, so a request that needs no read makes no client.
+   * The version, or undefined when the store cannot say and no version was confirmed within
+   * MAX_AGE_MS: the read must then bypass the cache. `source` may be a function, so a request that
+   * needs no read makes no client.
    */
   async current(source: VersionSource | (() => VersionSource), guard: LayerGuard): Promise<number | undefined> {
-    if (this.value !== undefined && Date.now() - this.readAt < VERSION_TTL_MS) return this.value;
-    if (!guard.available) {
-      recordDegraded(guard.dependency);
-      return undefined;
+    const now = Date.now();
+    if (this.value !== undefined && now - this.readAt < VERSION_TTL_MS) return this.value;
+    // Wait for the store only when it may answer: it is not skipped, and did not fail within VERSION_TTL_MS.
+    if (guard.available && (this.reading !== undefined || now - this.attemptedAt >= VERSION_TTL_MS)) {
+      try {
+        // Our own timer: the read belongs to the request that started it (see withTimeout).
+        await withTimeout(this.read(source, guard), CALL_TIMEOUT_MS, `${guard.layer} version read`);
+      } catch {
+        recordDegraded(guard.dependency);
+      }
+      return this.confirmedWithin(MAX_AGE_MS);
     }
+    recordDegraded(guard.dependency);
+    if (this.reading === undefined && now - this.attemptedAt >= VERSION_TTL_MS) void this.read(source, guard).catch(() => {});
+    return this.confirmedWithin(MAX_AGE_MS);
+  }
+
+  /** The version if it was confirmed less than `ms` ago. */
+  private confirmedWithin(ms: number): number | undefined {
+    return this.value !== undefined && Date.now() - this.readAt < ms ? this.value : undefined;
+  }
+
+  /**
+   * The one read in flight, started if there is none. It is made even while the guard skips the store
+   * (nobody waits for it then), and kept alive past the request that started it (waitUntil), so an
+   * answer that comes after every waiter gave up still confirms the version.
+   */
+  private read(source: VersionSource | (() => VersionSource), guard: LayerGuard): Promise<void> {
+    if (this.reading) return this.reading;
     const generation = this.generation;
     const startedAt = Date.now();
-    const reading = (this.reading ??= (typeof source === "function" ? source() : source).read().finally(() => {
-      if (this.reading === reading) this.reading = undefined;
-    }));
-    let version: number;
-    try {
-      version = await guard.run("version read", () => reading);
-    } catch {
-      return undefined;
-    }
-    if (this.generation !== generation) return this.value;
-    this.value = version;
-    this.readAt = startedAt;
-    return version;
+    this.attemptedAt = startedAt;
+    const reading: Promise<void> = guard
+      .run("version read", () => (typeof source === "function" ? source() : source).read(), { evenIfSkipped: true })
+      .then((version) => {
+        if (this.generation !== generation) return; // a bump of ours came in between: it knows better
+        this.value = version;
+        this.readAt = startedAt;
+      })
+      .finally(() => {
+        if (this.reading === reading) this.reading = undefined;
+      });
+    this.reading = reading;
+    keepAlive(reading);
+    return reading;
   }
 
   /** The version when this isolate read or bumped it less than VERSION_TTL_MS ago (no read due), else undefined. */
@@ -150,5 +188,18 @@ export class VersionCache {
     } finally {
       this.generation++;
     }
+  }
+}
+
+/**
+ * Lets `promise` finish after the response of the request that started it (waitUntil of the current
+ * invocation). Outside of one there is nothing to keep alive, and nothing to do.
+ */
+function keepAlive(promise: Promise<unknown>): void {
+  const settled = promise.catch(() => {});
+  try {
+    waitUntil(settled);
+  } catch {
+    // not in an invocation (e.g. at module scope): the promise runs on its own
   }
 }

@@ -1,9 +1,14 @@
 import { log } from "../log";
+import { passwordGate } from "./password-gate";
 
 /**
  * Password hashes: PBKDF2-HMAC-SHA256 through WebCrypto, stored as
  * `pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>` (the format scripts/seed.ts writes).
  * The parameters travel with each hash, so they can be raised later without invalidating old hashes.
+ *
+ * Every derivation waits for its turn at this isolate's password gate (password-gate.ts): a hash holds
+ * the isolate's thread, so a burst of logins must not make every other request wait behind all of it.
+ * When too many are waiting, these functions throw 503 `service_unavailable` (ApiError) instead.
  */
 
 const SCHEME = "pbkdf2-sha256";
@@ -75,7 +80,11 @@ function parseStoredHash(storedHash: string): StoredHash | null {
   return { iterations, salt, key };
 }
 
-async function deriveKey(password: string, salt: Uint8Array, iterations: number, keyBytes: number): Promise<Uint8Array> {
+function deriveKey(password: string, salt: Uint8Array, iterations: number, keyBytes: number): Promise<Uint8Array> {
+  return passwordGate.run(() => derive(password, salt, iterations, keyBytes));
+}
+
+async function derive(password: string, salt: Uint8Array, iterations: number, keyBytes: number): Promise<Uint8Array> {
   const material = await crypto.subtle.importKey("raw", utf8.encode(password), "PBKDF2", false, ["deriveBits"]);
   const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, material, keyBytes * 8);
   return new Uint8Array(bits);

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createRedis } from "../../src/cache/redis";
 import { LayerGuard } from "../../src/cache/resilience";
 import { PostgresVersionSource, RedisVersionSource, VersionCache, type VersionSource } from "../../src/cache/versions";
-import { VERSION_TTL_MS } from "../../src/cache/policy";
+import { CALL_TIMEOUT_MS, MAX_AGE_MS, VERSION_TTL_MS } from "../../src/cache/policy";
 import { db, newNamespace, sleep } from "./helpers";
 
 describe.each([
@@ -26,11 +26,13 @@ class FakeSource implements VersionSource {
   readonly layer = "versions-redis";
   value = 0;
   reads = 0;
+  failing = false;
   gate: Promise<void> = Promise.resolve();
   async read(): Promise<number> {
     this.reads += 1;
     const value = this.value;
     await this.gate;
+    if (this.failing) throw new Error("version store down");
     return value;
   }
   async bump(): Promise<number> {
@@ -74,5 +76,76 @@ describe("an isolate's view of the version", () => {
     expect(await cache.current(failing, guard)).toBeUndefined();
     await expect(cache.bump(failing, guard)).rejects.toThrow("down");
     expect(await cache.current(new FakeSource(), guard)).toBeUndefined(); // skipped for a while after failing
+  });
+});
+
+describe("an isolate's view of the version while the store does not answer", () => {
+  const realNow = Date.now.bind(Date);
+  /** From now on this isolate's clock runs `ms` ahead (guards and the version cache read Date.now). */
+  const advanceClock = (ms: number) => vi.spyOn(Date, "now").mockImplementation(() => realNow() + ms);
+  const quiet = () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    vi.spyOn(console, "log").mockImplementation(() => {});
+  };
+  afterEach(() => vi.restoreAllMocks());
+
+  it("keeps the version it confirmed for up to MAX_AGE_MS, asking the store again at most once per VERSION_TTL_MS", async () => {
+    quiet();
+    const source = new FakeSource();
+    source.value = 3;
+    const cache = new VersionCache();
+    const guard = new LayerGuard("versions-test");
+    expect(await cache.current(source, guard)).toBe(3); // confirmed now
+
+    source.failing = true;
+    advanceClock(VERSION_TTL_MS + 10);
+    expect(await cache.current(source, guard)).toBe(3); // the read failed: the confirmed version
+    expect(source.reads).toBe(2);
+    // Meanwhile nobody waits for the store, nor asks it again within VERSION_TTL_MS.
+    expect(await Promise.all(Array.from({ length: 5 }, () => cache.current(source, guard)))).toEqual(Array(5).fill(3));
+    expect(source.reads).toBe(2);
+
+    advanceClock(2 * VERSION_TTL_MS + 20);
+    expect(await cache.current(source, guard)).toBe(3); // at once; one read goes out in the background
+    expect(await cache.current(source, guard)).toBe(3); // ...and only one
+    await vi.waitFor(() => expect(source.reads).toBe(3));
+
+    advanceClock(MAX_AGE_MS + 10);
+    expect(await cache.current(source, guard)).toBeUndefined(); // confirmed more than MAX_AGE_MS ago: bypass
+  });
+
+  it("is confirmed again by a background read once the store answers, and then uses the new version", async () => {
+    quiet();
+    const source = new FakeSource();
+    const cache = new VersionCache();
+    const guard = new LayerGuard("versions-test");
+    expect(await cache.current(source, guard)).toBe(0);
+    source.failing = true;
+    advanceClock(VERSION_TTL_MS + 10);
+    expect(await cache.current(source, guard)).toBe(0);
+    expect(guard.available).toBe(false); // skipped now: requests do not wait for it
+
+    source.failing = false;
+    source.value = 7; // bumped by another isolate meanwhile
+    advanceClock(2 * VERSION_TTL_MS + 20);
+    expect(await cache.current(source, guard)).toBe(0); // the background read is under way
+    await vi.waitFor(() => expect(guard.available).toBe(true));
+    expect(await cache.current(source, guard)).toBe(7);
+    expect(source.reads).toBe(3);
+  });
+
+  it("uses the confirmed version when the store is slower than CALL_TIMEOUT_MS, instead of bypassing", async () => {
+    quiet();
+    const source = new FakeSource();
+    const cache = new VersionCache();
+    const guard = new LayerGuard("versions-test");
+    expect(await cache.current(source, guard)).toBe(0);
+    let answer!: () => void;
+    source.gate = new Promise((resolve) => (answer = resolve));
+    advanceClock(VERSION_TTL_MS + 10);
+    const started = realNow();
+    expect(await cache.current(source, guard)).toBe(0);
+    expect(realNow() - started).toBeGreaterThanOrEqual(CALL_TIMEOUT_MS - 5); // it did wait for the store, once
+    answer();
   });
 });

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CALL_TIMEOUT_MS, MAX_AGE_MS, RETRY_AFTER_MS, STALE_IF_ERROR_MS } from "../../src/cache/policy";
+import { CALL_TIMEOUT_MS, FRESH_MS, MAX_AGE_MS, RETRY_AFTER_MS, STALE_IF_ERROR_MS, VERSION_TTL_MS } from "../../src/cache/policy";
 import { products } from "../../src/db/schema";
 import { READ_DEADLINE_MS } from "../../src/db/resilience";
 import { BLOB_FIELDS } from "../../src/observability/data-point";
@@ -177,6 +177,67 @@ describe("Redis slow, failing or unreachable", () => {
     const failing = warn.mock.calls.filter(([line]) => String(line).includes("catalog cache layer failing"));
     expect(failing).toHaveLength(1);
     expect(JSON.parse(String(failing[0]![0]))).toMatchObject({ layer: "versions-redis", failures: 1 });
+  });
+});
+
+describe("Redis slow or failing after this isolate confirmed the catalog version", () => {
+  /** Moves this isolate's clock so that it reads `ms` after `since` (a real time), whatever time has really passed. */
+  const clockAt = (since: number, ms: number) => advanceClock(since + ms - realNow());
+
+  it("keeps serving the last version for up to 5 s when the version store is slow", { timeout: 20_000 }, async () => {
+    const warn = quietLogs();
+    const t = catalog("upstash");
+    const [id] = (await makeProducts([{ stock: 7 }])) as [number];
+    const confirmed = realNow();
+    const first = await t.read(`/api/v1/products/${id}`);
+    expect(first.cache).toBe("MISS"); // the version is confirmed now, the entry in this isolate's memory
+    await setRedisFault(t.namespace, { delayMs: 2_000 });
+
+    // Past the version's 1 s TTL: the read asks Redis, which does not answer in time.
+    clockAt(confirmed, VERSION_TTL_MS + 200);
+    const slow = await t.read(`/api/v1/products/${id}`);
+    expect(slow.cache).toBe("HIT");
+    expect(slow.text).toBe(first.text);
+    expect(slow.degraded).toBe("redis");
+    expect(warn.mock.calls.filter(([line]) => String(line).includes("catalog cache layer failing"))).toHaveLength(1);
+    // Skipped now: answered from the cache without waiting, still under the version confirmed before,
+    // and the entry's own age rules still apply.
+    clockAt(confirmed, FRESH_MS + 500);
+    const stale = await t.read(`/api/v1/products/${id}`);
+    expect(stale.cache).toBe("STALE");
+    expect(stale.text).toBe(first.text);
+    expect(stale.degraded).toBe("redis");
+    expect(stale.ms).toBeLessThan(CALL_TIMEOUT_MS);
+    clockAt(confirmed, MAX_AGE_MS - 500);
+    expect((await t.read(`/api/v1/products/${id}`)).cache).not.toBe("BYPASS");
+  });
+
+  it("bypasses once no version was confirmed for 5 s, and uses the cache again once Redis answers", { timeout: 20_000 }, async () => {
+    quietLogs();
+    const t = catalog("upstash");
+    const [id] = (await makeProducts([{ stock: 7 }])) as [number];
+    const confirmed = realNow();
+    expect((await t.read(`/api/v1/products/${id}`)).cache).toBe("MISS");
+    await setRedisFault(t.namespace, { failStatus: 503 });
+    clockAt(confirmed, VERSION_TTL_MS + 200);
+    expect((await t.read(`/api/v1/products/${id}`)).cache).toBe("HIT");
+
+    await db.update(products).set({ stock: 6 }).where(eq(products.id, id)); // behind the API's back
+    clockAt(confirmed, MAX_AGE_MS + 100);
+    const bypass = await t.read(`/api/v1/products/${id}`);
+    expect(bypass.cache).toBe("BYPASS");
+    expect(bypass.body!.stock).toBe(6);
+    expect(bypass.degraded).toBe("redis");
+
+    // Redis answers again: a background read (at most one per VERSION_TTL_MS, made even while the layer
+    // is still skipped after its failures) confirms the version, and reads use the cache again.
+    await clearFaults();
+    clockAt(confirmed, MAX_AGE_MS + VERSION_TTL_MS + 300);
+    await vi.waitFor(async () => {
+      const back = await t.read(`/api/v1/products/${id}`);
+      expect(back.cache).not.toBe("BYPASS");
+      expect(back.body!.stock).toBe(6);
+    });
   });
 });
 

@@ -2,6 +2,7 @@
  * Specification of src/services/passwords.ts, run inside workerd (the WebCrypto the Worker uses).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { PASSWORD_GATE_LIMITS, passwordGate } from "../../src/services/password-gate";
 import {
   MAX_PBKDF2_ITERATIONS,
   PASSWORD_HASH_ITERATIONS,
@@ -36,6 +37,7 @@ async function seedSaltFor(email: string): Promise<Uint8Array> {
 
 afterEach(() => {
   vi.restoreAllMocks();
+  passwordGate.limits = PASSWORD_GATE_LIMITS;
 });
 
 describe("iteration count", () => {
@@ -161,5 +163,31 @@ describe("verifyPasswordOfUnknownAccount", () => {
     const [params, , length] = deriveBits.mock.calls[0]!;
     expect(params).toMatchObject({ name: "PBKDF2", hash: "SHA-256", iterations: PASSWORD_HASH_ITERATIONS });
     expect(length).toBe(256);
+  });
+});
+
+describe("the password gate (password-gate.ts)", () => {
+  it("is where every derivation waits: hashing, verifying and the unknown-account check are all refused while it is full", async () => {
+    const hash = await hashPassword("correct horse");
+    passwordGate.limits = { ...PASSWORD_GATE_LIMITS, maxWaiting: 0, holdMs: 60_000 };
+    let release!: () => void;
+    const holder = passwordGate.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const deriveBits = vi.spyOn(crypto.subtle, "deriveBits");
+    for (const attempt of [hashPassword("x"), verifyPassword("correct horse", hash), verifyPasswordOfUnknownAccount("x")]) {
+      await expect(attempt).rejects.toMatchObject({ status: 503, code: "service_unavailable" });
+    }
+    expect(deriveBits).not.toHaveBeenCalled();
+    release();
+    await holder;
+    expect(await verifyPassword("correct horse", hash)).toBe(true);
+  });
+
+  it("still refuses a malformed hash at once, without waiting for a turn", async () => {
+    passwordGate.limits = { ...PASSWORD_GATE_LIMITS, maxWaiting: 0, holdMs: 60_000 };
+    let release!: () => void;
+    const holder = passwordGate.run(() => new Promise<void>((resolve) => (release = resolve)));
+    await expect(verifyPassword("password123", "not a hash")).resolves.toBe(false);
+    release();
+    await holder;
   });
 });
