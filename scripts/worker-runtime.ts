@@ -16,9 +16,31 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { Cron } from "croner";
 import { Miniflare, type WorkerOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import type { Readable } from "node:stream";
 import { OFFLINE_WRANGLER_ENV } from "./services";
+
+/** The part of wrangler's API this module uses. */
+type WranglerApi = Pick<typeof import("wrangler"), "unstable_getMiniflareWorkerOptions" | "unstable_readConfig">;
+let wranglerApi: Promise<WranglerApi> | undefined;
+
+/**
+ * wrangler, imported on first use. Importing its CLI module installs SIGINT and SIGTERM handlers that
+ * call process.exit() at once, ahead of the caller's own (the bench's runtime child stops bare workerd
+ * and removes its config folder on SIGTERM); wrangler's dev server is not used here, so the handlers the
+ * import added are removed again. (Miniflare installs its own exit hook when an instance starts: it
+ * kills workerd and exits; that one stays.)
+ */
+function loadWrangler(): Promise<WranglerApi> {
+  return (wranglerApi ??= (async () => {
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const api = await import("wrangler");
+    for (const signal of signals) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+    return api;
+  })());
+}
 
 /** What the Worker's Fetcher offers for a cron trigger. */
 type ScheduledTarget = { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
@@ -93,7 +115,8 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
   const bundleBytes = bundleSize(bundleDir);
   opts.log(`built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${BUNDLE_DIR}/)`);
 
-  const fromConfig = unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);
+  const wrangler = await loadWrangler();
+  const fromConfig = wrangler.unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);
   const { modulesRules, ...workerOptions } = fromConfig.workerOptions;
   const worker = {
     ...workerOptions,
@@ -125,7 +148,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
   const controlUrl = (await mf.ready).origin;
 
   const cronJobs: Cron[] = [];
-  const crons = unstable_readConfig({ config: `${opts.root}/wrangler.toml` }).triggers.crons ?? [];
+  const crons = wrangler.unstable_readConfig({ config: `${opts.root}/wrangler.toml` }).triggers.crons ?? [];
   if (opts.crons !== false) {
     for (const expression of crons) {
       cronJobs.push(
