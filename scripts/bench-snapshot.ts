@@ -3,7 +3,7 @@
  * is the code as it was when the bench started, whatever others edit in src/ during the run.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 
@@ -12,6 +12,7 @@ import { dirname, join, relative } from "node:path";
  * linked. Returns the folder; the caller removes it.
  */
 export function stageWorkingTree(root: string, log: (line: string) => void): string {
+  removeOrphanedSnapshots(log);
   const stage = join(tmpdir(), `tenpo-bench-${Date.now()}-${process.pid}`);
   mkdirSync(stage, { recursive: true });
   const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8" });
@@ -37,4 +38,24 @@ function gitlessSources(root: string): string[] {
   return readdirSync(join(root, "src"), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => relative(root, join(entry.parentPath, entry.name)));
+}
+
+/** Snapshots left by a bench that was killed (SIGKILL): their folder names the pid, which is gone. */
+function removeOrphanedSnapshots(log: (line: string) => void): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = /^tenpo-bench-\d+-(\d+)$/.exec(name)?.[1];
+    if (pid === undefined || isAlive(Number(pid))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    log(`removed the snapshot of a bench that did not stop: ${name}`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, someone else's.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
