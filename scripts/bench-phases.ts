@@ -47,6 +47,8 @@ export interface ProbeResult {
   server_timing_db_median: number | null;
   /** How many responses said each count, e.g. {"1": 30}. */
   server_timing_db_counts: Record<string, number>;
+  /** False when the database never went quiet after the probe: the background count is then a lower bound. */
+  background_quiet: boolean;
   /** Server-Timing's database count summed over the responses that said X-Cache: HIT (null without Server-Timing). */
   server_timing_db_on_hits: number | null;
   x_cache: Record<string, number>;
@@ -80,6 +82,14 @@ export interface PhaseResult {
    */
   cpu_ms_per_request: Record<ProcRole, number> | null;
   probe: ProbeResult | null;
+  /** How the wait for a quiet database before the measurement went (null when skipped). */
+  settle: Settle | null;
+}
+
+/** The wait for the database to go quiet before a measurement. */
+export interface Settle {
+  quiet: boolean;
+  waited_s: number;
 }
 
 /** How long and how hard each phase runs. */
@@ -99,7 +109,7 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
   const empty = (skipped: string): PhaseResult => ({
     key: spec.key, label: spec.label, target: spec.target, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
     p50_ms: 0, p95_ms: 0, p99_ms: 0, mean_ms: 0, errors: 0, statuses: {}, x_cache: null,
-    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, probe: null,
+    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, probe: null, settle: null,
   });
 
   // Preflight: is the endpoint there at all?
@@ -116,8 +126,8 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
   let probe: ProbeResult | null = null;
   if (app && settings.probeRequests > 0) probe = await runProbe(stack, spec, settings.probeRequests);
 
+  const settled = await settle(stack, spec.label, log);
   log(`${spec.label}: measuring ${settings.durationS} s at ${settings.connections} connections`);
-  await waitForQuiet(stack);
   const db0 = await stack.dbRoundTrips();
   const cache0 = await stack.cacheRoundTrips();
   const cpu0 = stack.processes(spec.target);
@@ -153,6 +163,7 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
       ? { worker: perRequest(cpu.worker), host: perRequest(cpu.host), services: perRequest(cpu.services), datastores: perRequest(cpu.datastores) }
       : null,
     probe,
+    settle: settled,
   };
 }
 
@@ -217,7 +228,7 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
   const timingCounts: number[] = [];
   let timingSeen = 0;
   let onHits = 0;
-  await waitForQuiet(stack);
+  await settle(stack, `${spec.label} probe`, () => {});
   const start = await stack.dbRoundTrips();
   for (let i = 0; i < count; i++) {
     // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
@@ -240,7 +251,7 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
     }
   }
   const inRequests = perRequest.reduce((a, b) => a + b, 0);
-  await waitForQuiet(stack);
+  const backgroundQuiet = await waitForQuiet(stack, SETTLE_QUIET_MS, SETTLE_MAX_MS);
   const withBackground = (await stack.dbRoundTrips()) - start;
   const median = medianOf(perRequest) ?? 0;
   const timingHistogram: Record<string, number> = {};
@@ -255,6 +266,7 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
     server_timing_db_per_request: timingSeen === count ? round(timingTotal / count, 3) : null,
     server_timing_db_median: timingSeen === count ? medianOf(timingCounts) : null,
     server_timing_db_counts: timingHistogram,
+    background_quiet: backgroundQuiet,
     server_timing_db_on_hits: timingSeen === count ? onHits : null,
     x_cache: xCache,
     statuses,
@@ -264,6 +276,27 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
 /** The upper median (the value at index ⌊n/2⌋ of the sorted counts), or null for none. */
 function medianOf(values: number[]): number | null {
   return values.length ? Float64Array.from(values).sort()[Math.floor(values.length / 2)]! : null;
+}
+
+/**
+ * Quiet for longer than the order e-mail queue's max_batch_timeout (2 s, wrangler.toml), so that a
+ * consumer batch still gathering messages has fired and been counted.
+ */
+export const SETTLE_QUIET_MS = 3000;
+/** A backlog of order e-mails (thousands after an order-create phase) can take a while to drain. */
+const SETTLE_MAX_MS = 120_000;
+
+/**
+ * Waits until work left over from earlier load (in-flight requests, the order e-mail backlog, cache
+ * refreshes) has drained, so it is not counted against the next measurement; says how long it took.
+ */
+export async function settle(stack: BenchStack, what: string, log: (line: string) => void): Promise<Settle> {
+  const since = performance.now();
+  const quiet = await waitForQuiet(stack, SETTLE_QUIET_MS, SETTLE_MAX_MS);
+  const waited = (performance.now() - since) / 1000;
+  if (!quiet) log(`${what}: the database was still busy after ${SETTLE_MAX_MS / 1000} s; measuring anyway`);
+  else if (waited > 10) log(`${what}: waited ${waited.toFixed(0)} s for left-over background work to drain`);
+  return { quiet, waited_s: round(waited, 1) };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { catalogHitText, errorText, pct } from "../load/report";
 import type { ScenarioResult } from "../load/scenario";
 import type { CostEstimate } from "./bench-cost";
-import type { PhaseResult } from "./bench-phases";
+import type { PhaseResult, Settle } from "./bench-phases";
 import type { ProcRole } from "./bench-proc";
 import type { TargetResult } from "./bench-targets";
 
@@ -17,6 +17,8 @@ export interface MixedRun {
   cache_round_trips_per_request: number | null;
   /** CPU ms per request by process role (as for the phases), over the whole run. */
   cpu_ms_per_request: Record<ProcRole, number> | null;
+  /** The wait for a quiet database before the run. */
+  settle: Settle;
 }
 
 /** A hello world measured at the start and at the end of the run. */
@@ -142,6 +144,17 @@ function referenceText(name: string, r: Reference): string {
   return `${name}: ${num(r.start_rps, 0)} req/s at the start, ${num(r.end_rps, 0)} at the end${drift}; ratios use ${num(r.used_rps, 0)}.`;
 }
 
+/** Measurements that started while the database was still busy with earlier work, if any. */
+function settleText(report: BenchReport): string {
+  const busy = [
+    ...report.phases.filter((p) => p.settle && !p.settle.quiet).map((p) => p.label),
+    ...report.mixed.filter((m) => !m.settle.quiet).map((m) => m.label),
+  ];
+  const base =
+    "Before each measurement the bench waited until the database had been quiet for 3 s (longer than the e-mail queue's 2 s batch timeout), at most 120 s";
+  return busy.length ? `${base}; it never went quiet before: ${busy.join(", ")} (their counters include earlier work).` : `${base}; it always did.`;
+}
+
 function costText(report: BenchReport): string {
   const c = report.cost;
   if (!c) return "Cost: n/a (no CPU figure for the no-think-time Locust run).";
@@ -181,6 +194,8 @@ export function benchMarkdown(report: BenchReport): string {
       "*CPU ms/req*: utime + stime from /proc ÷ responses, for the workerd serving the phase's Worker (Miniflare's workerd also runs its entry worker and the simulated KV / Cache API / Queues), " +
       "the Node process hosting that runtime, the bench's Node services (SQL-over-HTTP, Upstash REST, mail sink), and every `postgres` and `redis-server` process on the machine " +
       "(shared daemons: other people's test suites on them are counted too; backends that exit mid-phase are lost).",
+    "",
+    settleText(report),
     "",
     costText(report),
     "",

@@ -104,7 +104,8 @@ function probeText(p: PhaseResult): string {
     `probe: median ${pr.db_round_trips_median}, mean ${pr.db_round_trips_per_request} per request over ${pr.requests} sequential requests` +
     `${pr.db_round_trips_outliers ? ` (${pr.db_round_trips_outliers} differed from the median)` : ""}` +
     `; Server-Timing ${timing === null ? "n/a" : `median ${timing} ${JSON.stringify(pr.server_timing_db_counts)}`}` +
-    `; with the background work they set off ${pr.db_round_trips_with_background_per_request}; under load ${p.db_round_trips_per_request}`
+    `; with the background work they set off ${pr.db_round_trips_with_background_per_request}${pr.background_quiet ? "" : " (a lower bound: the database never went quiet)"}` +
+    `; under load ${p.db_round_trips_per_request}`
   );
 }
 

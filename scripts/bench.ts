@@ -34,7 +34,7 @@ import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomI
 import { fileStamp, writeScenarioReport } from "../load/report";
 import { runLocustScenario } from "../load/scenario";
 import { costPerMillionRequests } from "./bench-cost";
-import { runPhase, send, waitForQuiet, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
+import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
 import { cpuDelta } from "./bench-proc";
 import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./bench-report";
 import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./bench-stack";
@@ -86,7 +86,7 @@ function parseSettings(argv: string[]): Settings {
     connections: num(values.connections, q ? 10 : 50, "connections", 1000),
     durationS: num(values.duration, q ? 3 : 10, "duration", 120),
     warmupS: num(values.warmup, q ? 1 : 3, "warmup", 60),
-    probeRequests: q ? 15 : 30,
+    probeRequests: q ? 10 : 30,
     logins: q ? 10 : 50,
     mixedUsers: num(values["mixed-users"], q ? 20 : 200, "mixed-users", 2000),
     mixedDurationS: num(values["mixed-duration"], q ? 6 : 30, "mixed-duration", 300),
@@ -174,7 +174,7 @@ const PROBED = new Set(["list", "detail", "orders-list", "order-create"]);
 
 async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: string): Promise<MixedRun> {
   const label = `Locust user, ${s.mixedUsers} users, ${wait ? "think time 1–3 s" : "no think time"}`;
-  await waitForQuiet(stack);
+  const settled = await settle(stack, label, log);
   const db0 = await stack.dbRoundTrips();
   const cache0 = await stack.cacheRoundTrips();
   const cpu0 = stack.processes("app");
@@ -199,6 +199,7 @@ async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: s
     db_round_trips_per_request: n ? per(db1 - db0) : null,
     cache_round_trips_per_request: n && cache0 !== null && cache1 !== null ? per(cache1 - cache0) : null,
     cpu_ms_per_request: n ? { worker: per(cpu.worker), host: per(cpu.host), services: per(cpu.services), datastores: per(cpu.datastores) } : null,
+    settle: settled,
   };
 }
 
