@@ -6,7 +6,7 @@
  */
 import autocannon from "autocannon";
 import { percentile, round } from "../load/recorder";
-import { cpuDelta, type ProcRole } from "./bench-proc";
+import { cpuDelta, otherLoadMeter, type ProcRole } from "./bench-proc";
 import type { BenchStack, RuntimeKey } from "./bench-stack";
 
 /** What one phase sends, to which runtime. */
@@ -81,6 +81,8 @@ export interface PhaseResult {
    * redis-server processes (shared daemons).
    */
   cpu_ms_per_request: Record<ProcRole, number> | null;
+  /** Cores busy with processes other than the bench's during the measurement (other people's work). */
+  other_load_cores: number | null;
   probe: ProbeResult | null;
   /** How the wait for a quiet database before the measurement went (null when skipped). */
   settle: Settle | null;
@@ -109,7 +111,7 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
   const empty = (skipped: string): PhaseResult => ({
     key: spec.key, label: spec.label, target: spec.target, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
     p50_ms: 0, p95_ms: 0, p99_ms: 0, mean_ms: 0, errors: 0, statuses: {}, x_cache: null,
-    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, probe: null, settle: null,
+    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, other_load_cores: null, probe: null, settle: null,
   });
 
   // Preflight: is the endpoint there at all?
@@ -131,7 +133,9 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
   const db0 = await stack.dbRoundTrips();
   const cache0 = await stack.cacheRoundTrips();
   const cpu0 = stack.processes(spec.target);
+  const otherLoad = otherLoadMeter();
   const run = await load(url, spec, settings.connections, settings.durationS);
+  const otherCores = otherLoad();
   const cpu1 = stack.processes(spec.target);
   const db1 = await stack.dbRoundTrips();
   const cache1 = await stack.cacheRoundTrips();
@@ -162,6 +166,7 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
     cpu_ms_per_request: n > 0
       ? { worker: perRequest(cpu.worker), host: perRequest(cpu.host), services: perRequest(cpu.services), datastores: perRequest(cpu.datastores) }
       : null,
+    other_load_cores: round(otherCores, 2),
     probe,
     settle: settled,
   };

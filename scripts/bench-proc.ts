@@ -131,3 +131,37 @@ export function cpuDelta(before: ProcSample[], after: ProcSample[]): Record<Proc
   for (const s of after) out[s.role] += s.cpuMs - (start.get(s.pid) ?? 0);
   return out;
 }
+
+/** CPU ms the whole machine has spent busy since boot, all cores summed (/proc/stat, first line). */
+function machineBusyMs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal (guest time is already in user).
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ticksToMs(user + nice + system + irq + softirq + steal);
+}
+
+/** CPU ms of `root` and all its descendants, plus every data-store process: what the bench itself causes. */
+function benchCpuMs(root: number): number {
+  const stats = allStats();
+  let ticks = stats.get(root)?.ticks ?? 0;
+  for (const pid of descendants(root, stats)) ticks += stats.get(pid)!.ticks;
+  for (const stat of stats.values()) if (DATASTORE_COMMS.has(stat.comm)) ticks += stat.ticks;
+  return ticksToMs(ticks);
+}
+
+/**
+ * Starts measuring the CPU that processes other than the bench's (this process, its children and
+ * their workerd, PostgreSQL and Redis) use on the machine; the returned function gives it in cores,
+ * averaged since the start. Other people's test suites show up here: it says how far to trust a
+ * phase's figures.
+ */
+export function otherLoadMeter(root: number = process.pid): () => number {
+  const machine0 = machineBusyMs();
+  const bench0 = benchCpuMs(root);
+  const wall0 = performance.now();
+  return () => {
+    const wall = performance.now() - wall0;
+    const other = machineBusyMs() - machine0 - (benchCpuMs(root) - bench0);
+    return wall > 0 ? Math.max(0, other) / wall : 0;
+  };
+}

@@ -17,6 +17,8 @@ export interface MixedRun {
   cache_round_trips_per_request: number | null;
   /** CPU ms per request by process role (as for the phases), over the whole run. */
   cpu_ms_per_request: Record<ProcRole, number> | null;
+  /** Cores busy with processes other than the bench's during the run. */
+  other_load_cores: number;
   /** The wait for a quiet database before the run. */
   settle: Settle;
 }
@@ -82,7 +84,7 @@ export function phaseTable(report: BenchReport): string {
   const ceiling = report.hello.miniflare.used_rps;
   const ratio = (rps: number): string => (ceiling ? pct(rps / ceiling, 0) : "n/a");
   const phaseRow = (p: PhaseResult): string => {
-    if (p.skipped) return `| ${p.label} | ${p.skipped} |${" |".repeat(14)}`;
+    if (p.skipped) return `| ${p.label} | ${p.skipped} |${" |".repeat(15)}`;
     const probe = p.probe;
     const probeCell = probe ? `${probe.db_round_trips_median} / ${num(probe.db_round_trips_per_request, 3)}` : "—";
     const timing = probe?.server_timing_db_median;
@@ -90,7 +92,7 @@ export function phaseTable(report: BenchReport): string {
       p.label, p.rps.toLocaleString("en-US"), ratio(p.rps), p.p50_ms, p.p99_ms, errorText(p),
       probeCell, timing === null || timing === undefined ? "—" : timing, probe ? num(probe.db_round_trips_with_background_per_request, 3) : "—",
       dash(p.db_round_trips_per_request, 3), dash(p.cache_round_trips_per_request, 3), cpuCells(p.cpu_ms_per_request),
-      p.x_cache ? xCacheText(p.x_cache) : "",
+      num(p.other_load_cores), p.x_cache ? xCacheText(p.x_cache) : "",
     ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
   };
   const mixedRow = (m: MixedRun): string => {
@@ -98,7 +100,7 @@ export function phaseTable(report: BenchReport): string {
     return [
       m.label, o.rps.toLocaleString("en-US"), ratio(o.rps), o.p50_ms, o.p99_ms, errorText(o), "—", "—", "—",
       dash(m.db_round_trips_per_request, 3), dash(m.cache_round_trips_per_request, 3), cpuCells(m.cpu_ms_per_request),
-      `catalog ${catalogHitText(m.result)}`,
+      num(m.other_load_cores), `catalog ${catalogHitText(m.result)}`,
     ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
   };
   // The Locust runs sit where they ran: after the autocannon phases, before the closing hello worlds.
@@ -109,8 +111,8 @@ export function phaseTable(report: BenchReport): string {
     ...closing.map(phaseRow),
   ];
   return [
-    "| phase | req/s | of hello (npm start path) | p50 ms | p99 ms | errors | DB RT/req probe median / mean | DB RT/req Server-Timing (probe median) | DB RT/req probe incl. background | DB RT/req under load | Redis REST calls/req | CPU ms/req workerd | CPU ms/req Miniflare host (Node) | CPU ms/req Node services | CPU ms/req PostgreSQL + Redis | X-Cache |",
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| phase | req/s | of hello (npm start path) | p50 ms | p99 ms | errors | DB RT/req probe median / mean | DB RT/req Server-Timing (probe median) | DB RT/req probe incl. background | DB RT/req under load | Redis REST calls/req | CPU ms/req workerd | CPU ms/req Miniflare host (Node) | CPU ms/req Node services | CPU ms/req PostgreSQL + Redis | other load (cores) | X-Cache |",
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...rows,
   ].join("\n");
 }
@@ -193,7 +195,8 @@ export function benchMarkdown(report: BenchReport): string {
       "*under load* = over the measured window ÷ responses (background work included). " +
       "*CPU ms/req*: utime + stime from /proc ÷ responses, for the workerd serving the phase's Worker (Miniflare's workerd also runs its entry worker and the simulated KV / Cache API / Queues), " +
       "the Node process hosting that runtime, the bench's Node services (SQL-over-HTTP, Upstash REST, mail sink), and every `postgres` and `redis-server` process on the machine " +
-      "(shared daemons: other people's test suites on them are counted too; backends that exit mid-phase are lost).",
+      "(shared daemons: other people's test suites on them are counted too; backends that exit mid-phase are lost). " +
+      "*Other load*: cores busy with anything else on the machine during the measurement (/proc/stat minus the bench's processes, PostgreSQL and Redis): other people's work, which lowers every figure of that phase.",
     "",
     settleText(report),
     "",

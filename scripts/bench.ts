@@ -35,7 +35,7 @@ import { fileStamp, writeScenarioReport } from "../load/report";
 import { runLocustScenario } from "../load/scenario";
 import { costPerMillionRequests } from "./bench-cost";
 import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
-import { cpuDelta } from "./bench-proc";
+import { cpuDelta, otherLoadMeter } from "./bench-proc";
 import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./bench-report";
 import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./bench-stack";
 import { evaluateTargets } from "./bench-targets";
@@ -178,6 +178,7 @@ async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: s
   const db0 = await stack.dbRoundTrips();
   const cache0 = await stack.cacheRoundTrips();
   const cpu0 = stack.processes("app");
+  const otherLoad = otherLoadMeter();
   const result = await runLocustScenario({
     target: stack.apiUrl,
     users: s.mixedUsers,
@@ -187,6 +188,7 @@ async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: s
     accounts: "spread",
     progress: (line) => log(`  ${line}`),
   });
+  const otherCores = otherLoad();
   const cpu = cpuDelta(cpu0, stack.processes("app"));
   const db1 = await stack.dbRoundTrips();
   const cache1 = await stack.cacheRoundTrips();
@@ -199,6 +201,7 @@ async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: s
     db_round_trips_per_request: n ? per(db1 - db0) : null,
     cache_round_trips_per_request: n && cache0 !== null && cache1 !== null ? per(cache1 - cache0) : null,
     cpu_ms_per_request: n ? { worker: per(cpu.worker), host: per(cpu.host), services: per(cpu.services), datastores: per(cpu.datastores) } : null,
+    other_load_cores: Math.round(otherCores * 100) / 100,
     settle: settled,
   };
 }
