@@ -140,13 +140,13 @@ function machineBusyMs(): number {
   return ticksToMs(user + nice + system + irq + softirq + steal);
 }
 
-/** CPU ms of `root` and all its descendants, plus every data-store process: what the bench itself causes. */
-function benchCpuMs(root: number): number {
+/** Ticks of `root`, all its descendants and every data-store process, by pid: what the bench itself causes. */
+function benchTicks(root: number): Map<number, number> {
   const stats = allStats();
-  let ticks = stats.get(root)?.ticks ?? 0;
-  for (const pid of descendants(root, stats)) ticks += stats.get(pid)!.ticks;
-  for (const stat of stats.values()) if (DATASTORE_COMMS.has(stat.comm)) ticks += stat.ticks;
-  return ticksToMs(ticks);
+  const out = new Map<number, number>();
+  for (const pid of [root, ...descendants(root, stats)]) out.set(pid, stats.get(pid)?.ticks ?? 0);
+  for (const [pid, stat] of stats) if (DATASTORE_COMMS.has(stat.comm)) out.set(pid, stat.ticks);
+  return out;
 }
 
 /**
@@ -157,11 +157,15 @@ function benchCpuMs(root: number): number {
  */
 export function otherLoadMeter(root: number = process.pid): () => number {
   const machine0 = machineBusyMs();
-  const bench0 = benchCpuMs(root);
+  const bench0 = benchTicks(root);
   const wall0 = performance.now();
   return () => {
     const wall = performance.now() - wall0;
-    const other = machineBusyMs() - machine0 - (benchCpuMs(root) - bench0);
+    // Per pid, as cpuDelta: a PostgreSQL backend that exits (an idle pool connection closed) must not
+    // take its whole lifetime's CPU out of the bench's share. Its CPU within the window is lost instead.
+    let benchTicksUsed = 0;
+    for (const [pid, ticks] of benchTicks(root)) benchTicksUsed += ticks - (bench0.get(pid) ?? 0);
+    const other = machineBusyMs() - machine0 - ticksToMs(benchTicksUsed);
     return wall > 0 ? Math.max(0, other) / wall : 0;
   };
 }
