@@ -1,17 +1,20 @@
 /**
- * One benchmark phase: a request shape driven by autocannon at a fixed number of connections, with
- * the database round trips (SQL-over-HTTP /__stats), cache round trips (Upstash REST /__stats) and
- * workerd CPU time (/proc) read before and after, and a short sequential probe that counts round
- * trips per request exactly (no requests in flight at either end).
+ * One benchmark phase: a request shape driven by autocannon at a fixed number of connections against
+ * one of the stack's runtimes, with the database round trips (SQL-over-HTTP /__stats), cache round
+ * trips (Upstash REST /__stats) and CPU time per process role (/proc) read before and after, and a
+ * short sequential probe that counts round trips per request exactly (no requests in flight at either end).
  */
 import autocannon from "autocannon";
 import { percentile, round } from "../load/recorder";
-import { cpuDelta, type ProcRole } from "./bench-proc";
-import type { BenchStack } from "./bench-stack";
+import { cpuDelta, otherLoadMeter, type ProcRole } from "./bench-proc";
+import type { BenchStack, RuntimeKey } from "./bench-stack";
 
+/** What one phase sends, to which runtime. */
 export interface PhaseSpec {
   key: string;
   label: string;
+  /** The runtime loaded: the app, or a hello world (no database or cache counters then). */
+  target: RuntimeKey;
   method: "GET" | "POST";
   /** A new path (and body) for every request. */
   next: () => { path: string; body?: unknown; token?: string };
@@ -40,15 +43,23 @@ export interface ProbeResult {
   db_round_trips_with_background_per_request: number;
   /** The Worker's own count, from `Server-Timing: db;desc="N queries"` when it sends one. */
   server_timing_db_per_request: number | null;
+  /** Median of the Worker's own per-response counts (null without Server-Timing on every response). */
+  server_timing_db_median: number | null;
+  /** How many responses said each count, e.g. {"1": 30}. */
+  server_timing_db_counts: Record<string, number>;
+  /** False when the database never went quiet after the probe: the background count is then a lower bound. */
+  background_quiet: boolean;
   /** Server-Timing's database count summed over the responses that said X-Cache: HIT (null without Server-Timing). */
   server_timing_db_on_hits: number | null;
   x_cache: Record<string, number>;
   statuses: Record<string, number>;
 }
 
+/** Everything one phase measured. */
 export interface PhaseResult {
   key: string;
   label: string;
+  target: RuntimeKey;
   /** Why nothing was measured ("n/a: endpoint answered 404 …"), or null. */
   skipped: string | null;
   connections: number;
@@ -64,11 +75,26 @@ export interface PhaseResult {
   x_cache: Record<string, number> | null;
   db_round_trips_per_request: number | null;
   cache_round_trips_per_request: number | null;
-  /** CPU ms per request by process role (worker = the user Worker's workerd, proxy = wrangler's proxy workerd). */
+  /**
+   * CPU ms per request by process role: worker = the workerd serving the phase's Worker, host = the Node
+   * process hosting that runtime, services = the bench's Node servers, datastores = all postgres and
+   * redis-server processes (shared daemons).
+   */
   cpu_ms_per_request: Record<ProcRole, number> | null;
+  /** Cores busy with processes other than the bench's during the measurement (other people's work). */
+  other_load_cores: number | null;
   probe: ProbeResult | null;
+  /** How the wait for a quiet database before the measurement went (null when skipped). */
+  settle: Settle | null;
 }
 
+/** The wait for the database to go quiet before a measurement. */
+export interface Settle {
+  quiet: boolean;
+  waited_s: number;
+}
+
+/** How long and how hard each phase runs. */
 export interface PhaseSettings {
   connections: number;
   durationS: number;
@@ -78,34 +104,39 @@ export interface PhaseSettings {
 
 const ACCEPT = { accept: "application/json", "accept-encoding": "gzip" };
 
+/** Preflight, warm-up, probe (when `probeRequests` > 0), then the measurement. */
 export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: PhaseSettings, log: (line: string) => void): Promise<PhaseResult> {
+  const url = stack.urls[spec.target];
+  const app = spec.target === "app";
   const empty = (skipped: string): PhaseResult => ({
-    key: spec.key, label: spec.label, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
+    key: spec.key, label: spec.label, target: spec.target, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
     p50_ms: 0, p95_ms: 0, p99_ms: 0, mean_ms: 0, errors: 0, statuses: {}, x_cache: null,
-    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, probe: null,
+    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, other_load_cores: null, probe: null, settle: null,
   });
 
   // Preflight: is the endpoint there at all?
   const first = spec.next();
   if (spec.auth && !first.token) return empty("n/a: no token (login failed)");
-  const pre = await send(stack.apiUrl, spec.method, first);
+  const pre = await send(url, spec.method, first);
   if (pre.status === 404 || pre.status === 405) {
     return empty(`n/a: endpoint answered ${pre.status} (${pre.text.slice(0, 90).replace(/\s+/g, " ")})`);
   }
 
   log(`${spec.label}: warm-up ${settings.warmupS} s`);
-  await load(stack.apiUrl, spec, settings.connections, settings.warmupS);
+  await load(url, spec, settings.connections, settings.warmupS);
 
   let probe: ProbeResult | null = null;
-  if (settings.probeRequests > 0) probe = await runProbe(stack, spec, settings.probeRequests);
+  if (app && settings.probeRequests > 0) probe = await runProbe(stack, spec, settings.probeRequests);
 
+  const settled = await settle(stack, spec.label, log);
   log(`${spec.label}: measuring ${settings.durationS} s at ${settings.connections} connections`);
-  await waitForQuiet(stack);
   const db0 = await stack.dbRoundTrips();
   const cache0 = await stack.cacheRoundTrips();
-  const cpu0 = stack.processes();
-  const run = await load(stack.apiUrl, spec, settings.connections, settings.durationS);
-  const cpu1 = stack.processes();
+  const cpu0 = stack.processes(spec.target);
+  const otherLoad = otherLoadMeter();
+  const run = await load(url, spec, settings.connections, settings.durationS);
+  const otherCores = otherLoad();
+  const cpu1 = stack.processes(spec.target);
   const db1 = await stack.dbRoundTrips();
   const cache1 = await stack.cacheRoundTrips();
 
@@ -116,6 +147,7 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
   return {
     key: spec.key,
     label: spec.label,
+    target: spec.target,
     skipped: null,
     connections: settings.connections,
     duration_s: run.durationS,
@@ -128,12 +160,15 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
     errors: run.errors,
     statuses: run.statuses,
     x_cache: spec.cached ? run.xCache : null,
-    db_round_trips_per_request: n > 0 ? round((db1 - db0) / n, 3) : null,
-    cache_round_trips_per_request: cache0 === null || cache1 === null || n === 0 ? null : round((cache1 - cache0) / n, 3),
+    // A hello world touches neither: its counters would only show other phases' leftovers.
+    db_round_trips_per_request: app && n > 0 ? round((db1 - db0) / n, 3) : null,
+    cache_round_trips_per_request: !app || cache0 === null || cache1 === null || n === 0 ? null : round((cache1 - cache0) / n, 3),
     cpu_ms_per_request: n > 0
-      ? { worker: perRequest(cpu.worker), proxy: perRequest(cpu.proxy), wrangler: perRequest(cpu.wrangler), other: perRequest(cpu.other) }
+      ? { worker: perRequest(cpu.worker), host: perRequest(cpu.host), services: perRequest(cpu.services), datastores: perRequest(cpu.datastores) }
       : null,
+    other_load_cores: round(otherCores, 2),
     probe,
+    settle: settled,
   };
 }
 
@@ -195,16 +230,17 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
   const statuses: Record<string, number> = {};
   const perRequest: number[] = [];
   let timingTotal = 0;
+  const timingCounts: number[] = [];
   let timingSeen = 0;
   let onHits = 0;
-  await waitForQuiet(stack);
+  await settle(stack, `${spec.label} probe`, () => {});
   const start = await stack.dbRoundTrips();
   for (let i = 0; i < count; i++) {
     // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
     // next request's count: wait for a short quiet spell between requests.
     if (i > 0) await waitForQuiet(stack, 200, 2500);
     const before = await stack.dbRoundTrips();
-    const res = await send(stack.apiUrl, spec.method, spec.next());
+    const res = await send(stack.urls[spec.target], spec.method, spec.next());
     perRequest.push((await stack.dbRoundTrips()) - before);
     statuses[res.status] = (statuses[res.status] ?? 0) + 1;
     if (spec.cached) {
@@ -213,15 +249,18 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
     }
     const dbCount = serverTimingDbCount(res.headers.get("server-timing"));
     if (dbCount !== null) {
+      timingCounts.push(dbCount);
       timingTotal += dbCount;
       timingSeen += 1;
       if (res.headers.get("x-cache") === "HIT") onHits += dbCount;
     }
   }
   const inRequests = perRequest.reduce((a, b) => a + b, 0);
-  await waitForQuiet(stack);
+  const backgroundQuiet = await waitForQuiet(stack, SETTLE_QUIET_MS, SETTLE_MAX_MS);
   const withBackground = (await stack.dbRoundTrips()) - start;
-  const median = Float64Array.from(perRequest).sort()[Math.floor(perRequest.length / 2)] ?? 0;
+  const median = medianOf(perRequest) ?? 0;
+  const timingHistogram: Record<string, number> = {};
+  for (const c of timingCounts) timingHistogram[c] = (timingHistogram[c] ?? 0) + 1;
   return {
     requests: count,
     db_round_trips: inRequests,
@@ -230,10 +269,39 @@ async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Prom
     db_round_trips_outliers: perRequest.filter((n) => n !== median).length,
     db_round_trips_with_background_per_request: round(withBackground / count, 3),
     server_timing_db_per_request: timingSeen === count ? round(timingTotal / count, 3) : null,
+    server_timing_db_median: timingSeen === count ? medianOf(timingCounts) : null,
+    server_timing_db_counts: timingHistogram,
+    background_quiet: backgroundQuiet,
     server_timing_db_on_hits: timingSeen === count ? onHits : null,
     x_cache: xCache,
     statuses,
   };
+}
+
+/** The upper median (the value at index ⌊n/2⌋ of the sorted counts), or null for none. */
+function medianOf(values: number[]): number | null {
+  return values.length ? Float64Array.from(values).sort()[Math.floor(values.length / 2)]! : null;
+}
+
+/**
+ * Quiet for longer than the order e-mail queue's max_batch_timeout (2 s, wrangler.toml), so that a
+ * consumer batch still gathering messages has fired and been counted.
+ */
+export const SETTLE_QUIET_MS = 3000;
+/** A backlog of order e-mails (thousands after an order-create phase) can take a while to drain. */
+const SETTLE_MAX_MS = 120_000;
+
+/**
+ * Waits until work left over from earlier load (in-flight requests, the order e-mail backlog, cache
+ * refreshes) has drained, so it is not counted against the next measurement; says how long it took.
+ */
+export async function settle(stack: BenchStack, what: string, log: (line: string) => void): Promise<Settle> {
+  const since = performance.now();
+  const quiet = await waitForQuiet(stack, SETTLE_QUIET_MS, SETTLE_MAX_MS);
+  const waited = (performance.now() - since) / 1000;
+  if (!quiet) log(`${what}: the database was still busy after ${SETTLE_MAX_MS / 1000} s; measuring anyway`);
+  else if (waited > 10) log(`${what}: waited ${waited.toFixed(0)} s for left-over background work to drain`);
+  return { quiet, waited_s: round(waited, 1) };
 }
 
 /**
@@ -272,6 +340,7 @@ export function serverTimingDbCount(header: string | null): number | null {
   return null;
 }
 
+/** One request, body read in full. */
 export async function send(
   apiUrl: string,
   method: string,

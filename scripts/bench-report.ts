@@ -1,43 +1,64 @@
 /**
- * The benchmark's verdicts and tables: each phase as a share of the hello-world ceiling measured in
- * the same run, and PASS / MISS / n/a per target. A number that was not measured is never made up.
+ * The benchmark's report: its shape (JSON) and its Markdown tables. Every phase is shown as a share of
+ * the hello world on npm start's path measured in the same run; targets come from scripts/bench-targets.ts.
  */
 import { catalogHitText, errorText, pct } from "../load/report";
 import type { ScenarioResult } from "../load/scenario";
-import type { PhaseResult } from "./bench-phases";
+import type { CostEstimate } from "./bench-cost";
+import type { PhaseResult, Settle } from "./bench-phases";
+import type { ProcRole } from "./bench-proc";
+import type { TargetResult } from "./bench-targets";
 
-export type Verdict = "PASS" | "MISS" | "n/a";
-export interface TargetResult {
-  target: string;
-  measured: string;
-  verdict: Verdict;
-}
-
+/** One Locust run and the counters read around it. */
 export interface MixedRun {
   label: string;
   result: ScenarioResult;
   db_round_trips_per_request: number | null;
-  cpu_worker_ms_per_request: number | null;
-  cpu_proxy_ms_per_request: number | null;
+  cache_round_trips_per_request: number | null;
+  /** CPU ms per request by process role (as for the phases), over the whole run. */
+  cpu_ms_per_request: Record<ProcRole, number> | null;
+  /** Cores busy with processes other than the bench's during the run. */
+  other_load_cores: number;
+  /** The wait for a quiet database before the run. */
+  settle: Settle;
 }
 
+/** A hello world measured at the start and at the end of the run. */
+export interface Reference {
+  start_rps: number | null;
+  end_rps: number | null;
+  /** What ratios use: the mean of the two clean runs (or the one that was clean). */
+  used_rps: number | null;
+  /** (end − start) ÷ start. */
+  drift: number | null;
+}
+
+/** Everything one run measured, as written to bench-<timestamp>.json. */
 export interface BenchReport {
   started_at: string;
   finished_at: string;
   elapsed_s: number;
   machine: Record<string, string | number>;
-  serving_path: { description: string; differences_from_npm_start: string[]; wrangler_command: string };
+  serving_path: {
+    description: string;
+    differences_from_npm_start: string[];
+    /** LOG_REQUESTS and where the Worker's output went. */
+    request_log: string;
+    metrics_sink: string;
+    app_vars: Record<string, string>;
+    bare_workerd_config: string | null;
+  };
   settings: Record<string, number | boolean | string>;
-  ceiling: { start_rps: number | null; end_rps: number | null; used_rps: number | null; drift: number | null };
+  hello: { miniflare: Reference; workerd: Reference };
   phases: PhaseResult[];
   mixed: MixedRun[];
+  /** One million requests of the no-think-time Locust mix on Workers Standard. */
+  cost: (CostEstimate & { basis: string }) | null;
   targets: TargetResult[];
 }
 
-const MIXED_USERS_TARGET = 200;
-
-/** The ceiling the ratios use: the mean of the hello-world runs at the start and the end. */
-export function ceilingOf(start: PhaseResult | undefined, end: PhaseResult | undefined): BenchReport["ceiling"] {
+/** The start and end runs of one hello world, combined. */
+export function referenceOf(start: PhaseResult | undefined, end: PhaseResult | undefined): Reference {
   const usable = (p?: PhaseResult): number | null => (p && !p.skipped && p.requests > 0 && p.errors === 0 ? p.rps : null);
   const a = usable(start);
   const b = usable(end);
@@ -50,131 +71,53 @@ export function ceilingOf(start: PhaseResult | undefined, end: PhaseResult | und
   };
 }
 
-export function evaluateTargets(report: Pick<BenchReport, "phases" | "mixed" | "ceiling">): TargetResult[] {
-  const phase = (key: string): PhaseResult | undefined => report.phases.find((p) => p.key === key);
-  const out: TargetResult[] = [];
-  const ceiling = report.ceiling.used_rps;
+const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : String(Math.round(v * 10 ** digits) / 10 ** digits));
+const dash = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "—" : num(v, digits));
 
-  for (const key of ["list", "detail"] as const) {
-    const p = phase(key);
-    const target = `cached ${key === "list" ? "product list" : "product detail"} ≥ 50 % of the ceiling`;
-    if (!p || p.skipped) out.push({ target, measured: p?.skipped ?? "not run", verdict: "n/a" });
-    else if (ceiling === null) out.push({ target, measured: "n/a: no clean hello-world ceiling", verdict: "n/a" });
-    else if (p.errors > 0) out.push({ target, measured: `${errorText(p)} errors in ${p.requests} requests`, verdict: "MISS" });
-    else {
-      const ratio = p.rps / ceiling;
-      const cacheNote = p.x_cache && (p.x_cache.HIT ?? 0) === 0 ? " (no X-Cache HIT: not cached)" : "";
-      out.push({ target, measured: `${pct(ratio)} (${p.rps} of ${ceiling} req/s)${cacheNote}`, verdict: ratio >= 0.5 ? "PASS" : "MISS" });
-    }
-  }
-
-  const roundTrips = (key: string, target: string, max: number, exact: boolean): void => {
-    const p = phase(key);
-    if (!p || p.skipped) return void out.push({ target, measured: p?.skipped ?? "not run", verdict: "n/a" });
-    if (!p.probe) return void out.push({ target, measured: "n/a: no probe", verdict: "n/a" });
-    const ok = Object.entries(p.probe.statuses).every(([s]) => Number(s) < 400);
-    if (!ok) {
-      return void out.push({ target, measured: `n/a: probe answered ${JSON.stringify(p.probe.statuses)}`, verdict: "n/a" });
-    }
-    const pr = p.probe;
-    const timing = pr.server_timing_db_per_request;
-    const measured =
-      `median ${pr.db_round_trips_median}, mean ${pr.db_round_trips_per_request} per request ` +
-      `(${pr.db_round_trips} over ${pr.requests} sequential requests${pr.db_round_trips_outliers ? `, ${pr.db_round_trips_outliers} differed from the median` : ""}` +
-      `${timing === null ? "" : `; Server-Timing says ${timing}`}; ` +
-      `with the background work they set off ${pr.db_round_trips_with_background_per_request}; under load ${p.db_round_trips_per_request})`;
-    const v = pr.db_round_trips_median;
-    // Server-Timing counts the handler's own queries; work started around the response (waitUntil,
-    // e.g. the e-mail outbox bookkeeping) can reach the database before the client has the response.
-    const disagree =
-      timing !== null && Math.abs(timing - v) >= 0.5
-        ? ` — differs from the Worker's own count (${timing}): likely work started around the response (waitUntil) landing in the request's window; the verdict uses the external count`
-        : "";
-    out.push({ target, measured: measured + disagree, verdict: (exact ? v === max : v <= max) ? "PASS" : "MISS" });
-  };
-  roundTrips("orders-list", "orders list = 1 database round trip", 1, true);
-  roundTrips("order-create", "order create ≤ 2 database round trips", 2, false);
-
-  // A cache hit costs no database round trip: probes of repeated cached reads, all HIT.
-  for (const key of ["list", "detail"] as const) {
-    const p = phase(key);
-    const target = `cache hit (${key}) = 0 database round trips`;
-    if (!p || p.skipped) out.push({ target, measured: p?.skipped ?? "not run", verdict: "n/a" });
-    else if (!p.probe) out.push({ target, measured: "n/a: no probe", verdict: "n/a" });
-    else {
-      const hits = p.probe.x_cache.HIT ?? 0;
-      const seen = Object.entries(p.probe.x_cache).filter(([k]) => k !== "none").reduce((a, [, n]) => a + n, 0);
-      if (seen === 0) out.push({ target, measured: "n/a: no X-Cache header", verdict: "n/a" });
-      else if (hits === 0) out.push({ target, measured: `n/a: no HIT among ${p.probe.requests} repeated reads (${JSON.stringify(p.probe.x_cache)})`, verdict: "n/a" });
-      else {
-        const nonHits = p.probe.requests - hits;
-        const timing = p.probe.server_timing_db_on_hits;
-        if (nonHits === 0) {
-          const measured = `${p.probe.db_round_trips} round trips over ${p.probe.requests} repeated reads, all HIT` +
-            (timing === null ? "" : `; Server-Timing says ${timing}`);
-          out.push({ target, measured, verdict: p.probe.db_round_trips === 0 ? "PASS" : "MISS" });
-        } else if (timing !== null) {
-          // Some reads missed or were stale: attribute with the Worker's own per-response count.
-          const measured = `Server-Timing: ${timing} database queries over ${hits} HIT responses ` +
-            `(${nonHits} of ${p.probe.requests} not HIT: ${JSON.stringify(p.probe.x_cache)}; ${p.probe.db_round_trips} round trips in all)`;
-          out.push({ target, measured, verdict: timing === 0 ? "PASS" : "MISS" });
-        } else {
-          out.push({ target, measured: `n/a: ${nonHits} of ${p.probe.requests} repeated reads not HIT (${JSON.stringify(p.probe.x_cache)}), ${p.probe.db_round_trips} round trips, no Server-Timing to attribute them`, verdict: "n/a" });
-        }
-      }
-    }
-  }
-
-  // Each Locust run is judged on its own: the chapter's scenario (1–3 s think time) is the one its
-  // 95 % hit rate came from; the run without think time is an overload test of the same mix.
-  if (report.mixed.length === 0) {
-    out.push({ target: `zero errors in the mixed scenario at ${MIXED_USERS_TARGET} users`, measured: "not run", verdict: "n/a" });
-    out.push({ target: "cache hit ratio ≥ 95 % for catalog reads (mixed scenario)", measured: "not run", verdict: "n/a" });
-  }
-  for (const mixed of report.mixed) {
-    const r = mixed.result;
-    const scenario = r.wait ? "chapter's mix, 1–3 s think time" : "no think time";
-    const zeroErrors = `zero errors in the mixed scenario at ${MIXED_USERS_TARGET} users (${scenario})`;
-    const errs = r.endpoints.filter((e) => e.errors > 0).map((e) => `${e.endpoint} ${errorText(e)}`).join("; ");
-    const measured = `${r.overall.errors} errors in ${r.overall.requests} requests at ${r.users} users${errs ? ` — ${errs}` : ""}`;
-    if (r.users < MIXED_USERS_TARGET) out.push({ target: zeroErrors, measured: `n/a: ran with ${r.users} users; ${measured}`, verdict: "n/a" });
-    else out.push({ target: zeroErrors, measured, verdict: r.overall.errors === 0 && r.overall.requests > 0 ? "PASS" : "MISS" });
-
-    const h = r.catalog_hit_ratio;
-    out.push({
-      target: `cache hit ratio ≥ 95 % for catalog reads (${scenario})`,
-      measured: catalogHitText(r),
-      verdict: h.ratio === null ? "n/a" : h.ratio >= 0.95 ? "PASS" : "MISS",
-    });
-  }
-  return out;
+function cpuCells(cpu: Record<ProcRole, number> | null): string {
+  if (!cpu) return "n/a | n/a | n/a | n/a";
+  return `${num(cpu.worker)} | ${num(cpu.host)} | ${num(cpu.services)} | ${num(cpu.datastores)}`;
 }
 
-const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : String(Math.round(v * 10 ** digits) / 10 ** digits));
-
+/** The main table: every phase and both Locust runs, in the order they ran. */
 export function phaseTable(report: BenchReport): string {
-  const ceiling = report.ceiling.used_rps;
-  const rows = report.phases.map((p) => {
-    if (p.skipped) return `| ${p.label} | ${p.skipped} | | | | | | | | | |`;
-    const ratio = ceiling ? pct(p.rps / ceiling, 0) : "n/a";
-    const cache = p.x_cache ? xCacheText(p.x_cache) : "";
-    const cpu = p.cpu_ms_per_request;
-    return `| ${p.label} | ${p.rps.toLocaleString("en-US")} | ${ratio} | ${p.p50_ms} | ${p.p95_ms} | ${p.p99_ms} | ${errorText(p)} | ${num(p.db_round_trips_per_request, 3)} | ${num(p.cache_round_trips_per_request, 3)} | ${cpu ? `${num(cpu.worker)} / ${num(cpu.proxy)}` : "n/a"} | ${cache} |`;
-  });
-  for (const m of report.mixed) {
-    const r = m.result;
-    const ratio = ceiling ? pct(r.overall.rps / ceiling, 0) : "n/a";
-    rows.push(
-      `| ${m.label} | ${r.overall.rps.toLocaleString("en-US")} | ${ratio} | ${r.overall.p50_ms} | ${r.overall.p95_ms} | ${r.overall.p99_ms} | ${errorText(r.overall)} | ${num(m.db_round_trips_per_request, 3)} | | ${num(m.cpu_worker_ms_per_request)} / ${num(m.cpu_proxy_ms_per_request)} | catalog ${catalogHitText(r)} |`,
-    );
-  }
+  const ceiling = report.hello.miniflare.used_rps;
+  const ratio = (rps: number): string => (ceiling ? pct(rps / ceiling, 0) : "n/a");
+  const phaseRow = (p: PhaseResult): string => {
+    if (p.skipped) return `| ${p.label} | ${p.skipped} |${" |".repeat(15)}`;
+    const probe = p.probe;
+    const probeCell = probe ? `${probe.db_round_trips_median} / ${num(probe.db_round_trips_per_request, 3)}` : "—";
+    const timing = probe?.server_timing_db_median;
+    return [
+      p.label, p.rps.toLocaleString("en-US"), ratio(p.rps), p.p50_ms, p.p99_ms, errorText(p),
+      probeCell, timing === null || timing === undefined ? "—" : timing, probe ? num(probe.db_round_trips_with_background_per_request, 3) : "—",
+      dash(p.db_round_trips_per_request, 3), dash(p.cache_round_trips_per_request, 3), cpuCells(p.cpu_ms_per_request),
+      num(p.other_load_cores), p.x_cache ? xCacheText(p.x_cache) : "",
+    ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
+  };
+  const mixedRow = (m: MixedRun): string => {
+    const o = m.result.overall;
+    return [
+      m.label, o.rps.toLocaleString("en-US"), ratio(o.rps), o.p50_ms, o.p99_ms, errorText(o), "—", "—", "—",
+      dash(m.db_round_trips_per_request, 3), dash(m.cache_round_trips_per_request, 3), cpuCells(m.cpu_ms_per_request),
+      num(m.other_load_cores), `catalog ${catalogHitText(m.result)}`,
+    ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
+  };
+  // The Locust runs sit where they ran: after the autocannon phases, before the closing hello worlds.
+  const closing = report.phases.filter((p) => p.key.endsWith("-end"));
+  const rows = [
+    ...report.phases.filter((p) => !p.key.endsWith("-end")).map(phaseRow),
+    ...report.mixed.map(mixedRow),
+    ...closing.map(phaseRow),
+  ];
   return [
-    "| phase | req/s | of ceiling | p50 ms | p95 ms | p99 ms | errors | DB round trips/req | Redis REST calls/req | CPU ms/req worker / proxy | X-Cache |",
-    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
+    "| phase | req/s | of hello (npm start path) | p50 ms | p99 ms | errors | DB RT/req probe median / mean | DB RT/req Server-Timing (probe median) | DB RT/req probe incl. background | DB RT/req under load | Redis REST calls/req | CPU ms/req workerd | CPU ms/req Miniflare host (Node) | CPU ms/req Node services | CPU ms/req PostgreSQL + Redis | other load (cores) | X-Cache |",
+    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...rows,
   ].join("\n");
 }
 
+/** Per-endpoint tables of each Locust run. */
 export function mixedTables(report: BenchReport): string {
   return report.mixed
     .map((m) => {
@@ -193,30 +136,71 @@ export function mixedTables(report: BenchReport): string {
     .join("\n\n");
 }
 
+/** PASS / MISS / n/a, one row per target. */
 export function targetTable(targets: TargetResult[]): string {
   return ["| target | measured | result |", "|---|---|---|", ...targets.map((t) => `| ${t.target} | ${t.measured} | **${t.verdict}** |`)].join("\n");
 }
 
+function referenceText(name: string, r: Reference): string {
+  const drift = r.drift === null ? "" : ` (drift ${pct(r.drift, 0)}${Math.abs(r.drift) > 0.2 ? ": the machine's load changed during the run, compare with care" : ""})`;
+  return `${name}: ${num(r.start_rps, 0)} req/s at the start, ${num(r.end_rps, 0)} at the end${drift}; ratios use ${num(r.used_rps, 0)}.`;
+}
+
+/** Measurements that started while the database was still busy with earlier work, if any. */
+function settleText(report: BenchReport): string {
+  const busy = [
+    ...report.phases.filter((p) => p.settle && !p.settle.quiet).map((p) => p.label),
+    ...report.mixed.filter((m) => !m.settle.quiet).map((m) => m.label),
+  ];
+  const base =
+    "Before each measurement the bench waited until the database had been quiet for 3 s (longer than the e-mail queue's 2 s batch timeout), at most 120 s";
+  return busy.length ? `${base}; it never went quiet before: ${busy.join(", ")} (their counters include earlier work).` : `${base}; it always did.`;
+}
+
+function costText(report: BenchReport): string {
+  const c = report.cost;
+  if (!c) return "Cost: n/a (no CPU figure for the no-think-time Locust run).";
+  return (
+    `Cost on Workers Standard of one million requests of the chapter's mix (the no-think-time Locust run): ` +
+    `**$${c.total_usd.toFixed(4)}** = $${c.requests_usd.toFixed(2)} (requests) + $0.02 × ${num(c.cpu_ms_per_request, 3)} CPU-ms/req = $${c.cpu_usd.toFixed(4)} (CPU). ${c.basis}`
+  );
+}
+
+/** The whole report as Markdown (what the bench prints and writes to bench-<timestamp>.md). */
 export function benchMarkdown(report: BenchReport): string {
   const m = report.machine;
-  const c = report.ceiling;
+  const sp = report.serving_path;
   return [
     `# Tenpo benchmark ${report.started_at}`,
     "",
     `Machine: ${m.cpu} × ${m.cores} cores, ${m.memory_gb} GB, load average ${m.load_start} at the start, ${m.load_end} at the end; ` +
-      `Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}; code ${m.git}. Took ${report.elapsed_s} s.`,
+      `Node ${m.node}, wrangler ${m.wrangler}, miniflare ${m.miniflare}, workerd ${m.workerd}; code ${m.git}. Took ${report.elapsed_s} s.`,
     "",
-    `Serving path: ${report.serving_path.description}`,
+    `Serving path: ${sp.description}`,
+    "",
+    `Differs from \`npm start\`: ${sp.differences_from_npm_start.join("; ")}.`,
+    "",
+    `Request log: ${sp.request_log}. Metrics: ${sp.metrics_sink}.`,
     "",
     `Settings: ${Object.entries(report.settings).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     "",
-    `Ceiling (hello world, \`GET /health\`, same path): ${num(c.start_rps, 0)} req/s at the start, ${num(c.end_rps, 0)} at the end` +
-      `${c.drift === null ? "" : ` (drift ${pct(c.drift, 0)}${Math.abs(c.drift) > 0.2 ? ": the machine's load changed during the run, compare with care" : ""})`}; ratios use ${num(c.used_rps, 0)}.`,
+    referenceText("Hello world on npm start's path (Miniflare, direct socket)", report.hello.miniflare),
+    referenceText("Hello world on bare `workerd serve`", report.hello.workerd),
     "",
     phaseTable(report),
     "",
-    "CPU ms/req: utime+stime of the workerd running the Worker / of wrangler's proxy workerd, per request (/proc). " +
-      "DB round trips/req: SQL-over-HTTP requests for this run's database ÷ requests (includes background work such as cache refreshes).",
+    "How to read it: *of hello* = req/s ÷ the hello world on npm start's path (mean of start and end). " +
+      "*DB RT/req*: SQL-over-HTTP requests for this run's database; *probe* = sequential requests, each after the database was quiet (median / mean of the external count), " +
+      "*Server-Timing* = the Worker's own count of the handler's queries, *incl. background* = everything the probe set off, counted until the database was quiet again, " +
+      "*under load* = over the measured window ÷ responses (background work included). " +
+      "*CPU ms/req*: utime + stime from /proc ÷ responses, for the workerd serving the phase's Worker (Miniflare's workerd also runs its entry worker and the simulated KV / Cache API / Queues), " +
+      "the Node process hosting that runtime, the bench's Node services (SQL-over-HTTP, Upstash REST, mail sink), and every `postgres` and `redis-server` process on the machine " +
+      "(shared daemons: other people's test suites on them are counted too; backends that exit mid-phase are lost). " +
+      "*Other load*: cores busy with anything else on the machine during the measurement (/proc/stat minus the bench's processes, PostgreSQL and Redis): other people's work, which lowers every figure of that phase.",
+    "",
+    settleText(report),
+    "",
+    costText(report),
     "",
     mixedTables(report),
     "",

@@ -12,8 +12,9 @@
  *      flushed first, so no cache entry of `npm start` or the tests (database 0) is shared.
  *
  * Protocol with the parent: options as JSON in argv[2]; one line `READY <json>` on stdout when up;
- * lines on stdin `{"watch": <pgid>}` name a process group (wrangler) to kill if the parent disappears
- * (stdin closes). SIGTERM/SIGINT: close the servers, drop the run database, exit.
+ * lines on stdin `{"watch": <pgid>}` name a process group (a Worker runtime child and its workerd) to
+ * kill if the parent disappears (stdin closes). SIGTERM/SIGINT: close the servers, drop the run
+ * database, exit.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -64,7 +65,7 @@ const REDIS_DB = Number(process.env.BENCH_REDIS_DB ?? 13);
 const log = (line: string): void => console.log(`[bench-services] ${line}`);
 
 const cleanups: Array<() => Promise<void>> = [];
-let watchedGroup: number | undefined;
+const watchedGroups = new Set<number>();
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? "{}") as BenchServicesOptions;
@@ -211,14 +212,13 @@ function dataFingerprint(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-/** stdin carries the process group to guard; when it closes, the parent is gone: clean up. */
+/** stdin carries the process groups to guard; when it closes, the parent is gone: clean up. */
 function watchParent(): void {
   const lines = createInterface({ input: process.stdin });
   lines.on("line", (line) => {
     try {
       const msg = JSON.parse(line) as { watch?: number };
-      // 0: the parent stopped the group itself; nothing to guard any more.
-      if (typeof msg.watch === "number") watchedGroup = msg.watch > 0 ? msg.watch : undefined;
+      if (typeof msg.watch === "number" && msg.watch > 0) watchedGroups.add(msg.watch);
     } catch {
       // Not for us.
     }
@@ -230,9 +230,9 @@ let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (watchedGroup !== undefined) {
+  for (const group of watchedGroups) {
     try {
-      process.kill(-watchedGroup, "SIGTERM");
+      process.kill(-group, "SIGTERM");
     } catch {
       // Already stopped by the parent.
     }

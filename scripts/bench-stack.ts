@@ -1,62 +1,71 @@
 /**
  * The stack in its benchmark configuration, for `npm run bench` (scripts/bench.ts).
  *
- * What differs from `npm start` (scripts/start.ts), and why:
- *   - own ports (API 8797, SQL-over-HTTP 4454, Upstash REST 8089, a free inspector port; the next free
- *     port when one is taken), so a running `npm start` (8787/4444/8079) is never disturbed;
- *   - `wrangler dev --log-level warn`: no line printed per request (that alone halves a hello-world's
- *     throughput, shared/notes/local-serving-paths.md); wrangler's output goes to a log file;
- *   - `--var LOG_REQUESTS:false`: the Worker's own per-request JSON log line off (failed requests
- *     still log); `METRICS_SINK_URL` left at wrangler.toml's empty default: no metrics sink (npm start runs scripts/metrics-sink.ts,
- *     which appends every request's data point to .tenpo/metrics.jsonl);
- *   - order e-mails go to a mail sink of the bench's own (free port), not to npm start's on 8025;
- *   - a snapshot of the working tree in a temporary folder: wrangler watches its sources, and other
- *     people editing src/ during a run would otherwise reload the Worker mid-measurement. The code
- *     measured is the code as it was when the bench started;
+ * The serving path is `npm start`'s: the production bundle (`wrangler deploy --dry-run`) on workerd
+ * through Miniflare with the API port bound directly to the Worker (scripts/worker-runtime.ts), with
+ * Miniflare's simulated KV, Cache API and Queues. What differs from `npm start` (scripts/start.ts), and why:
+ *   - own ports (API 8797, SQL-over-HTTP 4454, Upstash REST 8089, hello worlds 8798 and 8799; the next
+ *     free port when one is taken; Miniflare's entry port and the mail sink on free ports), so a running
+ *     `npm start` (8787/4444/8079) is never disturbed;
+ *   - `LOG_REQUESTS=false`: the Worker's per-request JSON log line off (failed requests still log) unless
+ *     `--request-log`, which turns it on, to a file, so its cost can be measured; `METRICS_SINK_URL` left at
+ *     wrangler.toml's empty default: no metrics sink (npm start runs scripts/metrics-sink.ts);
+ *   - no cron: a re-send sweep during a phase would be counted against that phase;
+ *   - order e-mails go to a mail sink of the bench's own, not to npm start's on 8025;
+ *   - a snapshot of the working tree (scripts/bench-snapshot.ts), from which the bundle is built: the
+ *     code measured is the code as it was when the bench started;
  *   - fresh state: its own database cloned from a seeded template, its own Redis logical database
- *     (flushed), its own `--persist-to` folder (empty KV, Cache API and queues) — scripts/bench-services.ts;
- *   - the database and protocol servers run in a child process, not in the process generating load.
- * The serving path itself is the same as `npm start`'s: wrangler dev (a proxy workerd in front of the
- * Worker's workerd, Miniflare's simulated KV / Cache API / Queues), same bundle, same bindings.
+ *     (flushed), an empty persist folder (KV, Cache API and queues) — scripts/bench-services.ts;
+ *   - nothing runs in the process generating load: the database and protocol servers run in one child
+ *     (scripts/bench-services.ts), each Worker runtime in a child of its own (scripts/bench-runtime.ts):
+ *     the app, and scripts/hello-world.js on the same path and on bare `workerd serve`.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { createInterface } from "node:readline";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startReadyChild, type ReadyChild } from "./bench-child";
+import { sampleProcesses, type ProcSample } from "./bench-proc";
+import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./bench-runtime";
 import type { BenchServicesOptions, BenchServicesReady } from "./bench-services";
-import { sampleWrangler, type ProcSample } from "./bench-proc";
-import { freePort, OFFLINE_WRANGLER_ENV } from "./services";
+import { stageWorkingTree } from "./bench-snapshot";
+import { freePort } from "./services";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 180_000;
 
+/** Which Worker a phase loads: the app, or the hello world on npm start's path or on bare workerd. */
+export type RuntimeKey = BenchRuntimeKind;
+
 export interface BenchStackOptions {
-  apiPort?: number;
-  sqlPort?: number;
-  upstashPort?: number;
   kvCache?: boolean;
   embeddedDb?: boolean;
-  /** wrangler's and the services' output. */
+  /** The Worker's per-request JSON log line on (LOG_REQUESTS=true), written to `workerLogFile`. */
+  requestLog: boolean;
+  /** The services' and runtimes' output. */
   logFile: string;
+  /** The Worker's console output (and bare workerd's). */
+  workerLogFile: string;
   log: (line: string) => void;
 }
 
 export interface BenchStack {
+  /** The app on npm start's path. */
   apiUrl: string;
-  apiPort: number;
+  /** Each runtime's base URL. */
+  urls: Record<RuntimeKey, string>;
+  runtimes: Record<RuntimeKey, BenchRuntimeReady>;
   services: BenchServicesReady;
-  /** The wrangler command line (secrets masked) and the vars it passes, for the report. */
-  wranglerCommand: string;
+  /** The vars the app gets on top of wrangler.toml's (secrets masked), for the report. */
+  appVars: Record<string, string>;
   stageDir: string;
   /** SQL-over-HTTP requests (= database round trips) for this run's database so far. */
   dbRoundTrips(): Promise<number>;
   /** Upstash REST requests so far, or null when the cache runs on KV alone. */
   cacheRoundTrips(): Promise<number | null>;
-  processes(): ProcSample[];
+  /** CPU samples of the processes a phase on `target` is charged for (scripts/bench-proc.ts). */
+  processes(target: RuntimeKey): ProcSample[];
   stop(): Promise<void>;
 }
 
@@ -68,6 +77,7 @@ export async function stopActiveStacks(): Promise<void> {
   await Promise.all([...active].map((stop) => stop()));
 }
 
+/** Starts the services child, then the three runtimes, and waits until the app is ready. */
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
   const { log } = opts;
   mkdirSync(dirname(opts.logFile), { recursive: true });
@@ -83,79 +93,84 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   active.add(stop);
 
   try {
-    const apiPort = await portOrFree(opts.apiPort ?? 8797, log, "API");
-    const sqlPort = await portOrFree(opts.sqlPort ?? 4454, log, "SQL-over-HTTP");
-    const upstashPort = await portOrFree(opts.upstashPort ?? 8089, log, "Upstash REST");
-    const inspectorPort = await freePort();
-    const secrets = readDevVars();
+    const apiPort = await portOrFree(8797, log, "API");
+    const helloPort = await portOrFree(8798, log, "hello world (Miniflare)");
+    const barePort = await portOrFree(8799, log, "hello world (bare workerd)");
+    const sqlPort = await portOrFree(4454, log, "SQL-over-HTTP");
+    const upstashPort = await portOrFree(8089, log, "Upstash REST");
+    const secrets = benchSecrets();
 
-    const stageDir = stageWorkingTree(log);
+    const stageDir = stageWorkingTree(ROOT, log);
     stoppers.push(async () => rmSync(stageDir, { recursive: true, force: true }));
 
-    log("preparing the database and the protocol servers (child process)…");
-    const services = await startServices(
-      {
-        sqlPort,
-        upstashPort,
-        token: secrets.UPSTASH_REDIS_REST_TOKEN,
-        emailApiKey: secrets.EMAIL_API_KEY,
-        kvCache: !!opts.kvCache,
-        embeddedDb: !!opts.embeddedDb,
-      },
-      logStream,
-      log,
-    );
-    stoppers.push(() => services.stop());
+    const runtime = (spec: Omit<BenchRuntimeSpec, "root" | "host" | "outputFile">): Promise<ReadyChild<BenchRuntimeReady>> =>
+      startReadyChild<BenchRuntimeReady>({
+        script: join(ROOT, "scripts/bench-runtime.ts"),
+        options: { ...spec, root: stageDir, host: HOST, outputFile: opts.workerLogFile } satisfies BenchRuntimeSpec,
+        cwd: stageDir,
+        logStream,
+        prefix: "[bench-runtime]",
+        log,
+        detached: true,
+        killAfterMs: 5_000,
+      });
+    const helloScript = join(stageDir, "scripts/hello-world.js");
+
+    log("preparing the database and the protocol servers (child process); starting the hello worlds…");
+    const servicesOptions: BenchServicesOptions = {
+      sqlPort,
+      upstashPort,
+      token: secrets.UPSTASH_REDIS_REST_TOKEN,
+      emailApiKey: secrets.EMAIL_API_KEY,
+      kvCache: !!opts.kvCache,
+      embeddedDb: !!opts.embeddedDb,
+    };
+    const [services, hello, bare] = await Promise.all([
+      startReadyChild<BenchServicesReady>({
+        script: join(ROOT, "scripts/bench-services.ts"),
+        options: servicesOptions,
+        cwd: ROOT,
+        logStream,
+        prefix: "[bench-services]",
+        log,
+        killAfterMs: 15_000,
+      }).then((child) => track(child, true)),
+      runtime({ kind: "hello-miniflare", port: helloPort, scriptPath: helloScript }).then(track),
+      runtime({ kind: "hello-workerd", port: barePort, scriptPath: helloScript }).then(track),
+    ]);
     log(`database: ${services.ready.databaseNote}`);
     log(`cache: ${services.ready.cacheNote}`);
+    // The services child kills the runtimes' process groups if this process dies without cleaning up.
+    const guard = (child: ReadyChild<BenchRuntimeReady>): void => services.send({ watch: child.pid });
+    guard(hello);
+    guard(bare);
 
     const vars: Record<string, string> = {
       DATABASE_URL: services.ready.databaseUrl,
       NEON_HTTP_ENDPOINT: services.ready.sqlUrl,
       CACHE_BACKEND: services.ready.cache,
-      LOG_REQUESTS: "false",
+      LOG_REQUESTS: opts.requestLog ? "true" : "false",
       EMAIL_API_URL: services.ready.emailApiUrl,
       JWT_SECRET: secrets.JWT_SECRET,
       UPSTASH_REDIS_REST_TOKEN: secrets.UPSTASH_REDIS_REST_TOKEN,
       EMAIL_API_KEY: secrets.EMAIL_API_KEY,
     };
     if (services.ready.upstashUrl) vars.UPSTASH_REDIS_REST_URL = services.ready.upstashUrl;
-    const args = [
-      "dev", "--ip", HOST, "--port", String(apiPort), "--inspector-port", String(inspectorPort),
-      "--log-level", "warn", "--show-interactive-dev-session=false", "--persist-to", join(stageDir, ".bench-state"),
-    ];
-    for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
-    const wranglerCommand = `wrangler ${args.join(" ")}`
-      .replace(/(JWT_SECRET|UPSTASH_REDIS_REST_TOKEN|EMAIL_API_KEY):\S+/g, "$1:***");
-    log(`starting wrangler dev --log-level warn on http://${HOST}:${apiPort} (output in ${opts.logFile})…`);
+    log(`building the bundle from the snapshot and serving it on http://${HOST}:${apiPort} (Miniflare, direct socket; output in ${opts.logFile})…`);
     const started = performance.now();
-    const wrangler = spawn(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), ...args], {
-      cwd: stageDir,
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so stopping it also stops the workerd processes it spawns.
-      detached: true,
-      env: {
-        ...process.env,
-        ...OFFLINE_WRANGLER_ENV,
-        NO_COLOR: "1",
-      },
-    });
-    wrangler.stdout!.pipe(logStream, { end: false });
-    wrangler.stderr!.pipe(logStream, { end: false });
-    stoppers.push(() => stopGroup(wrangler, 5_000));
-    // The services child kills wrangler's group if this process dies without cleaning up.
-    services.watch(wrangler.pid!);
-
-    const apiUrl = `http://${HOST}:${apiPort}`;
-    await waitUntilReady(apiUrl, wrangler, opts.logFile);
+    const app = track(await runtime({ kind: "app", port: apiPort, vars, persistTo: join(stageDir, ".bench-state") }));
+    guard(app);
+    await waitUntilReady(app.ready.url, opts.logFile);
     log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
+    const runtimes: Record<RuntimeKey, BenchRuntimeReady> = { app: app.ready, "hello-miniflare": hello.ready, "hello-workerd": bare.ready };
     const sqlBase = new URL(services.ready.sqlUrl).origin;
     return {
-      apiUrl,
-      apiPort,
+      apiUrl: app.ready.url,
+      urls: { app: app.ready.url, "hello-miniflare": hello.ready.url, "hello-workerd": bare.ready.url },
+      runtimes,
       services: services.ready,
-      wranglerCommand,
+      appVars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, /SECRET|TOKEN|KEY/.test(k) ? "***" : v])),
       stageDir,
       async dbRoundTrips() {
         const res = await fetch(`${sqlBase}/__stats`);
@@ -169,20 +184,25 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
         });
         return ((await res.json()) as { requests: number }).requests;
       },
-      processes: () => sampleWrangler(wrangler.pid!, apiPort),
-      stop: async () => {
-        if (!stopping) services.watch(0);
-        await stop();
-      },
+      processes: (target) =>
+        sampleProcesses({ worker: runtimes[target].workerdPid, host: runtimes[target].hostPid, services: services.pid }),
+      stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+
+  /** Stopped in reverse order of start; `last`: after everything else (the services the runtimes talk to). */
+  function track<T extends ReadyChild<unknown>>(child: T, last = false): T {
+    if (last) stoppers.unshift(() => child.stop());
+    else stoppers.push(() => child.stop());
+    return child;
+  }
 }
 
-/** `.dev.vars` (or the example a fresh clone has): the local JWT secret and Upstash token. */
-function readDevVars(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; EMAIL_API_KEY: string } {
+/** `.dev.vars` (or the example a fresh clone has): the local JWT secret, Upstash token and mail key. */
+function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; EMAIL_API_KEY: string } {
   const file = existsSync(join(ROOT, ".dev.vars")) ? ".dev.vars" : ".dev.vars.example";
   const text = existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), "utf8") : "";
   const get = (name: string, fallback: string): string => new RegExp(`^${name}=(.*)$`, "m").exec(text)?.[1]?.trim() || fallback;
@@ -193,78 +213,10 @@ function readDevVars(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; 
   };
 }
 
-/** Tracked and untracked (not ignored) files of the working tree, copied; node_modules linked. */
-function stageWorkingTree(log: (line: string) => void): string {
-  const stage = join(tmpdir(), `tenpo-bench-${Date.now()}-${process.pid}`);
-  mkdirSync(stage, { recursive: true });
-  const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
-  const files =
-    listed.status === 0
-      ? listed.stdout.split("\0").filter(Boolean)
-      : ["wrangler.toml", "package.json", "tsconfig.json", ...gitlessSources()];
-  let copied = 0;
-  for (const file of files) {
-    if (file.startsWith("load/results/")) continue;
-    const from = join(ROOT, file);
-    if (!existsSync(from)) continue; // deleted in the working tree
-    mkdirSync(dirname(join(stage, file)), { recursive: true });
-    copyFileSync(from, join(stage, file));
-    copied += 1;
-  }
-  symlinkSync(join(ROOT, "node_modules"), join(stage, "node_modules"), "dir");
-  log(`snapshot of the working tree (${copied} files) in ${stage}`);
-  return stage;
-}
-
-function gitlessSources(): string[] {
-  return readdirSync(join(ROOT, "src"), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)));
-}
-
-interface ServicesHandle {
-  ready: BenchServicesReady;
-  watch(pgid: number): void;
-  stop(): Promise<void>;
-}
-
-function startServices(opts: BenchServicesOptions, logStream: WriteStream, log: (line: string) => void): Promise<ServicesHandle> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts/bench-services.ts"), JSON.stringify(opts)], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  child.stderr!.pipe(logStream, { end: false });
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => {
-      logStream.write(`${line}\n`);
-      if (line.startsWith("READY ")) {
-        settled = true;
-        resolve({
-          ready: JSON.parse(line.slice("READY ".length)) as BenchServicesReady,
-          watch: (pgid) => {
-            if (child.stdin?.writable) child.stdin.write(`${JSON.stringify({ watch: pgid })}\n`);
-          },
-          stop: () => stopChild(child, 15_000),
-        });
-      } else if (!settled && line.startsWith("[bench-services]") && !/ms$/.test(line)) {
-        log(line.replace("[bench-services] ", ""));
-      }
-    });
-    child.once("exit", (code, signal) => {
-      if (!settled) reject(new Error(`the bench services stopped before they were ready (${signal ?? code}); see the log`));
-    });
-  });
-}
-
-async function waitUntilReady(apiUrl: string, child: ChildProcess, logFile: string): Promise<void> {
+async function waitUntilReady(apiUrl: string, logFile: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "no answer yet";
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`wrangler dev exited (${child.signalCode ?? child.exitCode}) before it was ready:\n${tail(logFile)}`);
-    }
     try {
       const res = await fetch(`${apiUrl}/health/ready`, { signal: AbortSignal.timeout(5000) });
       if (res.ok) return;
@@ -296,49 +248,4 @@ async function portOrFree(preferred: number, log: (line: string) => void, what: 
   const port = await freePort();
   log(`port ${preferred} (${what}) is taken: using ${port}`);
   return port;
-}
-
-function stopGroup(child: ChildProcess, killAfterMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      resolve();
-    }, killAfterMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      // The group may still hold workerd processes that outlive wrangler for a moment.
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // None left.
-      }
-      resolve();
-    });
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      clearTimeout(timer);
-      resolve();
-    }
-  });
-}
-
-function stopChild(child: ChildProcess, killAfterMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve();
-    }, killAfterMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
 }

@@ -16,9 +16,31 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { Cron } from "croner";
 import { Miniflare, type WorkerOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import type { Readable } from "node:stream";
 import { OFFLINE_WRANGLER_ENV } from "./services";
+
+/** The part of wrangler's API this module uses. */
+type WranglerApi = Pick<typeof import("wrangler"), "unstable_getMiniflareWorkerOptions" | "unstable_readConfig">;
+let wranglerApi: Promise<WranglerApi> | undefined;
+
+/**
+ * wrangler, imported on first use. Importing its CLI module installs SIGINT and SIGTERM handlers that
+ * call process.exit() at once, ahead of the caller's own (the bench's runtime child stops bare workerd
+ * and removes its config folder on SIGTERM); wrangler's dev server is not used here, so the handlers the
+ * import added are removed again. (Miniflare installs its own exit hook when an instance starts: it
+ * kills workerd and exits; that one stays.)
+ */
+function loadWrangler(): Promise<WranglerApi> {
+  return (wranglerApi ??= (async () => {
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const api = await import("wrangler");
+    for (const signal of signals) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+    return api;
+  })());
+}
 
 /** What the Worker's Fetcher offers for a cron trigger. */
 type ScheduledTarget = { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
@@ -27,8 +49,10 @@ type ScheduledTarget = { scheduled(options: { cron: string; scheduledTime: Date 
 export const BUNDLE_DIR = ".tenpo/build";
 
 export type WorkerRuntimeOptions = {
-  /** The project root (wrangler.toml, .dev.vars). */
+  /** The project root (wrangler.toml, .dev.vars); the bundle is built from its sources. */
   root: string;
+  /** Where the bundle is built (default `<root>/.tenpo/build`). */
+  bundleDir?: string;
   host: string;
   /** The API port: bound directly to the Worker. */
   port: number;
@@ -87,13 +111,14 @@ export function readDevVars(root: string): Record<string, string> {
 
 /** Builds the bundle and serves it. The caller stops it (Ctrl-C handling is the caller's). */
 export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
-  const bundleDir = `${opts.root}/${BUNDLE_DIR}`;
+  const bundleDir = opts.bundleDir ?? `${opts.root}/${BUNDLE_DIR}`;
   const builtAt = performance.now();
   await buildBundle(opts.root, bundleDir);
   const bundleBytes = bundleSize(bundleDir);
-  opts.log(`built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${BUNDLE_DIR}/)`);
+  opts.log(`built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${bundleDir})`);
 
-  const fromConfig = unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);
+  const wrangler = await loadWrangler();
+  const fromConfig = wrangler.unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);
   const { modulesRules, ...workerOptions } = fromConfig.workerOptions;
   const worker = {
     ...workerOptions,
@@ -106,26 +131,11 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
     unsafeDirectSockets: [{ host: opts.host, port: opts.port }],
   } as WorkerOptions;
 
-  const mf = new Miniflare({
-    host: opts.host,
-    port: opts.controlPort ?? 0,
-    defaultPersistRoot: opts.persistTo,
-    unsafeTriggerHandlers: true,
-    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-      if (opts.onOutput) {
-        stdout.on("data", (chunk: Buffer) => opts.onOutput!("stdout", chunk));
-        stderr.on("data", (chunk: Buffer) => opts.onOutput!("stderr", chunk));
-      } else {
-        stdout.pipe(process.stdout);
-        stderr.pipe(process.stderr);
-      }
-    },
-    workers: [worker],
-  });
+  const mf = newMiniflare(worker, opts);
   const controlUrl = (await mf.ready).origin;
 
   const cronJobs: Cron[] = [];
-  const crons = unstable_readConfig({ config: `${opts.root}/wrangler.toml` }).triggers.crons ?? [];
+  const crons = wrangler.unstable_readConfig({ config: `${opts.root}/wrangler.toml` }).triggers.crons ?? [];
   if (opts.crons !== false) {
     for (const expression of crons) {
       cronJobs.push(
@@ -152,6 +162,72 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
       await mf.dispose();
     },
   };
+}
+
+/** The compatibility date and flags wrangler.toml gives the Worker. */
+export type Compatibility = { compatibilityDate: string; compatibilityFlags: string[] };
+
+/** wrangler.toml's compatibility date and flags, so another Worker can be served under the same ones. */
+export async function compatibilityOf(root: string): Promise<Compatibility> {
+  const config = (await loadWrangler()).unstable_readConfig({ config: `${root}/wrangler.toml` });
+  if (!config.compatibility_date) throw new Error(`${root}/wrangler.toml has no compatibility_date`);
+  return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags ?? [] };
+}
+
+export type ModuleServerOptions = Compatibility & {
+  /** An ES module Worker file, served as is (no build, no bindings). */
+  scriptPath: string;
+  host: string;
+  /** The port bound directly to the Worker. */
+  port: number;
+  onOutput?: WorkerRuntimeOptions["onOutput"];
+};
+
+export type ModuleServer = {
+  url: string;
+  stop(): Promise<void>;
+};
+
+/**
+ * Serves one module file on exactly the path `startWorkerRuntime` uses (Miniflare, its entry worker on
+ * a side port, the API port bound directly to the Worker): the benchmark's hello world, so that the
+ * serving path's own cost can be measured apart from the app's.
+ */
+export async function serveModule(opts: ModuleServerOptions): Promise<ModuleServer> {
+  const worker = {
+    name: "module",
+    modules: true,
+    scriptPath: opts.scriptPath,
+    compatibilityDate: opts.compatibilityDate,
+    compatibilityFlags: opts.compatibilityFlags,
+    unsafeDirectSockets: [{ host: opts.host, port: opts.port }],
+  } as WorkerOptions;
+  const mf = newMiniflare(worker, { host: opts.host, onOutput: opts.onOutput });
+  await mf.ready;
+  return { url: `http://${opts.host}:${opts.port}`, stop: () => mf.dispose() };
+}
+
+/** The one Miniflare set-up both entry points share: entry worker on a side port, the Worker's console out. */
+function newMiniflare(
+  worker: WorkerOptions,
+  opts: { host: string; controlPort?: number; persistTo?: string; onOutput?: WorkerRuntimeOptions["onOutput"] },
+): Miniflare {
+  return new Miniflare({
+    host: opts.host,
+    port: opts.controlPort ?? 0,
+    defaultPersistRoot: opts.persistTo,
+    unsafeTriggerHandlers: true,
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      if (opts.onOutput) {
+        stdout.on("data", (chunk: Buffer) => opts.onOutput!("stdout", chunk));
+        stderr.on("data", (chunk: Buffer) => opts.onOutput!("stderr", chunk));
+      } else {
+        stdout.pipe(process.stdout);
+        stderr.pipe(process.stderr);
+      }
+    },
+    workers: [worker],
+  });
 }
 
 /** Bytes of the modules a deploy uploads (source maps and wrangler's README left out). */
