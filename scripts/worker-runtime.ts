@@ -42,8 +42,8 @@ function loadWrangler(): Promise<WranglerApi> {
   })());
 }
 
-/** What the Worker's Fetcher offers for a cron trigger. */
-type ScheduledTarget = { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
+/** A cron run that has not answered by then is reported as failed (the Worker's own limit is 15 minutes deployed). */
+const CRON_TIMEOUT_MS = 60_000;
 
 /** Where the production bundle is built, relative to the project root (git-ignored). */
 export const BUNDLE_DIR = ".tenpo/build";
@@ -140,10 +140,14 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
     for (const expression of crons) {
       cronJobs.push(
         new Cron(expression, { timezone: "UTC", protect: true }, async () => {
+          // Through Miniflare's entry over HTTP, never through mf.getWorker(): that proxy waits for workerd
+          // synchronously (Atomics.wait), and a workerd blocked writing its log to this very process
+          // then never gets read. Under load that froze both (seen at the first cron of a load test).
           try {
-            // Miniflare's Fetcher type comes from the Workers types, which the Node scripts do not load.
-            const fetcher = (await mf.getWorker()) as unknown as ScheduledTarget;
-            await fetcher.scheduled({ cron: expression, scheduledTime: new Date() });
+            const url = `${controlUrl}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expression)}&time=${Date.now()}`;
+            const res = await fetch(url, { signal: AbortSignal.timeout(CRON_TIMEOUT_MS) });
+            await res.body?.cancel();
+            if (!res.ok) throw new Error(`HTTP ${res.status}`);
           } catch (err) {
             opts.log(`cron ${expression} failed: ${err instanceof Error ? err.message : String(err)}`);
           }
