@@ -3,7 +3,7 @@ import { coloOf, recordRequest, serverTiming } from "../middleware/observe-reque
 import { peekMemoryHit } from "./catalog-cache";
 import { createDb } from "../db/client";
 import type { CacheEntry } from "./entry";
-import { claimsAdmin, ifNoneMatch } from "./http-caching";
+import { adminClaimOf, ifNoneMatch } from "./http-caching";
 import { requestIdFor } from "../lib/request-id";
 import { knownCatalogRead, pathAndQuery } from "./known-reads";
 
@@ -142,8 +142,7 @@ const MAX_ADMIN_CLAIMS = 1_000;
 function claimsAdminHeader(authorization: string): boolean {
   let claims = adminClaims.get(authorization);
   if (claims === undefined) {
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    claims = token !== undefined && claimsAdmin(token);
+    claims = adminClaimOf(authorization) !== undefined;
     if (adminClaims.size >= MAX_ADMIN_CLAIMS) adminClaims.clear();
     adminClaims.set(authorization, claims);
   }

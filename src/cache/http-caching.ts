@@ -99,7 +99,11 @@ const BEARER = /^Bearer\s+(\S+)$/i;
  * signature check.
  */
 function adminClaim(c: Context<AppEnv>): string | undefined {
-  const authorization = c.req.header("Authorization");
+  return adminClaimOf(c.req.header("Authorization"));
+}
+
+/** The bearer token of an `Authorization` header when it claims `adm` (unverified), else undefined. */
+export function adminClaimOf(authorization: string | null | undefined): string | undefined {
   if (!authorization) return undefined;
   const token = BEARER.exec(authorization)?.[1];
   return token && claimsAdmin(token) ? token : undefined;
@@ -115,7 +119,7 @@ async function isAdmin(token: string, secret: string): Promise<boolean> {
 }
 
 /** Whether a token's payload claims `adm` (unverified: a claim only decides who must be verified). */
-export function claimsAdmin(token: string): boolean {
+function claimsAdmin(token: string): boolean {
   const payload = token.split(".")[1];
   if (!payload) return false;
   try {
