@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
+import { processIsAlive } from "./services";
 
 /**
  * Tracked and untracked (not ignored) files of `root` copied into a new temporary folder, node_modules
@@ -44,18 +45,9 @@ function gitlessSources(root: string): string[] {
 function removeOrphanedSnapshots(log: (line: string) => void): void {
   for (const name of readdirSync(tmpdir())) {
     const pid = /^tenpo-bench-\d+-(\d+)$/.exec(name)?.[1];
-    if (pid === undefined || isAlive(Number(pid))) continue;
+    if (pid === undefined || processIsAlive(Number(pid))) continue;
     rmSync(join(tmpdir(), name), { recursive: true, force: true });
     log(`removed the snapshot of a bench that did not stop: ${name}`);
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, someone else's.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

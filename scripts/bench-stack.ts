@@ -29,6 +29,7 @@ import { sampleProcesses, type ProcSample } from "./bench-proc";
 import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./bench-runtime";
 import type { BenchServicesOptions, BenchServicesReady } from "./bench-services";
 import { stageWorkingTree } from "./bench-snapshot";
+import { readDevVars } from "./dev-vars";
 import { freePort } from "./services";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -203,13 +204,11 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
 /** `.dev.vars` (or the example a fresh clone has): the local JWT secret, Upstash token and mail key. */
 function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; EMAIL_API_KEY: string } {
-  const file = existsSync(join(ROOT, ".dev.vars")) ? ".dev.vars" : ".dev.vars.example";
-  const text = existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), "utf8") : "";
-  const get = (name: string, fallback: string): string => new RegExp(`^${name}=(.*)$`, "m").exec(text)?.[1]?.trim() || fallback;
+  const vars = readDevVars(ROOT, existsSync(join(ROOT, ".dev.vars")) ? ".dev.vars" : ".dev.vars.example");
   return {
-    JWT_SECRET: get("JWT_SECRET", "tenpo-dev-secret"),
-    UPSTASH_REDIS_REST_TOKEN: get("UPSTASH_REDIS_REST_TOKEN", "tenpo-local-token"),
-    EMAIL_API_KEY: get("EMAIL_API_KEY", "tenpo-local-mail-key"),
+    JWT_SECRET: vars.JWT_SECRET || "tenpo-dev-secret",
+    UPSTASH_REDIS_REST_TOKEN: vars.UPSTASH_REDIS_REST_TOKEN || "tenpo-local-token",
+    EMAIL_API_KEY: vars.EMAIL_API_KEY || "tenpo-local-mail-key",
   };
 }
 

@@ -33,6 +33,7 @@ import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { processIsAlive } from "./services";
 
 export interface EmbeddedPostgres {
   /** postgres://postgres@host:port/postgres?sslmode=disable */
@@ -59,16 +60,6 @@ const SOCKET_SLOTS = 8;
 // ---------------------------------------------------------------------------------------------
 // Data folder lock
 // ---------------------------------------------------------------------------------------------
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else; still alive.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function readLockOwner(lockPath: string): number | null {
   try {

@@ -83,3 +83,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether a process with this pid exists (EPERM: it does, and belongs to someone else). */
+export function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

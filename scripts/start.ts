@@ -32,7 +32,8 @@ import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
-import { readDevVars, startWorkerRuntime } from "./worker-runtime";
+import { readDevVars } from "./dev-vars";
+import { startWorkerRuntime } from "./worker-runtime";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const API_HOST = "127.0.0.1";

@@ -13,10 +13,11 @@
  * on a second port for what only it offers: `/cdn-cgi/handler/scheduled` to fire the cron by hand.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { Cron } from "croner";
 import { Miniflare, type WorkerOptions } from "miniflare";
 import type { Readable } from "node:stream";
+import { readDevVars } from "./dev-vars";
 import { OFFLINE_WRANGLER_ENV } from "./services";
 
 /** The part of wrangler's API this module uses. */
@@ -94,19 +95,6 @@ export async function buildBundle(root: string, outDir: string): Promise<void> {
     child.once("exit", resolve);
   });
   if (code !== 0) throw new Error(`wrangler deploy --dry-run failed (${code}):\n${Buffer.concat(output).toString().trim()}`);
-}
-
-/** KEY=VALUE lines of .dev.vars (comments and blank lines skipped); {} when the file is missing. */
-export function readDevVars(root: string): Record<string, string> {
-  const file = `${root}/.dev.vars`;
-  if (!existsSync(file)) return {};
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!match || line.trimStart().startsWith("#")) continue;
-    vars[match[1]!] = match[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return vars;
 }
 
 /** Builds the bundle and serves it. The caller stops it (Ctrl-C handling is the caller's). */
