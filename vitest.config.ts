@@ -14,6 +14,9 @@ export default defineConfig({
           NEON_HTTP_ENDPOINT: inject("neonHttpEndpoint"),
           UPSTASH_REDIS_REST_URL: inject("upstashRestUrl"),
           UPSTASH_REDIS_REST_TOKEN: inject("upstashRestToken"),
+          THROTTLE_REDIS_REST_URL: inject("throttleRestUrl"),
+          THROTTLE_REDIS_REST_TOKEN: inject("throttleRestToken"),
+          THROTTLE_NAMESPACE: inject("throttleNamespace"),
           JWT_SECRET: "tenpo-test-secret",
           // This run's mail sink (scripts/mail-sink.ts), started by test/global-setup.ts.
           EMAIL_API_URL: inject("emailApiUrl"),

@@ -9,7 +9,9 @@
  *      .tenpo/bench-pglite (its data then persist across runs);
  *   2. the SQL-over-HTTP server, a mail sink (scripts/mail-sink.ts, free port) for order e-mails (scripts/neon-http-server.ts) and, when Redis answers, the Upstash REST
  *      server (scripts/upstash-rest-server.ts) on Redis logical database BENCH_REDIS_DB (default 13),
- *      flushed first, so no cache entry of `npm start` or the tests (database 0) is shared.
+ *      flushed first, so no cache entry of `npm start` or the tests (database 0) is shared; and, when
+ *      Redis answers (also with --kv-cache), the throttles' own server (free port) on database
+ *      BENCH_THROTTLE_REDIS_DB (default 14), flushed too.
  *
  * Protocol with the parent: options as JSON in argv[2]; one line `READY <json>` on stdout when up;
  * lines on stdin `{"watch": <pgid>}` name a process group (a Worker runtime child and its workerd) to
@@ -28,7 +30,7 @@ import { startMailSink } from "./mail-sink";
 import { MIGRATIONS_FOLDER, migrateDatabase } from "./migrate";
 import { startNeonHttpServer } from "./neon-http-server";
 import { seedDemoData } from "./seed";
-import { postgresAnswers, redisAnswers } from "./services";
+import { postgresAnswers, redisAnswers, throttleRedisUrl } from "./services";
 import { startUpstashRestServer } from "./upstash-rest-server";
 
 export interface BenchServicesOptions {
@@ -53,6 +55,8 @@ export interface BenchServicesReady {
   cache: "upstash" | "kv";
   cacheNote: string;
   upstashUrl?: string;
+  /** THROTTLE_REDIS_REST_URL: the throttles' own Upstash REST server, or absent without Redis (the binding alone). */
+  throttleUrl?: string;
   /** EMAIL_API_URL: this run's own mail sink, so order e-mails never reach a running `npm start`'s. */
   emailApiUrl: string;
 }
@@ -62,6 +66,7 @@ const TEMPLATE = "tenpo_bench_template";
 const RUN_PREFIX = "tenpo_bench_run_";
 const STALE_RUN_S = 6 * 3600;
 const REDIS_DB = Number(process.env.BENCH_REDIS_DB ?? 13);
+const THROTTLE_REDIS_DB = Number(process.env.BENCH_THROTTLE_REDIS_DB ?? 14);
 const log = (line: string): void => console.log(`[bench-services] ${line}`);
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -86,14 +91,13 @@ async function main(): Promise<void> {
   };
   const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   const redisPort = Number(redisUrl.port || 6379);
+  const redisUp = await redisAnswers(redisUrl.hostname, redisPort);
+  if (redisUp) ready.throttleUrl = await startThrottleServer(redisUrl, opts.token);
   if (opts.kvCache) {
     ready.cacheNote = "KV alone (--kv-cache)";
-  } else if (await redisAnswers(redisUrl.hostname, redisPort)) {
+  } else if (redisUp) {
     redisUrl.pathname = `/${REDIS_DB}`;
-    const flush = new Redis(redisUrl.toString(), { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await flush.connect();
-    await flush.flushdb();
-    flush.disconnect();
+    await flushDatabase(redisUrl.toString());
     const upstash = await startUpstashRestServer({ port: opts.upstashPort, token: opts.token, redisUrl: redisUrl.toString(), log });
     cleanups.unshift(() => upstash.close());
     ready.cache = "upstash";
@@ -103,6 +107,23 @@ async function main(): Promise<void> {
     ready.cacheNote = `KV alone (no Redis answers at ${redisUrl.host})`;
   }
   console.log(`READY ${JSON.stringify(ready)}`);
+}
+
+/** The throttles' Upstash REST server on their own flushed logical database; its URL. */
+async function startThrottleServer(redisUrl: URL, token: string): Promise<string> {
+  const url = throttleRedisUrl(redisUrl, THROTTLE_REDIS_DB);
+  await flushDatabase(url);
+  const server = await startUpstashRestServer({ port: 0, token, redisUrl: url, log });
+  cleanups.unshift(() => server.close());
+  log(`throttles: Redis ${redisUrl.host} database ${THROTTLE_REDIS_DB} (flushed) through ${server.url}`);
+  return server.url;
+}
+
+async function flushDatabase(url: string): Promise<void> {
+  const flush = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await flush.connect();
+  await flush.flushdb();
+  flush.disconnect();
 }
 
 interface PreparedDb {

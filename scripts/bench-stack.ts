@@ -14,8 +14,8 @@
  *   - order e-mails go to a mail sink of the bench's own, not to npm start's on 8025;
  *   - a snapshot of the working tree (scripts/bench-snapshot.ts), from which the bundle is built: the
  *     code measured is the code as it was when the bench started;
- *   - fresh state: its own database cloned from a seeded template, its own Redis logical database
- *     (flushed), an empty persist folder (KV, Cache API and queues) — scripts/bench-services.ts;
+ *   - fresh state: its own database cloned from a seeded template, its own Redis logical databases
+ *     (the cache's and the throttles', flushed), an empty persist folder (KV, Cache API and queues) — scripts/bench-services.ts;
  *   - nothing runs in the process generating load: the database and protocol servers run in one child
  *     (scripts/bench-services.ts), each Worker runtime in a child of its own (scripts/bench-runtime.ts):
  *     the app, and scripts/hello-world.js on the same path and on bare `workerd serve`.
@@ -157,6 +157,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       EMAIL_API_KEY: secrets.EMAIL_API_KEY,
     };
     if (services.ready.upstashUrl) vars.UPSTASH_REDIS_REST_URL = services.ready.upstashUrl;
+    // The throttles' own server (the same token); none without Redis: the binding alone, as in npm start.
+    vars.THROTTLE_REDIS_REST_URL = services.ready.throttleUrl ?? "";
+    vars.THROTTLE_REDIS_REST_TOKEN = secrets.UPSTASH_REDIS_REST_TOKEN;
     log(`building the bundle from the snapshot and serving it on http://${HOST}:${apiPort} (Miniflare, direct socket; output in ${opts.logFile})…`);
     const started = performance.now();
     const app = track(await runtime({ kind: "app", port: apiPort, vars, persistTo: join(stageDir, ".bench-state") }));

@@ -5,6 +5,21 @@
 import net from "node:net";
 import pg from "pg";
 
+/**
+ * The login and registration throttles' Redis locally: logical database 1 of the same Redis, behind a
+ * second Upstash REST server. Deployed it is an Upstash database of its own; a logical database of its
+ * own here keeps that separation (flushing, scanning or faulting one never touches the other, and each
+ * server has its own connection and its own /__faults and /__stats).
+ */
+export const THROTTLE_REDIS_DB = 1;
+
+/** The URL of the throttle's logical database on the Redis at `redisUrl`. */
+export function throttleRedisUrl(redisUrl: string | URL, database = THROTTLE_REDIS_DB): string {
+  const url = new URL(redisUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
 /** True when a PostgreSQL answers a query at this connection string within the timeout. */
 export async function postgresAnswers(databaseUrl: string, timeoutMs = 3000): Promise<boolean> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: timeoutMs });

@@ -2,8 +2,10 @@
  * `npm start`: the whole API on this machine, offline, in one command, served the way production serves it.
  *
  *   1. finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432) or falls back to an embedded PGlite in .tenpo/;
- *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone;
- *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
+ *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone and the throttles on
+ *      the rate limiting binding alone;
+ *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers (one for
+ *      the catalog cache, one for the login and registration throttles, on Redis logical database 1);
  *   4. builds the production bundle (`wrangler deploy --dry-run`) and serves it on workerd through
  *      Miniflare (scripts/worker-runtime.ts: KV, Cache API, Queues with their consumers, Analytics
  *      Engine, the cron on its schedule; no development proxy) on http://127.0.0.1:8787, and waits
@@ -30,9 +32,10 @@ import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
 import { startMetricsSink, type MetricsSink } from "./metrics-sink";
 import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
-import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers } from "./services";
+import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers, THROTTLE_REDIS_DB, throttleRedisUrl } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
 import { readDevVars } from "./dev-vars";
+import { LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE, REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE } from "../src/services/throttle-policy";
 import { startWorkerRuntime } from "./worker-runtime";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -40,11 +43,13 @@ const API_HOST = "127.0.0.1";
 const API_PORT = Number(process.env.PORT ?? 8787);
 const NEON_HTTP_PORT = Number(process.env.NEON_HTTP_PORT ?? 4444);
 const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
+const THROTTLE_UPSTASH_PORT = Number(process.env.THROTTLE_UPSTASH_PORT ?? 8078);
 const METRICS_SINK_PORT = Number(process.env.METRICS_SINK_PORT ?? 8026);
 const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
 /** Miniflare's own entry port, for /cdn-cgi/handler/scheduled (firing the cron by hand). */
 const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8788);
 const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
+const DEFAULT_THROTTLE_TOKEN = "tenpo-local-throttle-token";
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
 const READY_TIMEOUT_MS = 90_000;
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
@@ -74,6 +79,7 @@ async function main(): Promise<void> {
   log(`SQL-over-HTTP server on ${neon.url}`);
 
   const cache = await findCache();
+  const throttle = await findThrottleStore();
   const metrics = await startMetricsSink({ port: METRICS_SINK_PORT, file: `${ROOT}/.tenpo/metrics.jsonl` });
   running.push({ name: "metrics sink", stop: () => metrics.close() });
   log(`metrics sink on ${metrics.url} → .tenpo/metrics.jsonl (npm run metrics)`);
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
   running.push({ name: "mail sink", stop: () => mail.close() });
   Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
   log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
-  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, cache, metrics });
+  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, cache, throttle, metrics });
   let cronHint: string;
   if (DEV_SERVER) {
     const wrangler = startWrangler(vars);
@@ -154,12 +160,47 @@ async function findCache(): Promise<CacheChoice> {
   return { backend: "upstash", server, token };
 }
 
+type ThrottleChoice = { server: UpstashRestServer; token: string } | null;
+
+/**
+ * The throttles' own Redis (logical database THROTTLE_REDIS_DB, a second Upstash REST server) when a Redis
+ * answers, whatever the catalog cache runs on; else none, and the throttles count on the binding alone.
+ */
+async function findThrottleStore(): Promise<ThrottleChoice> {
+  const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  if (!(await redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
+    log(
+      `no Redis answers at ${redisUrl.host}: the login and registration throttles count on the rate limiting binding alone ` +
+        `(${LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE} login attempts per account a minute, right passwords too; ` +
+        `${REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE} registrations per client a minute)`,
+    );
+    return null;
+  }
+  // Also passed as a --var, so that a .dev.vars from before the throttle had its own Redis still works.
+  const token = readDevVar("THROTTLE_REDIS_REST_TOKEN") ?? DEFAULT_THROTTLE_TOKEN;
+  const server = await startUpstashRestServer({
+    port: THROTTLE_UPSTASH_PORT,
+    token,
+    redisUrl: throttleRedisUrl(redisUrl),
+    log: (line) => console.log(`[throttle-rest] ${line}`),
+  });
+  running.push({ name: "throttle Upstash REST server", stop: () => server.close() });
+  log(`login throttle: Redis at ${redisUrl.host} database ${THROTTLE_REDIS_DB} through a second Upstash REST server on ${server.url}`);
+  return { server, token };
+}
+
 function readDevVar(name: string): string | undefined {
   return readDevVars(ROOT)[name];
 }
 
 /** What the Worker gets on top of wrangler.toml and .dev.vars: where the local stack listens. */
-function workerVars(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice; metrics: MetricsSink }): Record<string, string> {
+function workerVars(opts: {
+  databaseUrl: string;
+  neon: NeonHttpServer;
+  cache: CacheChoice;
+  throttle: ThrottleChoice;
+  metrics: MetricsSink;
+}): Record<string, string> {
   const vars: Record<string, string> = {
     DATABASE_URL: opts.databaseUrl,
     NEON_HTTP_ENDPOINT: opts.neon.url,
@@ -170,6 +211,9 @@ function workerVars(opts: { databaseUrl: string; neon: NeonHttpServer; cache: Ca
   // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
   if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;
   if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+  // No Redis: an empty URL tells the throttles at once, instead of a connection refused per login.
+  vars.THROTTLE_REDIS_REST_URL = opts.throttle?.server.url ?? "";
+  if (opts.throttle) vars.THROTTLE_REDIS_REST_TOKEN = opts.throttle.token;
   return vars;
 }
 

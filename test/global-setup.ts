@@ -1,7 +1,8 @@
 /**
  * Runs once in Node before the workerd test pool: makes a fresh database for this run, applies the
- * migrations, starts the SQL-over-HTTP and Upstash REST servers on free ports and hands their
- * addresses to the Worker bindings (vitest.config.ts). Everything is torn down afterwards.
+ * migrations, starts the SQL-over-HTTP and Upstash REST servers (the catalog cache's and the throttles')
+ * on free ports and hands their addresses to the Worker bindings (vitest.config.ts). Everything is torn
+ * down afterwards.
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
@@ -14,7 +15,7 @@ import { startNeonHttpServer } from "../scripts/neon-http-server";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
 import { startMailSink } from "../scripts/mail-sink";
 import { startMetricsSink } from "../scripts/metrics-sink";
-import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers } from "../scripts/services";
+import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers, throttleRedisUrl } from "../scripts/services";
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -25,6 +26,9 @@ declare module "vitest" {
     neonHttpEndpoint: string;
     upstashRestUrl: string;
     upstashRestToken: string;
+    throttleRestUrl: string;
+    throttleRestToken: string;
+    throttleNamespace: string;
     demoDatabaseUrl: string;
     emailApiUrl: string;
     emailApiKey: string;
@@ -67,6 +71,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cleanups.push(() => neonServer.close());
     const upstashServer = await startUpstashRestServer({ port: 0, token, redisUrl: REDIS_URL });
     cleanups.push(() => upstashServer.close());
+    // The throttles' own Redis (scripts/services.ts THROTTLE_REDIS_DB), as deployed: a second server.
+    const throttleToken = randomBytes(16).toString("hex");
+    const throttleServer = await startUpstashRestServer({
+      port: 0,
+      token: throttleToken,
+      redisUrl: throttleRedisUrl(REDIS_URL),
+      log: (line) => console.log(`[throttle-rest] ${line}`),
+    });
+    cleanups.push(() => throttleServer.close());
     // A metrics sink of this run, for the tests that follow the Worker's data points to it.
     const metricsFile = join(tmpdir(), `tenpo-test-metrics-${randomBytes(4).toString("hex")}.jsonl`);
     const metricsSink = await startMetricsSink({ port: 0, file: metricsFile });
@@ -77,6 +90,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("neonHttpEndpoint", neonServer.url);
     project.provide("upstashRestUrl", upstashServer.url);
     project.provide("upstashRestToken", token);
+    project.provide("throttleRestUrl", throttleServer.url);
+    project.provide("throttleRestToken", throttleToken);
+    // Throttle keys of this run only: counters of other runs on the same Redis (fixed client addresses,
+    // "unknown") never reach into this one.
+    project.provide("throttleNamespace", `tenpo:test-${randomBytes(4).toString("hex")}:ratelimit:`);
     project.provide("demoDatabaseUrl", demoDatabaseUrl.toString());
     // The e-mail API of this run (scripts/mail-sink.ts): the order e-mail consumer sends here and tests read it back.
     const emailApiKey = randomBytes(16).toString("hex");

@@ -5,7 +5,22 @@ import { createRouter } from "../router";
 import { AccessTokenSchema, LoginBodySchema, RegisterBodySchema, UserSchema } from "../schemas/auth";
 import { errorResponses } from "../schemas/common";
 import { getUser, logIn, registerUser } from "../services/auth";
-import { clientKeyFor, createLoginThrottle } from "../services/login-throttle";
+import { createLoginThrottle } from "../services/login-throttle";
+import { createRegisterThrottle } from "../services/register-throttle";
+import { clientKeyFor } from "../services/throttle-keys";
+import {
+  ACCOUNT_FAILURES_PER_WINDOW,
+  CLIENT_FAILURES_PER_WINDOW,
+  FAMILIAR_TTL_SECONDS,
+  LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE,
+  LOGIN_WINDOW_MINUTES,
+  PAIR_FAILURES_PER_WINDOW,
+  REGISTER_ATTEMPTS_PER_HOUR,
+  REGISTER_ATTEMPTS_PER_MINUTE,
+  REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE,
+  REGISTER_TAKEN_PER_WINDOW,
+  REGISTER_TAKEN_WINDOW_MINUTES,
+} from "../services/throttle-policy";
 import { TOKEN_TTL_SECONDS, issueToken } from "../services/tokens";
 
 /** /api/v1/auth: register, login, me. */
@@ -13,6 +28,11 @@ export const auth = createRouter();
 
 // Tokens and account data must not be kept by browsers or proxies.
 const NO_STORE = { "Cache-Control": "no-store" };
+const RETRY_AFTER = { "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } } };
+const THROTTLE_DOWN =
+  "While the throttle's Redis is not answering, attempts are counted before the password is checked on a per-location " +
+  `rate limiter instead (logins: ${LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per account, right passwords too; registrations: ` +
+  `${REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per client), 429 past it; without either, 503 \`service_unavailable\`.`;
 
 auth.openapi(
   createRoute({
@@ -20,17 +40,24 @@ auth.openapi(
     path: "/register",
     tags: ["Auth"],
     summary: "Create a customer account",
-    description: "Emails are case-insensitive. Fields other than these are ignored; accounts are never created as admins.",
+    description:
+      "Emails are case-insensitive. Fields other than these are ignored; accounts are never created as admins. " +
+      `Registrations are limited per client (its address): ${REGISTER_ATTEMPTS_PER_MINUTE} a minute and ${REGISTER_ATTEMPTS_PER_HOUR} an hour ` +
+      `(60 a minute are never refused), and ${REGISTER_TAKEN_PER_WINDOW} \`email_taken\` answers per ${REGISTER_TAKEN_WINDOW_MINUTES} minutes, after which ` +
+      "that client's registrations get 429 `rate_limited` with `Retry-After` until the window has passed. " +
+      THROTTLE_DOWN,
     request: { body: { required: true, content: { "application/json": { schema: RegisterBodySchema } } } },
     responses: {
       201: { description: "The new account", content: { "application/json": { schema: UserSchema } } },
       400: errorResponses[400],
       409: { ...errorResponses[409], description: "`email_taken`: an account with this email exists" },
+      429: { ...errorResponses[429], description: "`rate_limited`: too many registrations from this client; see `Retry-After`", headers: RETRY_AFTER },
     },
   }),
   async (c) => {
     const { email, password, full_name } = c.req.valid("json");
-    const user = await registerUser(c.get("db"), { email, password, fullName: full_name });
+    const client = clientKeyFor(c.req.header("CF-Connecting-IP"));
+    const user = await registerUser(c.get("db"), createRegisterThrottle(c.env), { email, password, fullName: full_name, client });
     return c.json(user, 201, NO_STORE);
   },
 );
@@ -43,14 +70,19 @@ auth.openapi(
     summary: "Exchange an email and password for an access token",
     description:
       "`username` is the account's email. A wrong email and a wrong password get the same 401 `invalid_credentials`. " +
-      "Repeated failures for one account (10 per 15 minutes) or one client are answered with 429 `rate_limited` " +
-      "and `Retry-After`, also for the right password, until the window has passed. Successful logins are never throttled.",
+      "Only failures count; successful logins are never throttled. " +
+      `After ${PAIR_FAILURES_PER_WINDOW} failures per ${LOGIN_WINDOW_MINUTES} minutes from one client on one account, that client gets 429 \`rate_limited\` ` +
+      "with `Retry-After` on that account, also for the right password, until the window has passed; a wrong guess past a limit " +
+      `gets 429, never 401. After ${ACCOUNT_FAILURES_PER_WINDOW} failures per ${LOGIN_WINDOW_MINUTES} minutes on an account from all clients, or ` +
+      `${CLIENT_FAILURES_PER_WINDOW} from one client across accounts, clients that have not logged in to that account successfully ` +
+      `within ${FAMILIAR_TTL_SECONDS / 86_400} days get 429 too, while its familiar clients keep their own limit. ` +
+      THROTTLE_DOWN,
     request: { body: { required: true, content: { "application/json": { schema: LoginBodySchema } } } },
     responses: {
       200: { description: "An access token", content: { "application/json": { schema: AccessTokenSchema } } },
       400: errorResponses[400],
       401: { ...errorResponses[401], description: "`invalid_credentials`: unknown email or wrong password" },
-      429: { ...errorResponses[429], description: "`rate_limited`: too many failed attempts; see `Retry-After`" },
+      429: { ...errorResponses[429], description: "`rate_limited`: too many failed attempts; see `Retry-After`", headers: RETRY_AFTER },
     },
   }),
   async (c) => {

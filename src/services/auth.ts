@@ -5,10 +5,12 @@ import { ApiError } from "../errors";
 import type { UserBody } from "../schemas/auth";
 import type { LoginAttempt, LoginThrottle } from "./login-throttle";
 import { hashPassword, verifyPassword, verifyPasswordOfUnknownAccount } from "./passwords";
+import type { RegisterThrottle } from "./register-throttle";
 
-/** Accounts: registration, password login (throttled), and reading the current user. */
+/** Accounts: registration and password login (both throttled), and reading the current user. */
 
-export type Registration = { email: string; password: string; fullName?: string | null };
+/** A registration request, and the client it comes from (see throttle-keys.ts `clientKeyFor`). */
+export type Registration = { email: string; password: string; fullName?: string | null; client: string };
 
 const EMAIL_UNIQUE_INDEX = "users_email_lower_key";
 
@@ -25,9 +27,11 @@ type PublicRow = { id: number; email: string; fullName: string | null; isAdmin: 
 /**
  * Creates a customer account. Only email, password and name are taken from the caller: `is_admin` is
  * never set here, whatever the request carried. A taken email (in any case) is found by the unique
- * index on lower(email), so two racing registrations cannot both succeed.
+ * index on lower(email), so two racing registrations cannot both succeed. Throttled per client before
+ * the hash, and in the 409s it may answer (429 past either, see register-throttle.ts).
  */
-export async function registerUser(db: Database, registration: Registration): Promise<UserBody> {
+export async function registerUser(db: Database, throttle: RegisterThrottle, registration: Registration): Promise<UserBody> {
+  const check = await throttle.begin(registration.client);
   const passwordHash = await hashPassword(registration.password);
   try {
     const [row] = await db
@@ -37,6 +41,7 @@ export async function registerUser(db: Database, registration: Registration): Pr
     return toUserBody(row!);
   } catch (err) {
     if (isUniqueViolation(err, EMAIL_UNIQUE_INDEX)) {
+      await check.taken();
       throw new ApiError(409, "email_taken", "An account with this email already exists");
     }
     throw err;
@@ -59,23 +64,20 @@ export async function authenticate(db: Database, email: string, password: string
 }
 
 /**
- * A login attempt: refused with 429 while the account or the client is throttled (even with the right
- * password, see login-throttle.ts), 401 for a wrong email or password, which counts as a failure.
+ * A login attempt: 401 for a wrong email or password, counted as a failure; 429 while this client is
+ * throttled on this account, even with the right password, and for a wrong guess past the limit (the
+ * answer never tells right from wrong then). See login-throttle.ts.
  */
 export async function logIn(db: Database, throttle: LoginThrottle, attempt: LoginAttempt & { password: string }): Promise<UserBody> {
   const who: LoginAttempt = { email: normalizeEmail(attempt.email), client: attempt.client };
-  const retryAfter = await throttle.retryAfterSeconds(who);
-  if (retryAfter !== null) {
-    throw new ApiError(429, "rate_limited", "Too many failed login attempts; try again later", undefined, {
-      "Retry-After": String(retryAfter),
-    });
-  }
+  const check = await throttle.begin(who);
   const user = await authenticate(db, who.email, attempt.password);
   if (!user) {
-    await throttle.recordFailure(who);
+    await check.failed();
     // One answer for an unknown email and a wrong password, so it does not tell which accounts exist.
     throw new ApiError(401, "invalid_credentials", "Incorrect email or password");
   }
+  await check.succeeded();
   return user;
 }
 

@@ -1,146 +1,165 @@
-import { Ratelimit } from "@upstash/ratelimit";
-import type { Redis } from "@upstash/redis/cloudflare";
-import { createRedis } from "../cache/redis";
-import { log } from "../log";
-import { recordDegraded } from "../middleware/request-stats";
+import type { Ratelimit } from "@upstash/ratelimit";
+import { accountKeyFor } from "./throttle-keys";
+import {
+  ACCOUNT_FAILURES_PER_WINDOW,
+  CLIENT_FAILURES_PER_WINDOW,
+  FALLBACK_RETRY_AFTER_SECONDS,
+  FAMILIAR_REFRESH_MS,
+  FAMILIAR_TTL_SECONDS,
+  LOGIN_WINDOW,
+  PAIR_FAILURES_PER_WINDOW,
+} from "./throttle-policy";
+import { ThrottleStore, countOnBinding, rateLimited, secondsUntil, type ThrottleEnv } from "./throttle-store";
 
 /**
- * Login throttling (contract: 5..20 failed attempts per account per 15 minutes before 429; a client
- * limit allowing at least 100; successful logins never throttled). Only failures count: an attempt is
- * checked against what is left before the password is verified, and a failure is recorded after.
+ * Login throttling: only failures count, each decided atomically AFTER the password was checked, with a
+ * cheap read before.
  *
- * A throttled account is refused even with the right password until its window has passed: otherwise
- * the 429 would only hide the answer "wrong", and an attacker could keep guessing at full speed and
- * recognise the right password by its 200.
+ *   before the hash   one read (no increment) of what is left; a client that may not try now gets 429
+ *                     `rate_limited` + `Retry-After` without a hash being spent on it;
+ *   a wrong password  is counted with the limiter's atomic limit() (which does not count past its limit),
+ *                     and that result decides the answer: counted within the limit → 401, over it → 429.
+ *                     So N concurrent wrong guesses get exactly the limit of 401s and the rest 429, and a
+ *                     guess over the limit never tells right from wrong;
+ *   a right password  counts nothing, and is refused with 429 only while its client is locked out of the
+ *                     account (read again after the hash, so it cannot slip through a burst of wrong
+ *                     guesses that filled the limit meanwhile). Concurrent right logins never refuse each
+ *                     other: 200 logins of one account from one client in a few seconds all succeed.
  *
- * Redis is a safety net here, not a dependency of logging in: when it does not answer in time the
- * throttle lets the attempt through rather than locking everyone out. That is logged at most once per
- * isolate per OUTAGE_LOG_INTERVAL_MS (with the number of failed calls since the last line) and noted
- * in each request's `degraded` metrics blob as "redis".
+ * Why not count every attempt before the hash and give it back on success? Then concurrent right logins
+ * of one account would use up its budget between them and refuse each other (the load test logs 200
+ * users in as one account from one client within seconds), and a refund would come too late for them.
  *
- * Known limit of check-then-record: attempts that arrive at the same moment all see the same count, so
- * one burst can get a few more guesses than the limit before the failures land. The count still
- * reaches the limit, and every later attempt is refused for the rest of the window.
+ * Three counters (numbers and why in throttle-policy.ts), counted in sequence: the pair first, the wider
+ * two only for a guess the pair admitted, so one client's burst yields exactly the pair's limit of 401s:
+ *   - (account, client): the hard lock; reached, that client is refused on that account, right password
+ *     or not, until the window has passed;
+ *   - the account, across clients, and the client, across accounts: reached, they refuse only clients
+ *     unfamiliar to the account. A client is familiar when it logged in to the account successfully
+ *     within FAMILIAR_TTL_SECONDS (a key per pair, written on success). So a third party guessing from
+ *     many addresses cannot lock the owner out, and one address spraying many accounts (or an office
+ *     behind one NAT) does not lock out the people who log in from there.
+ *
+ * When the throttle's Redis fails (throttle-store.ts), each remaining attempt of the request is counted
+ * on the Workers Rate Limiting binding per account (LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE) before the
+ * password is checked, right passwords too, since the binding cannot be read without counting; past it
+ * 429. Without that binding too, 503: the throttle never silently becomes unlimited.
  */
 
-export const ACCOUNT_FAILURES_PER_WINDOW = 10;
-export const CLIENT_FAILURES_PER_WINDOW = 150;
-const WINDOW = "15 m";
-export const THROTTLE_TIMEOUT_MS = 1000;
-export const THROTTLE_KEY_PREFIX = "tenpo:ratelimit:login:";
-/** A Redis outage is logged at most once per isolate per this interval, with the failures in between. */
-export const OUTAGE_LOG_INTERVAL_MS = 60_000;
-const outage = { loggedAt: Number.NEGATIVE_INFINITY, failures: 0 };
-
-/** Who is trying: the account (lower-cased email) and the client (CF-Connecting-IP, see `clientKeyFor`). */
+/** Who is trying: the account (lower-cased email) and the client (see throttle-keys.ts `clientKeyFor`). */
 export type LoginAttempt = { email: string; client: string };
 
+type Window = { remaining: number; reset: number };
+/** What the read before (and after) the hash found. `account` and `client` only matter to unfamiliar clients. */
+type Standing = { pair: Window; account?: Window; client?: Window };
+
+const RATE_LIMITED = "Too many failed login attempts; try again later";
+
 export class LoginThrottle {
-  private readonly byAccount: Ratelimit;
-  private readonly byClient: Ratelimit;
+  private readonly pair: Ratelimit;
+  private readonly account: Ratelimit;
+  private readonly client: Ratelimit;
 
   constructor(
-    redis: Redis,
-    private readonly timeoutMs = THROTTLE_TIMEOUT_MS,
+    private readonly store: ThrottleStore,
+    private readonly fallback: RateLimit | undefined,
   ) {
-    const options = {
-      redis,
-      // Our own timeout covers every call and logs; the library's only covers limit() and stays silent.
-      timeout: 0,
-      // An in-memory block list would survive across requests of this isolate and disagree with Redis.
-      ephemeralCache: false as const,
-      analytics: false,
-    };
-    this.byAccount = new Ratelimit({
-      ...options,
-      limiter: Ratelimit.slidingWindow(ACCOUNT_FAILURES_PER_WINDOW, WINDOW),
-      prefix: `${THROTTLE_KEY_PREFIX}account`,
-    });
-    this.byClient = new Ratelimit({
-      ...options,
-      limiter: Ratelimit.slidingWindow(CLIENT_FAILURES_PER_WINDOW, WINDOW),
-      prefix: `${THROTTLE_KEY_PREFIX}client`,
-    });
+    this.pair = store.slidingWindow("login:pair", PAIR_FAILURES_PER_WINDOW, LOGIN_WINDOW);
+    this.account = store.slidingWindow("login:account", ACCOUNT_FAILURES_PER_WINDOW, LOGIN_WINDOW);
+    this.client = store.slidingWindow("login:client", CLIENT_FAILURES_PER_WINDOW, LOGIN_WINDOW);
   }
 
-  /** Seconds until this attempt may be made, or null when it may be made now. */
-  async retryAfterSeconds(attempt: LoginAttempt): Promise<number | null> {
-    const account = await accountKeyFor(attempt.email);
-    const left = await this.failOpen(
-      "check",
-      Promise.all([this.byAccount.getRemaining(account), this.byClient.getRemaining(attempt.client)]),
+  /**
+   * Before the password is checked: throws 429 when this client may not try this account now (503 when
+   * nothing can count the attempt); otherwise the check to finish once the password has been verified.
+   */
+  async begin(attempt: LoginAttempt): Promise<LoginCheck> {
+    const keys = await keysOf(attempt, this.store);
+    const read = await this.store.call("check", () =>
+      Promise.all([
+        this.pair.getRemaining(keys.pair),
+        this.account.getRemaining(keys.account),
+        this.client.getRemaining(keys.client),
+        this.store.client.get<number | string>(keys.familiar),
+      ]),
     );
+    if (!read) {
+      await this.countOnFallback(keys);
+      return COUNTED_ALREADY;
+    }
+    const [pair, account, client, written] = read.value;
+    const familiarSince = written === null ? null : Number(written);
+    refuseWhileLocked({ pair, account, client }, familiarSince !== null);
+    return {
+      failed: () => this.countFailure(keys, familiarSince !== null),
+      succeeded: () => this.admitSuccess(keys, familiarSince),
+    };
+  }
+
+  /** Counts a wrong password: returns (answer 401) when counted within the limits, throws 429 when over. */
+  private async countFailure(keys: Keys, familiar: boolean): Promise<void> {
+    const pair = await this.store.call("count", () => this.pair.limit(keys.pair));
+    if (!pair) return this.countOnFallback(keys);
+    if (!pair.value.success) throw rateLimited(RATE_LIMITED, secondsUntil(pair.value.reset));
+    const wide = await this.store.call("count", () => Promise.all([this.account.limit(keys.account), this.client.limit(keys.client)]));
+    if (!wide) return this.countOnFallback(keys);
+    if (familiar) return;
+    const over = wide.value.filter((result) => !result.success);
+    if (over.length > 0) throw rateLimited(RATE_LIMITED, secondsUntil(Math.max(...over.map((result) => result.reset))));
+  }
+
+  /** A right password: throws 429 while this client is locked out of the account, else remembers the client. */
+  private async admitSuccess(keys: Keys, familiarSince: number | null): Promise<void> {
+    const familiar = familiarSince !== null;
+    const read = await this.store.call("check", () =>
+      Promise.all([
+        this.pair.getRemaining(keys.pair),
+        ...(familiar ? [] : [this.account.getRemaining(keys.account), this.client.getRemaining(keys.client)]),
+      ]),
+    );
+    if (!read) return this.countOnFallback(keys);
+    const [pair, account, client] = read.value;
+    refuseWhileLocked({ pair: pair!, account, client }, familiar);
     const now = Date.now();
-    const waits = (left ?? []).filter((l) => l.remaining <= 0).map((l) => Math.max(1, Math.ceil((l.reset - now) / 1000)));
-    return waits.length > 0 ? Math.max(...waits) : null;
-  }
-
-  /** Counts a failed attempt against the account and the client. */
-  async recordFailure(attempt: LoginAttempt): Promise<void> {
-    const account = await accountKeyFor(attempt.email);
-    await this.failOpen("record", Promise.all([this.byAccount.limit(account), this.byClient.limit(attempt.client)]));
-  }
-
-  private async failOpen<T>(operation: string, work: Promise<T>): Promise<T | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([work, timeout]);
-    } catch (err) {
-      recordDegraded("redis");
-      outage.failures += 1;
-      const now = Date.now();
-      if (now - outage.loggedAt >= OUTAGE_LOG_INTERVAL_MS) {
-        log("warn", "login throttle unavailable; letting the login proceed", {
-          operation,
-          failures: outage.failures,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        outage.loggedAt = now;
-        outage.failures = 0;
-      }
-      return null;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
+    // Written long enough ago (or unreadable): renew it.
+    if (familiarSince === null || !(now - familiarSince < FAMILIAR_REFRESH_MS)) {
+      await this.store.call("remember", () => this.store.client.set(keys.familiar, String(now), { ex: FAMILIAR_TTL_SECONDS }));
     }
   }
+
+  /** The attempt counted on the binding instead: returns within its limit, 429 past it, 503 without it. */
+  private async countOnFallback(keys: Keys): Promise<void> {
+    if (!(await countOnBinding(this.fallback, `login:${keys.account}`))) throw rateLimited(RATE_LIMITED, FALLBACK_RETRY_AFTER_SECONDS);
+  }
 }
 
-export function createLoginThrottle(env: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">): LoginThrottle {
-  return new LoginThrottle(createRedis(env));
+/** One login attempt between the read before the hash and its outcome; each method throws 429 when it must be refused. */
+export type LoginCheck = {
+  /** The password was wrong: returns when the caller may answer 401. */
+  failed(): Promise<void>;
+  /** The password was right: returns when the caller may log the user in. */
+  succeeded(): Promise<void>;
+};
+
+/** An attempt counted on the binding before the hash: its outcome counts nothing more. */
+const COUNTED_ALREADY: LoginCheck = { failed: async () => {}, succeeded: async () => {} };
+
+/** The throttle of one request: its store and the binding that stands in when that store fails. */
+export function createLoginThrottle(env: ThrottleEnv & Pick<Env, "LOGIN_FALLBACK_LIMITER">): LoginThrottle {
+  return new LoginThrottle(new ThrottleStore(env), env.LOGIN_FALLBACK_LIMITER);
 }
 
-/**
- * The client a failed attempt is counted against. On Cloudflare, CF-Connecting-IP is set by the edge.
- * IPv6 clients are counted by their /64, the block one subscriber usually holds, so that rotating
- * through addresses of one's own block does not reset the count. Anything else is "unknown".
- */
-export function clientKeyFor(connectingIp: string | undefined): string {
-  const ip = connectingIp?.trim().toLowerCase() ?? "";
-  if (/^(?:[0-9]{1,3}\.){3}[0-9]{1,3}$/.test(ip)) return ip;
-  // IPv4-mapped IPv6 (::ffff:192.0.2.1): one IPv4 client, kept whole.
-  if (/^::ffff:(?:[0-9]{1,3}\.){3}[0-9]{1,3}$/.test(ip)) return ip;
-  return ipv6Slash64(ip) ?? "unknown";
+type Keys = { account: string; client: string; pair: string; familiar: string };
+
+async function keysOf(attempt: LoginAttempt, store: ThrottleStore): Promise<Keys> {
+  const account = await accountKeyFor(attempt.email);
+  const pair = `${account}:${attempt.client}`;
+  return { account, client: attempt.client, pair, familiar: store.key(`login:familiar:${pair}`) };
 }
 
-/** The first four groups of an IPv6 address ("2001:db8:0:1::/64"), or null when it is not one. */
-function ipv6Slash64(ip: string): string | null {
-  if (ip.length > 39 || !/^[0-9a-f:]+$/.test(ip)) return null;
-  const halves = ip.split("::");
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves[1] ? halves[1].split(":") : [];
-  const zeros = 8 - head.length - tail.length;
-  if (halves.length === 1 ? zeros !== 0 : zeros < 1) return null;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? zeros : 0).fill("0"), ...tail];
-  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
-}
-
-/** Accounts are keyed by a digest of the lower-cased email: no addresses in Redis, bounded key length. */
-async function accountKeyFor(email: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email.trim().toLowerCase()));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+/** Throws 429 when the pair is locked, or, for a client unfamiliar to the account, a wider limit is reached. */
+function refuseWhileLocked(standing: Standing, familiar: boolean): void {
+  const windows = familiar ? [standing.pair] : [standing.pair, standing.account, standing.client];
+  const exhausted = windows.filter((w): w is Window => w !== undefined && w.remaining <= 0);
+  if (exhausted.length > 0) throw rateLimited(RATE_LIMITED, secondsUntil(Math.max(...exhausted.map((w) => w.reset))));
 }

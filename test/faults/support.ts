@@ -13,7 +13,7 @@ import type { ErrorBody } from "../support/api";
  *     meet the fault go through apiWithEnv({ DATABASE_URL: markedUrl }), everything else (the test's
  *     own checks in Postgres) does not carry the marker;
  *   - Redis: the cache namespace of the test's own (CACHE_NAMESPACE), which prefixes every key the
- *     catalog cache touches;
+ *     catalog cache touches; for the throttles' own Redis, a THROTTLE_NAMESPACE of the test's own;
  *   - down: a port nothing listens on.
  * Every fault set here is remembered and cleared by `clearFaults()` (afterEach), scope by scope.
  */
@@ -34,6 +34,7 @@ export type SqlFaultRecord = SqlFault & { marker: string; matched: number; appli
 
 const sqlMarkers = new Set<string>();
 const redisPrefixes = new Set<string>();
+const throttlePrefixes = new Set<string>();
 
 /** A DATABASE_URL of the test's own: the same database, with a marker that SQL faults can target. */
 export function markedDatabase(label = "fault"): { marker: string; url: string } {
@@ -88,10 +89,29 @@ export async function clearRedisFault(keyPrefix: string): Promise<void> {
   redisPrefixes.delete(keyPrefix);
 }
 
+const throttleAuth = { Authorization: `Bearer ${env.THROTTLE_REDIS_REST_TOKEN}` };
+
+/** A fault in the throttles' own Upstash REST server, for keys under `keyPrefix` (a THROTTLE_NAMESPACE of the test's own). */
+export async function setThrottleRedisFault(keyPrefix: string, fault: { delayMs?: number; failStatus?: number }): Promise<void> {
+  throttlePrefixes.add(keyPrefix);
+  const res = await fetch(`${env.THROTTLE_REDIS_REST_URL}/__faults`, {
+    method: "POST",
+    headers: throttleAuth,
+    body: JSON.stringify({ keyPrefix, ...fault }),
+  });
+  if (res.status !== 200) throw new Error(`throttle Upstash server refused the fault: ${res.status} ${await res.text()}`);
+}
+
+export async function clearThrottleRedisFault(keyPrefix: string): Promise<void> {
+  await fetch(`${env.THROTTLE_REDIS_REST_URL}/__faults?keyPrefix=${encodeURIComponent(keyPrefix)}`, { method: "DELETE", headers: throttleAuth });
+  throttlePrefixes.delete(keyPrefix);
+}
+
 /** Clears every fault this file set, and points the driver back at the run's SQL server. */
 export async function clearFaults(): Promise<void> {
   for (const marker of [...sqlMarkers]) await clearSqlFault(marker);
   for (const prefix of [...redisPrefixes]) await clearRedisFault(prefix);
+  for (const prefix of [...throttlePrefixes]) await clearThrottleRedisFault(prefix);
   // neonConfig.fetchEndpoint is a global of the driver: a request made with another NEON_HTTP_ENDPOINT moved it.
   neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
 }

@@ -6,7 +6,7 @@
  * completion and status codes, never about wall-clock durations.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ACCOUNT_FAILURES_PER_WINDOW } from "../../src/services/login-throttle";
+import { ACCOUNT_FAILURES_PER_WINDOW } from "../../src/services/throttle-policy";
 import { PASSWORD_GATE_LIMITS, passwordGate } from "../../src/services/password-gate";
 import { HASH_BUSY_RETRY_AFTER_SECONDS } from "../../src/services/password-policy";
 import { api, type ErrorBody } from "../support/api";

@@ -9,11 +9,18 @@ import { sign } from "hono/jwt";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
-import { ACCOUNT_FAILURES_PER_WINDOW, CLIENT_FAILURES_PER_WINDOW } from "../../src/services/login-throttle";
+import {
+  ACCOUNT_FAILURES_PER_WINDOW,
+  CLIENT_FAILURES_PER_WINDOW,
+  PAIR_FAILURES_PER_WINDOW,
+  REGISTER_ATTEMPTS_PER_MINUTE,
+  REGISTER_TAKEN_PER_WINDOW,
+} from "../../src/services/throttle-policy";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
+import { withinOneWindow } from "../support/windows";
 
 const SECRET = "tenpo-test-secret";
-// A port nothing listens on: Redis is down.
+// A port nothing listens on: the throttle's Redis is down.
 const CLOSED = "http://127.0.0.1:9";
 // scripts/seed.ts's hashPasswordForSeed("password123", demoSaltFor("test@example.com")).
 const SEED_FORMAT_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
@@ -427,58 +434,119 @@ describe("GET /api/v1/auth/me", () => {
 });
 
 describe("login throttling", () => {
-  it(`refuses the ${ACCOUNT_FAILURES_PER_WINDOW + 1}th failed attempt for one account with 429 rate_limited and Retry-After`, async () => {
-    const { email } = await newAccount();
-    for (let i = 1; i <= ACCOUNT_FAILURES_PER_WINDOW; i++) {
-      const res = await login(email, `wrong ${i}`);
-      expect(res.status, `attempt ${i}`).toBe(401);
-    }
-    const res = await login(email, "wrong again");
+  /** A client address block (an IPv6 /64) of this test alone, and addresses within it. */
+  const clientBlock = () => {
+    const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
+    const block = `2001:db8:${hex()}:${hex()}`;
+    return (i: number) => `${block}:${(i % 0xffff).toString(16)}::${hex()}`;
+  };
+
+  /** The statuses of `n` logins at once, sorted. */
+  const statusesOf = async (requests: Array<Promise<Response>>) => (await Promise.all(requests)).map((r) => r.status).sort();
+
+  async function expectRateLimited(res: Response): Promise<void> {
     expect(res.status).toBe(429);
-    const body = (await res.json()) as ErrorBody;
-    expect(body.error.code).toBe("rate_limited");
+    expect(((await res.json()) as ErrorBody).error.code).toBe("rate_limited");
     const retryAfter = res.headers.get("Retry-After");
     expect(retryAfter).toMatch(/^[0-9]+$/);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(Number(retryAfter)).toBeLessThanOrEqual(15 * 60);
+  }
+
+  it(`refuses the ${PAIR_FAILURES_PER_WINDOW + 1}th failed attempt of one client on one account with 429 rate_limited and Retry-After`, async () => {
+    const { email } = await newAccount();
+    const ip = uniqueIp();
+    for (let i = 1; i <= PAIR_FAILURES_PER_WINDOW; i++) {
+      const res = await login(email, `wrong ${i}`, ip);
+      expect(res.status, `attempt ${i}`).toBe(401);
+    }
+    await expectRateLimited(await login(email, "wrong again", ip));
     // CORS clients can read it.
     const cors = await api("/api/v1/auth/login", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Origin: "https://shop.example", "CF-Connecting-IP": uniqueIp() },
+      headers: { "Content-Type": "application/json", Origin: "https://shop.example", "CF-Connecting-IP": ip },
       body: JSON.stringify({ username: email, password: "wrong" }),
     });
     expect(cors.status).toBe(429);
     expect(cors.headers.get("Access-Control-Expose-Headers")).toContain("Retry-After");
   });
 
-  it("keeps a throttled account closed even to the right password until the window has passed", async () => {
+  it(`answers ${PAIR_FAILURES_PER_WINDOW} of 60 concurrent wrong guesses with 401 and the other 50 with 429, however they arrive`, async () => {
     const { email, password } = await newAccount();
-    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) await login(email, "wrong");
-    // From another client too: the limit belongs to the account.
-    const res = await login(email, password, uniqueIp());
-    expect(res.status).toBe(429);
-    expect(((await res.json()) as ErrorBody).error.code).toBe("rate_limited");
+    const ip = uniqueIp();
+    const statuses = await statusesOf(Array.from({ length: 60 }, (_, i) => login(email, `wrong ${i}`, ip)));
+    expect(statuses).toEqual([...Array(PAIR_FAILURES_PER_WINDOW).fill(401), ...Array(60 - PAIR_FAILURES_PER_WINDOW).fill(429)]);
+    // The 61st, sequential, and then the right password: 429 with Retry-After, until the window has passed.
+    await expectRateLimited(await login(email, "wrong 61", ip));
+    await expectRateLimited(await login(email, password, ip));
+  });
+
+  it("answers a right password hidden in a burst of wrong ones like the wrong ones once the limit is used up", async () => {
+    const { email, password } = await newAccount();
+    const ip = uniqueIp();
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) expect((await login(email, `wrong ${i}`, ip)).status).toBe(401);
+    const answers = await Promise.all([login(email, "wrong a", ip), login(email, password, ip), login(email, "wrong b", ip)]);
+    const seen = await Promise.all(answers.map(async (res) => JSON.stringify([res.status, await res.text()])));
+    expect(new Set(seen).size).toBe(1);
+    expect(answers[1]!.status).toBe(429);
+  });
+
+  it("keeps a locked-out client closed even to the right password, and only that client", async () => {
+    const { email, password } = await newAccount();
+    const ip = uniqueIp();
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) await login(email, "wrong", ip);
+    await expectRateLimited(await login(email, password, ip));
+    // The lock belongs to the (account, client): the owner elsewhere still gets in.
+    expect((await login(email, password, uniqueIp())).status).toBe(200);
+  });
+
+  it(`closes an account to unfamiliar clients after ${ACCOUNT_FAILURES_PER_WINDOW} failures from many, while a familiar client still logs in`, async () => {
+    const { email, password } = await newAccount();
+    const home = uniqueIp();
+    expect((await login(email, password, home)).status).toBe(200); // familiar from now on
+    const statuses: number[] = [];
+    // A third party guessing from a new address each time, past the contract's 20.
+    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW + 6; i++) statuses.push((await login(email, `guess ${i}`, uniqueIp())).status);
+    expect(statuses).toEqual([...Array(ACCOUNT_FAILURES_PER_WINDOW).fill(401), ...Array(6).fill(429)]);
+    // A stranger is refused now, with the right password too...
+    await expectRateLimited(await login(email, password, uniqueIp()));
+    // ...the owner's familiar client is not, and keeps its own budget of failures.
+    expect((await login(email, password, home)).status).toBe(200);
+    expect((await login(email, "typo", home)).status).toBe(401);
+    expect((await login(email, password, home)).status).toBe(200);
+  });
+
+  it("lets a familiar client in while another client is locked out of the same account", async () => {
+    const { email, password } = await newAccount();
+    const home = uniqueIp();
+    expect((await login(email, password, home)).status).toBe(200);
+    const attacker = uniqueIp();
+    await statusesOf(Array.from({ length: 30 }, () => login(email, "guess", attacker)));
+    await expectRateLimited(await login(email, password, attacker));
+    expect((await login(email, password, home)).status).toBe(200);
   });
 
   it("counts an account by its email in any case", async () => {
     const { email } = await newAccount();
-    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) {
-      await login(i % 2 ? email.toUpperCase() : email, "wrong");
+    const ip = uniqueIp();
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) {
+      await login(i % 2 ? email.toUpperCase() : email, "wrong", ip);
     }
-    expect((await login(email.toUpperCase(), "wrong")).status).toBe(429);
+    expect((await login(email.toUpperCase(), "wrong", ip)).status).toBe(429);
   });
 
   it("throttles unknown emails like real ones, so a 429 does not reveal whether an account exists", async () => {
     const nobody = uniqueEmail("nobody");
-    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) expect((await login(nobody, "wrong")).status).toBe(401);
-    expect((await login(nobody, "wrong")).status).toBe(429);
+    const ip = uniqueIp();
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) expect((await login(nobody, "wrong", ip)).status).toBe(401);
+    expect((await login(nobody, "wrong", ip)).status).toBe(429);
   });
 
   it("leaves other accounts alone", async () => {
     const throttled = await newAccount();
     const other = await newAccount();
     const ip = uniqueIp();
-    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW; i++) await login(throttled.email, "wrong", ip);
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) await login(throttled.email, "wrong", ip);
     expect((await login(throttled.email, throttled.password, ip)).status).toBe(429);
     expect((await login(other.email, other.password, ip)).status).toBe(200);
     expect((await login(other.email, "wrong", ip)).status).toBe(401);
@@ -487,7 +555,7 @@ describe("login throttling", () => {
   it("counts only failures: successes neither count nor are throttled, before or after failures", async () => {
     const { email, password } = await newAccount();
     const ip = uniqueIp();
-    for (let i = 0; i < ACCOUNT_FAILURES_PER_WINDOW - 1; i++) expect((await login(email, "wrong", ip)).status).toBe(401);
+    for (let i = 0; i < PAIR_FAILURES_PER_WINDOW - 1; i++) expect((await login(email, "wrong", ip)).status).toBe(401);
     // 60 successful logins from one client within a minute, with 9 failures on record.
     for (let i = 0; i < 60; i++) expect((await login(email, password, ip)).status, `login ${i + 1}`).toBe(200);
     // The successes did not use up the last failure the window allows.
@@ -495,13 +563,20 @@ describe("login throttling", () => {
     expect((await login(email, password, ip)).status).toBe(429);
   });
 
+  it("logs in 200 concurrent right logins of one account from one client, none refused", { timeout: 120_000 }, async () => {
+    const { email, password } = await newAccount();
+    const ip = uniqueIp();
+    const statuses = await statusesOf(Array.from({ length: 200 }, () => login(email, password, ip)));
+    expect(statuses).toEqual(Array(200).fill(200));
+  });
+
   it(
-    `refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts, and no other client`,
+    `refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts for the accounts it is not familiar with`,
     async () => {
-      const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
-      const block = `2001:db8:${hex()}:${hex()}`;
-      // Addresses that change within one /64 are one client.
-      const addressInBlock = (i: number) => `${block}:${(i % 0xffff).toString(16)}::${hex()}`;
+      const addressInBlock = clientBlock();
+      const colleague = await newAccount();
+      // Someone behind the same address logged in before: familiar.
+      expect((await login(colleague.email, colleague.password, addressInBlock(1))).status).toBe(200);
       const { email, password } = await newAccount();
       // Different unknown emails, so no account limit is reached; batches of 10 keep the test quick.
       const statuses: number[] = [];
@@ -514,28 +589,26 @@ describe("login throttling", () => {
       }
       // The contract: a client may fail at least 100 times.
       expect(statuses).toEqual(Array(CLIENT_FAILURES_PER_WINDOW).fill(401));
-      const refused = await login(uniqueEmail("stuffing"), "password123", addressInBlock(7));
-      expect(refused.status).toBe(429);
-      expect(((await refused.json()) as ErrorBody).error.code).toBe("rate_limited");
-      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
-      // That client is refused for every account, also with the right password; other clients are not.
-      expect((await login(email, password, addressInBlock(8))).status).toBe(429);
+      await expectRateLimited(await login(uniqueEmail("stuffing"), "password123", addressInBlock(7)));
+      // Refused for an account it is not familiar with, also with the right password; other clients are not.
+      await expectRateLimited(await login(email, password, addressInBlock(8)));
       expect((await login(email, password, uniqueIp())).status).toBe(200);
+      // The colleague who logged in from there before still gets in.
+      expect((await login(colleague.email, colleague.password, addressInBlock(9))).status).toBe(200);
     },
-    60_000,
+    120_000,
   );
 
-
-  describe("when Redis is down", () => {
-    const downEnv = { UPSTASH_REDIS_REST_URL: CLOSED };
-    const loginWithRedisDown = (username: string, password: string) =>
+  describe("when the throttle's Redis is down", () => {
+    const downEnv = { THROTTLE_REDIS_REST_URL: CLOSED };
+    const loginWithRedisDown = (username: string, password: string, ip = uniqueIp()) =>
       apiWithEnv(downEnv, "/api/v1/auth/login", {
         method: "POST",
-        headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueIp() },
+        headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip },
         body: JSON.stringify({ username, password }),
       });
 
-    it("lets logins through (fails open) within a bounded time, logging one JSON line", async () => {
+    it("lets logins through the rate limiting binding within a bounded time, logging a JSON line", async () => {
       const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
       const { email, password } = await newAccount();
       const started = Date.now();
@@ -544,7 +617,7 @@ describe("login throttling", () => {
       expect(((await res.json()) as Token).token_type).toBe("bearer");
       expect(Date.now() - started).toBeLessThan(5_000);
       const lines = warn.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
-      expect(lines).toEqual([expect.objectContaining({ level: "warn", msg: "login throttle unavailable; letting the login proceed" })]);
+      expect(lines).toContainEqual(expect.objectContaining({ level: "warn", msg: "throttle store unavailable; counting attempts on the rate limiting binding" }));
     });
 
     it("still answers a wrong password with 401, not 429 or 500", async () => {
@@ -555,6 +628,52 @@ describe("login throttling", () => {
       expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_credentials");
     });
   });
+});
+
+describe("registration throttling", () => {
+  const newEmail = () => uniqueEmail("reg");
+
+  it(`answers at most ${REGISTER_TAKEN_PER_WINDOW} email_taken per client, then 429 for that client's registrations, also of a new address`, async () => {
+    const { email } = await newAccount();
+    const ip = uniqueIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < REGISTER_TAKEN_PER_WINDOW + 2; i++) statuses.push((await register({ email, password: "correct horse" }, ip)).status);
+    expect(statuses).toEqual([...Array(REGISTER_TAKEN_PER_WINDOW).fill(409), 429, 429]);
+    const fresh = await register({ email: newEmail(), password: "correct horse" }, ip);
+    expect(fresh.status).toBe(429);
+    expect(((await fresh.json()) as ErrorBody).error.code).toBe("rate_limited");
+    expect(Number(fresh.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    expect(Number(fresh.headers.get("Retry-After"))).toBeLessThanOrEqual(15 * 60);
+    // Another client is not affected.
+    expect((await register({ email: newEmail(), password: "correct horse" })).status).toBe(201);
+  });
+
+  it("gives a burst of taken addresses no more 409s than the cap", async () => {
+    const { email } = await newAccount();
+    const ip = uniqueIp();
+    const results = await Promise.all(Array.from({ length: REGISTER_TAKEN_PER_WINDOW + 10 }, () => register({ email, password: "correct horse" }, ip)));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array(REGISTER_TAKEN_PER_WINDOW).fill(409), ...Array(10).fill(429)]);
+    for (const res of results.filter((r) => r.status === 429)) expect(res.headers.get("Retry-After")).toMatch(/^[0-9]+$/);
+  });
+
+  it(
+    `creates ${REGISTER_ATTEMPTS_PER_MINUTE} registrations from one client within a minute (60 a minute are never refused) and refuses the rest of a burst with 429`,
+    async () => {
+      const ip = uniqueIp();
+      // The minute's counter is counted before the hashes, as the requests arrive: within a second or so.
+      await withinOneWindow(60_000, 10_000);
+      const results = await Promise.all(
+        Array.from({ length: REGISTER_ATTEMPTS_PER_MINUTE + 10 }, () => register({ email: newEmail(), password: "correct horse" }, ip)),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([...Array(REGISTER_ATTEMPTS_PER_MINUTE).fill(201), ...Array(10).fill(429)]);
+      const refused = results.find((r) => r.status === 429)!;
+      expect(((await refused.json()) as ErrorBody).error.code).toBe("rate_limited");
+      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
+    },
+    120_000,
+  );
 });
 
 describe("OpenAPI document", () => {
