@@ -683,8 +683,11 @@ describe("OpenAPI document", () => {
       components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
     };
     expect(doc.paths["/api/v1/auth/register"]?.post?.requestBody).toBeDefined();
-    expect(Object.keys(doc.paths["/api/v1/auth/register"]!.post!.responses)).toEqual(expect.arrayContaining(["201", "400", "409"]));
+    expect(Object.keys(doc.paths["/api/v1/auth/register"]!.post!.responses)).toEqual(expect.arrayContaining(["201", "400", "409", "429"]));
     expect(Object.keys(doc.paths["/api/v1/auth/login"]!.post!.responses)).toEqual(expect.arrayContaining(["200", "401", "429"]));
+    for (const path of ["/api/v1/auth/register", "/api/v1/auth/login"]) {
+      expect(doc.paths[path]!.post!.responses["429"]).toMatchObject({ headers: { "Retry-After": expect.anything() } });
+    }
     expect(doc.paths["/api/v1/auth/me"]?.get?.security).toEqual([{ bearerAuth: [] }]);
     expect(Object.keys(doc.components.schemas.User!.properties!).sort()).toEqual(["created_at", "email", "full_name", "id", "is_admin"]);
     expect(doc.components.schemas.RegisterRequest!.required!.sort()).toEqual(["email", "password"]);
