@@ -3,6 +3,8 @@
  * databases. Shared by `npm start`, the test setup and the benchmark.
  */
 import net from "node:net";
+// Default import: ioredis is CommonJS, and Vite's loader (test/global-setup.ts) sees no named `Redis` export.
+import Redis from "ioredis";
 import pg from "pg";
 
 /**
@@ -18,6 +20,21 @@ export function throttleRedisUrl(redisUrl: string | URL, database = THROTTLE_RED
   const url = new URL(redisUrl);
   url.pathname = `/${database}`;
   return url.toString();
+}
+
+/** Deletes the keys under `prefix` (SCAN, then UNLINK): a test run's own keys, never a whole database. */
+export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
 }
 
 /** True when a PostgreSQL answers a query at this connection string within the timeout. */

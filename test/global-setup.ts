@@ -15,7 +15,7 @@ import { startNeonHttpServer } from "../scripts/neon-http-server";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
 import { startMailSink } from "../scripts/mail-sink";
 import { startMetricsSink } from "../scripts/metrics-sink";
-import { dropDatabase, ensureDatabase, postgresAnswers, redisAnswers, throttleRedisUrl } from "../scripts/services";
+import { deleteKeysUnder, dropDatabase, ensureDatabase, postgresAnswers, redisAnswers, throttleRedisUrl } from "../scripts/services";
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -93,8 +93,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("throttleRestUrl", throttleServer.url);
     project.provide("throttleRestToken", throttleToken);
     // Throttle keys of this run only: counters of other runs on the same Redis (fixed client addresses,
-    // "unknown") never reach into this one.
-    project.provide("throttleNamespace", `tenpo:test-${randomBytes(4).toString("hex")}:ratelimit:`);
+    // "unknown") never reach into this one. Deleted afterwards (a familiar client's key lives 30 days).
+    const throttleNamespace = `tenpo:test-${randomBytes(4).toString("hex")}:ratelimit:`;
+    project.provide("throttleNamespace", throttleNamespace);
+    cleanups.push(() => deleteKeysUnder(throttleRedisUrl(REDIS_URL), throttleNamespace));
     project.provide("demoDatabaseUrl", demoDatabaseUrl.toString());
     // The e-mail API of this run (scripts/mail-sink.ts): the order e-mail consumer sends here and tests read it back.
     const emailApiKey = randomBytes(16).toString("hex");

@@ -13,6 +13,8 @@ import type { Duration } from "@upstash/ratelimit";
  * one weighted by how much of it still overlaps the window. That estimate is rounded down, so just
  * after a bucket boundary it can let one more attempt through than its limit, and failures timed at a
  * boundary can reach twice a limit within one 15-minute span. The login limits leave room for that.
+ * A 429's `Retry-After` is when the current bucket ends; the window can still be full then (the
+ * previous bucket still weighs in), and the next answer then gives a new `Retry-After`.
  */
 
 /** Every login counter looks back this far: the contract's 15 minutes. */
@@ -54,8 +56,8 @@ export const FAMILIAR_TTL_SECONDS = 30 * 24 * 3600;
 
 /**
  * A familiar client's key is rewritten (its TTL renewed) on a successful login only when it was written
- * longer ago than this. One day: the 30 days lose at most one, and a burst of logins of one account
- * (200 in a few seconds in the load test) costs one write, not one per login.
+ * longer ago than this. One day: the 30 days lose at most one, and the logins of a familiar client
+ * (200 in a few seconds in the load test) write nothing, instead of one write each.
  */
 export const FAMILIAR_REFRESH_MS = 24 * 3600 * 1000;
 
@@ -96,7 +98,8 @@ export const OUTAGE_LOG_INTERVAL_MS = 60_000;
  * When the throttle's Redis fails (timeout, 5xx, unreachable, not configured), each login attempt is
  * counted before the password is checked on the Workers Rate Limiting binding LOGIN_FALLBACK_LIMITER,
  * per account, and refused with 429 past this many a minute. The binding keeps its limit itself
- * (wrangler.toml `[[ratelimits]]`, which must say the same; a test counts it). It counts in fixed
+ * (wrangler.toml `[[ratelimits]]`, which must say the same; test/faults/throttle.test.ts counts both
+ * bindings). It counts in fixed
  * windows of 10 or 60 s per Cloudflare location and has no way to read a count without adding to it,
  * so it cannot count failures alone: every attempt counts, right passwords too. 5 a minute keeps the
  * contract's minimum (five wrong passwords in a row each get their 401) and holds guessing to 75 per 15
