@@ -40,10 +40,11 @@ import { ThrottleStore, countOnBinding, rateLimited, secondsUntil, type Throttle
  *     many addresses cannot lock the owner out, and one address spraying many accounts (or an office
  *     behind one NAT) does not lock out the people who log in from there.
  *
- * When the throttle's Redis fails (throttle-store.ts), each remaining attempt of the request is counted
- * on the Workers Rate Limiting binding per account (LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE) before the
- * password is checked, right passwords too, since the binding cannot be read without counting; past it
- * 429. Without that binding too, 503: the throttle never silently becomes unlimited.
+ * When the throttle's Redis fails (throttle-store.ts), the attempt is counted once on the Workers Rate
+ * Limiting binding instead, per account (LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE): before the password is
+ * checked when the read before fails, and so right passwords count too, since the binding cannot be
+ * read without counting; at the outcome when Redis fails only then. Past its limit 429. Without that
+ * binding too, 503: the throttle never silently becomes unlimited.
  */
 
 /** Who is trying: the account (lower-cased email) and the client (see throttle-keys.ts `clientKeyFor`). */

@@ -20,7 +20,7 @@ import { OUTAGE_LOG_INTERVAL_MS, THROTTLE_TIMEOUT_MS, THROTTLE_UNAVAILABLE_RETRY
  * OUTAGE_LOG_INTERVAL_MS with the number of failed calls in between, and when Redis answers again.
  */
 
-/** The bindings and vars the store reads. THROTTLE_NAMESPACE is optional (tests give each case its own). */
+/** The vars the store reads. THROTTLE_NAMESPACE is optional (tests give each case its own). */
 export type ThrottleEnv = Pick<Env, "THROTTLE_REDIS_REST_URL" | "THROTTLE_REDIS_REST_TOKEN"> & { THROTTLE_NAMESPACE?: string };
 
 /** Every throttle key starts with this unless THROTTLE_NAMESPACE says otherwise. */
