@@ -11,6 +11,7 @@ import { createRouter } from "../router";
 import { IdParamSchema, errorResponses } from "../schemas/common";
 import {
   CategorySchema,
+  MAX_LIST_DEPTH,
   ProductCreateSchema,
   ProductListQuerySchema,
   ProductPageSchema,
@@ -73,7 +74,9 @@ products.openapi(
     path: "/",
     tags: PRODUCT_TAGS,
     summary: "List products",
-    description: "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items.",
+    description:
+      "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items. " +
+      `A page must start within the first ${MAX_LIST_DEPTH} matches ((page − 1) × page_size < ${MAX_LIST_DEPTH}); a deeper one is 400 naming \`page\` with the last page for that page_size.`,
     request: { query: ProductListQuerySchema, headers: ifNoneMatchHeader },
     responses: {
       200: {
