@@ -5,6 +5,7 @@ import { invalidateCatalog } from "../cache/catalog-cache";
 import { serveCatalogRead } from "../cache/http-caching";
 import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
 import { STALE_IF_ERROR_MS } from "../cache/policy";
+import { listReach } from "../cache/reach";
 import type { StockShape } from "../cache/stock-view";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
@@ -90,7 +91,7 @@ products.openapi(
   }),
   (c) => {
     const query = c.req.valid("query");
-    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query), pageStock);
+    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query), pageStock, listReach(query));
   },
 );
 
