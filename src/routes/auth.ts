@@ -11,9 +11,6 @@ import { TOKEN_TTL_SECONDS, issueToken } from "../services/tokens";
 /** /api/v1/auth: register, login, me. */
 export const auth = createRouter();
 
-// Tokens and account data must not be kept by browsers or proxies.
-const NO_STORE = { "Cache-Control": "no-store" };
-
 auth.openapi(
   createRoute({
     method: "post",
@@ -31,7 +28,7 @@ auth.openapi(
   async (c) => {
     const { email, password, full_name } = c.req.valid("json");
     const user = await registerUser(c.get("db"), { email, password, fullName: full_name });
-    return c.json(user, 201, NO_STORE);
+    return c.json(user, 201);
   },
 );
 
@@ -58,7 +55,7 @@ auth.openapi(
     const client = clientKeyFor(c.req.header("CF-Connecting-IP"));
     const user = await logIn(c.get("db"), createLoginThrottle(c.env), { email: username, password, client });
     const accessToken = await issueToken({ id: user.id, isAdmin: user.is_admin }, c.env.JWT_SECRET);
-    return c.json({ access_token: accessToken, token_type: "bearer" as const, expires_in: TOKEN_TTL_SECONDS }, 200, NO_STORE);
+    return c.json({ access_token: accessToken, token_type: "bearer" as const, expires_in: TOKEN_TTL_SECONDS }, 200);
   },
 );
 
@@ -83,6 +80,6 @@ auth.openapi(
         "WWW-Authenticate": 'Bearer realm="tenpo"',
       });
     }
-    return c.json(user, 200, NO_STORE);
+    return c.json(user, 200);
   },
 );

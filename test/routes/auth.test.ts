@@ -237,7 +237,7 @@ describe("POST /api/v1/auth/login", () => {
     const { email, password } = await newAccount();
     const res = await login(email, password);
     expect(res.status).toBe(200);
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
     const body = (await res.json()) as Token;
     expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "token_type"]);
     expect(body).toMatchObject({ token_type: "bearer", expires_in: 3600 });
@@ -347,7 +347,7 @@ describe("GET /api/v1/auth/me", () => {
     const { user, email, password } = await newAccount();
     const res = await me(`Bearer ${await tokenFor(email, password)}`);
     expect(res.status).toBe(200);
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
     const text = await res.text();
     expect(JSON.parse(text)).toEqual(user);
     expect(text).not.toMatch(/pbkdf2|password|hash/i);
