@@ -109,8 +109,8 @@ export const REDIS_ENTRY_TTL_MS = STALE_IF_ERROR_MS;
 export const REDIS_VERSION_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
- * Which reads the global store (KV or Upstash Redis: one for every location and, with Upstash, the
- * database the login throttle uses too) holds: those many clients share, whose keys are few. That is
+ * Which reads the global store (KV or Upstash Redis: one for every location, and an Upstash database
+ * may serve more than this cache) holds: those many clients share, whose keys are few. That is
  * product details, the categories, and list pages with no filter that start within the first
  * SHARED_LIST_ROWS rows (reach.ts). Every other list read is long-tail: a search, a category, a price
  * range (their values never run out) or a deeper page. Long-tail reads live in L0 and the Cache API
