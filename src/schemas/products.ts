@@ -37,9 +37,10 @@ const MAX_CATEGORY_LENGTH = 50;
 
 /**
  * The fewest letters or digits a search may have. `name ILIKE '%q%'` is answered by the trigram
- * index (pg_trgm) only through the trigrams it can take from q, and pg_trgm builds trigrams from
- * runs of letters and digits alone: with fewer than 3 of them it gets none and reads the whole index,
- * so the planner scans the table instead. On the 10,000 demo products (PostgreSQL 15, EXPLAIN
+ * index (pg_trgm) only through the trigrams it can take from q, and pg_trgm builds them from the runs
+ * of letters and digits alone (padded with spaces only where q does not end). With 3 letters or digits
+ * q always yields one; with fewer it often yields none (`wi`, `a--`, `---`), and then the whole index is
+ * read, so the planner scans the table instead. On the 10,000 demo products (PostgreSQL 15, EXPLAIN
  * ANALYZE; test/db/indexes.test.ts pins it): `wi` or `---` → the index returns all 10,000 rows,
  * `wir` → the 804 matches. Spaces and punctuation count for the match but not here.
  */
