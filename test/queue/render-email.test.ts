@@ -40,7 +40,7 @@ describe("the order confirmation e-mail", () => {
   it("greets without a name when there is none", () => {
     const email = renderOrderConfirmation(payload(null), FROM);
     expect(email.text.split("\n")[0]).toBe("Hello,");
-    expect(email.html.startsWith("<p>Hello,</p>")).toBe(true);
+    expect(email.html).toMatch(/^<p>Hello,<\/p>/);
   });
 
   it.each(PHISHING.map((name) => [JSON.stringify(name).slice(0, 60), name]))(
