@@ -17,8 +17,9 @@ export const db = createDb(env);
 
 export type TestUser = { id: number; email: string; token: string };
 
-export async function makeUser(opts: { admin?: boolean; fullName?: string } = {}): Promise<TestUser> {
-  const email = `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
+/** A user of its own; `email` (default: a fresh address) for tests about one mailbox under several spellings. */
+export async function makeUser(opts: { admin?: boolean; fullName?: string; email?: string } = {}): Promise<TestUser> {
+  const email = opts.email ?? `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
   const [row] = await db
     .insert(users)
     .values({ email, passwordHash: "unused", isAdmin: opts.admin ?? false, fullName: opts.fullName ?? null })
@@ -104,6 +105,8 @@ export type OutboxRow = {
   attempts: number;
   last_error: string | null;
   provider_message_id: string | null;
+  suppressed_at: string | null;
+  recipient: string;
   payload: { to: string; order_id: number };
 };
 
