@@ -73,6 +73,7 @@ async function main(): Promise<void> {
   await migrateDatabase(databaseUrl.url);
   const seeded = await seedDemoData(databaseUrl.url, { onProgress: (msg) => log(msg) });
   log(seeded.seeded ? "demo data loaded" : "demo data already present");
+  if (seeded.generatedAdminPassword) log(`admin@example.com's password is ${seeded.generatedAdminPassword} (generated for this remote database; keep it now)`);
 
   const neonSecret = newLocalSecret();
   const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections, secret: neonSecret });
