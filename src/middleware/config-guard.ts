@@ -13,7 +13,7 @@ import { log } from "../log";
  */
 
 const DEVELOPMENT_SECRETS = new Set(["tenpo-dev-secret", "tenpo-test-secret", "change-me", "secret"]);
-/** 32 characters: 192 bits and more from any password generator's alphabet, beyond guessing. */
+/** 32 characters: at least 128 bits even from a hex generator, beyond guessing. */
 const MIN_SECRET_LENGTH = 32;
 /** How long a client is told to wait: a configuration is fixed by a new deploy, not within seconds. */
 const RETRY_AFTER_SECONDS = 60;
@@ -32,6 +32,18 @@ interface Rule {
   refuses: (env: GuardedSettings) => boolean;
 }
 
+/** Both lists hold these two. */
+const REAL_SECRET: Rule = {
+  setting: "JWT_SECRET",
+  reason: `missing, shorter than ${MIN_SECRET_LENGTH} characters or a value published in this repository: anyone could sign tokens`,
+  refuses: (env) => !isRealSecret(env.JWT_SECRET),
+};
+const HTTPS_REDIS: Rule = {
+  setting: "UPSTASH_REDIS_REST_URL",
+  reason: "not HTTPS: the Redis token and every cached value would cross the network in the clear",
+  refuses: (env) => !isHttps(env.UPSTASH_REDIS_REST_URL),
+};
+
 /** Refused when a request's host is not this machine: these are development settings. */
 const OFF_LOOPBACK_RULES: readonly Rule[] = [
   {
@@ -39,11 +51,7 @@ const OFF_LOOPBACK_RULES: readonly Rule[] = [
     reason: "only staging and production serve the internet; development and test are configured for one machine",
     refuses: (env) => !isDeployed(env.ENVIRONMENT),
   },
-  {
-    setting: "JWT_SECRET",
-    reason: "missing, shorter than 32 characters or a value published in this repository: anyone could sign tokens",
-    refuses: (env) => !isRealSecret(env.JWT_SECRET),
-  },
+  REAL_SECRET,
   {
     setting: "NEON_HTTP_ENDPOINT",
     reason: "set, so SQL goes to a local SQL-over-HTTP server instead of Neon",
@@ -54,11 +62,7 @@ const OFF_LOOPBACK_RULES: readonly Rule[] = [
     reason: "names a database on this machine, a developer's",
     refuses: (env) => isLocalConnectionString(env.DATABASE_URL),
   },
-  {
-    setting: "UPSTASH_REDIS_REST_URL",
-    reason: "not HTTPS: the Redis token and every cached value would cross the network in the clear",
-    refuses: (env) => !isHttps(env.UPSTASH_REDIS_REST_URL),
-  },
+  HTTPS_REDIS,
   {
     setting: "CORS_ORIGINS",
     reason: "* lets every web site read the API's answers from its visitors' browsers",
@@ -68,29 +72,21 @@ const OFF_LOOPBACK_RULES: readonly Rule[] = [
 
 /** Refused for staging and production wherever they run (a local `wrangler dev --env` included). */
 const DEPLOYED_RULES: readonly Rule[] = [
-  {
-    setting: "JWT_SECRET",
-    reason: "missing, shorter than 32 characters or a value published in this repository: anyone could sign tokens",
-    refuses: (env) => !isRealSecret(env.JWT_SECRET),
-  },
+  REAL_SECRET,
   {
     setting: "NEON_HTTP_ENDPOINT",
     reason: "not HTTPS: SQL and the database password would cross the network in the clear",
     refuses: (env) => env.NEON_HTTP_ENDPOINT !== "" && !isHttps(env.NEON_HTTP_ENDPOINT),
   },
-  {
-    setting: "UPSTASH_REDIS_REST_URL",
-    reason: "not HTTPS: the Redis token and every cached value would cross the network in the clear",
-    refuses: (env) => !isHttps(env.UPSTASH_REDIS_REST_URL),
-  },
+  HTTPS_REDIS,
 ];
 
 /** What is wrong with a deployment's settings: refused everywhere, and refused off this machine. */
 interface Verdict {
   everywhere: readonly string[];
   offLoopback: readonly string[];
-  /** A refusal is logged once per isolate, not once per request. */
-  logged: boolean;
+  /** Refusals already logged: each (at most the two lists' two combinations) once per isolate, not per request. */
+  logged: Set<string>;
 }
 
 /** Per env object: an isolate gets one, so the rules run once per isolate (tests pass several). */
@@ -110,9 +106,10 @@ export function configRefusals(env: GuardedSettings, url: string): readonly stri
 export const refuseUnsafeSettings: MiddlewareHandler<AppEnv> = async (c, next) => {
   const refusals = configRefusals(c.env, c.req.url);
   if (refusals.length > 0) {
-    const verdict = verdictFor(c.env);
-    if (!verdict.logged) {
-      verdict.logged = true;
+    const logged = verdictFor(c.env).logged;
+    const key = refusals.join("\n");
+    if (!logged.has(key)) {
+      logged.add(key);
       log("error", "refusing to serve: these settings are not safe for this host", { host: new URL(c.req.url).host, refusals });
     }
     throw ApiError.serviceUnavailable("The service is not configured", RETRY_AFTER_SECONDS);
@@ -127,7 +124,7 @@ function verdictFor(env: GuardedSettings): Verdict {
     // A setting refused everywhere is named once, with its deployed reason.
     const offLoopback = OFF_LOOPBACK_RULES.filter((rule) => rule.refuses(env) && !everywhere.some((r) => r.setting === rule.setting));
     const describe = (rules: readonly Rule[]) => rules.map((rule) => `${rule.setting}: ${rule.reason}`);
-    verdict = { everywhere: describe(everywhere), offLoopback: describe(offLoopback), logged: false };
+    verdict = { everywhere: describe(everywhere), offLoopback: describe(offLoopback), logged: new Set() };
     verdicts.set(env, verdict);
   }
   return verdict;
