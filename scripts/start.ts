@@ -3,7 +3,9 @@
  *
  *   1. finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432) or falls back to an embedded PGlite in .tenpo/;
  *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone;
- *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers;
+ *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers, each with a
+ *      secret made for this run (the SQL server's NEON_HTTP_SECRET, the Upstash token) that only the
+ *      Worker is given: nothing secret is written to disk;
  *   4. builds the production bundle (`wrangler deploy --dry-run`) and serves it on workerd through
  *      Miniflare (scripts/worker-runtime.ts: KV, Cache API, Queues with their consumers, Analytics
  *      Engine, the cron on its schedule; no development proxy) on http://127.0.0.1:8787, and waits
@@ -32,6 +34,7 @@ import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
+import { newLocalSecret } from "./local-http";
 import { readDevVars } from "./dev-vars";
 import { startWorkerRuntime } from "./worker-runtime";
 
@@ -46,6 +49,8 @@ const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
 const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8788);
 const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
+/** The Upstash token .dev.vars.example once shipped: published, so it counts as unset. */
+const PUBLISHED_UPSTASH_TOKEN = "tenpo-local-token";
 const READY_TIMEOUT_MS = 90_000;
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
 const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
@@ -68,8 +73,10 @@ async function main(): Promise<void> {
   await migrateDatabase(databaseUrl.url);
   const seeded = await seedDemoData(databaseUrl.url, { onProgress: (msg) => log(msg) });
   log(seeded.seeded ? "demo data loaded" : "demo data already present");
+  if (seeded.generatedAdminPassword) log(`admin@example.com's password is ${seeded.generatedAdminPassword} (generated for this remote database; keep it now)`);
 
-  const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections });
+  const neonSecret = newLocalSecret();
+  const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections, secret: neonSecret });
   running.push({ name: "SQL-over-HTTP server", stop: () => neon.close() });
   log(`SQL-over-HTTP server on ${neon.url}`);
 
@@ -84,7 +91,7 @@ async function main(): Promise<void> {
   running.push({ name: "mail sink", stop: () => mail.close() });
   Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
   log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
-  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, cache, metrics });
+  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, neonSecret, cache, metrics });
   let cronHint: string;
   if (DEV_SERVER) {
     const wrangler = startWrangler(vars);
@@ -147,7 +154,9 @@ async function findCache(): Promise<CacheChoice> {
     log(FORCE_KV_CACHE ? "--kv-cache: the catalog cache runs on KV alone" : `no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
     return { backend: "kv" };
   }
-  const token = readDevVar("UPSTASH_REDIS_REST_TOKEN") ?? "tenpo-local-token";
+  // A token of the developer's own in .dev.vars is kept; otherwise a new one for this run.
+  const own = readDevVar("UPSTASH_REDIS_REST_TOKEN");
+  const token = own && own !== PUBLISHED_UPSTASH_TOKEN ? own : newLocalSecret();
   const server = await startUpstashRestServer({ port: UPSTASH_PORT, token, redisUrl: redisUrl.toString() });
   running.push({ name: "Upstash REST server", stop: () => server.close() });
   log(`cache: Redis at ${redisUrl.host} through the Upstash REST server on ${server.url}`);
@@ -159,17 +168,21 @@ function readDevVar(name: string): string | undefined {
 }
 
 /** What the Worker gets on top of wrangler.toml and .dev.vars: where the local stack listens. */
-function workerVars(opts: { databaseUrl: string; neon: NeonHttpServer; cache: CacheChoice; metrics: MetricsSink }): Record<string, string> {
+function workerVars(opts: { databaseUrl: string; neon: NeonHttpServer; neonSecret: string; cache: CacheChoice; metrics: MetricsSink }): Record<string, string> {
   const vars: Record<string, string> = {
     DATABASE_URL: opts.databaseUrl,
     NEON_HTTP_ENDPOINT: opts.neon.url,
+    NEON_HTTP_SECRET: opts.neonSecret,
     CACHE_BACKEND: opts.cache.backend,
     METRICS_SINK_URL: opts.metrics.url,
     ...mailVars,
   };
   // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
   if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;
-  if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+  if (opts.cache.backend === "upstash") {
+    vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+    vars.UPSTASH_REDIS_REST_TOKEN = opts.cache.token;
+  }
   return vars;
 }
 

@@ -4,7 +4,7 @@ import { cors } from "hono/cors";
 import { bodyLimit } from "hono/body-limit";
 import { createDb } from "./db/client";
 import { ApiError } from "./errors";
-import { requireRealSecretWhenDeployed } from "./middleware/config-guard";
+import { refuseUnsafeSettings } from "./middleware/config-guard";
 import { renderError } from "./middleware/error-handler";
 import { parseJsonBody } from "./middleware/json-body";
 import { observeRequests } from "./middleware/observe-requests";
@@ -61,7 +61,8 @@ app.use(
     },
   }),
 );
-app.use("/api/*", requireRealSecretWhenDeployed);
+// Every path, health checks included: a deployment with development settings must fail its probes too.
+app.use(refuseUnsafeSettings);
 app.use("/api/*", parseJsonBody);
 app.use(async (c, next) => {
   c.set("db", createDb(c.env));

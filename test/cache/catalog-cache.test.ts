@@ -16,7 +16,7 @@ function setup(backend: Backend, overrides: Partial<Env> = {}) {
   const pending: Promise<unknown>[] = [];
   const namespace = newNamespace(backend);
   const ctxEnv = { ...env, CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace, ...overrides } as Env;
-  const context = (origin = "http://tenpo.test"): CatalogContext => ({ env: ctxEnv, db, origin, waitUntil: (p) => void pending.push(p) });
+  const context = (origin = "http://tenpo.localhost"): CatalogContext => ({ env: ctxEnv, db, origin, waitUntil: (p) => void pending.push(p) });
   /** Lets the background work (layer writes, refreshes) finish. */
   const settle = async () => {
     while (pending.length > 0) await Promise.allSettled(pending.splice(0));
@@ -162,7 +162,7 @@ describe.each<Backend>(["kv", "upstash"])("the catalog cache with CACHE_BACKEND=
     expect((await read(t.context(), "r", t.load)).status).toBe("HIT");
     t.setPayload("v2");
     expect(await invalidateCatalog({ env: t.env, db })).toBeGreaterThan(0);
-    for (const origin of ["http://tenpo.test", "http://elsewhere.test"]) {
+    for (const origin of ["http://tenpo.localhost", "http://elsewhere.test"]) {
       const after = await read(t.context(origin), "r", t.load);
       expect(after.body.payload).toBe("v2");
     }

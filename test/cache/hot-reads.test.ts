@@ -11,7 +11,7 @@ import { api } from "../support/api";
 // through the Worker entry (src/index.ts), which tries the hot path first; `hot` asks the hot path alone,
 // so a test can tell which of the two answered.
 
-const ORIGIN = "http://tenpo.test";
+const ORIGIN = "http://tenpo.localhost";
 let admin: string;
 let customer: string;
 

@@ -13,8 +13,8 @@ import { productListStatement } from "../../src/services/products";
 type PlanNode = { "Node Type": string; "Index Name"?: string; "Relation Name"?: string; "Actual Rows"?: number; Plans?: PlanNode[] };
 
 // createDb also points the driver at the local SQL-over-HTTP endpoint, like the Worker does.
-const db = createDb({ DATABASE_URL: env.DEMO_DATABASE_URL, NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT });
-const sql = neon(env.DEMO_DATABASE_URL);
+const db = createDb({ DATABASE_URL: env.DEMO_DATABASE_URL, NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT, NEON_HTTP_SECRET: env.NEON_HTTP_SECRET });
+const sql = neon(env.DEMO_DATABASE_URL, { authToken: env.NEON_HTTP_SECRET });
 
 function nodesOf(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];

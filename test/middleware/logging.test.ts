@@ -158,7 +158,7 @@ describe("a failed request", () => {
     });
     app.onError(renderError);
     const ctx = createExecutionContext();
-    const res = await app.fetch(new Request("http://tenpo.test/explode"), { ...env, ...ON }, ctx);
+    const res = await app.fetch(new Request("http://tenpo.localhost/explode"), { ...env, ...ON }, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(500);
     const all = lines();
