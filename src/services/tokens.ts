@@ -38,7 +38,7 @@ export async function readToken(token: string, secret: string): Promise<Authenti
     const claims = await verify(token, secret, { alg: TOKEN_ALGORITHM, exp: true, iat: true, nbf: true });
     const id = typeof claims.sub === "string" && /^[1-9][0-9]{0,9}$/.test(claims.sub) ? Number(claims.sub) : NaN;
     if (Number.isNaN(id) || id > MAX_USER_ID || typeof claims.exp !== "number") return null;
-    const version = claims.ver ?? 0;
+    const version = claims.ver === undefined ? 0 : claims.ver;
     if (!Number.isInteger(version) || (version as number) < 0 || (version as number) > MAX_TOKEN_VERSION) return null;
     return { id, isAdmin: claims.adm === true, tokenVersion: version as number };
   } catch {
