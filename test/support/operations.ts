@@ -136,7 +136,7 @@ export const VALID_REQUESTS: Record<string, (f: Fixtures) => Promise<ValidReques
 };
 
 /** A new account that logs in with its password, at token version 0. */
-export async function makeAccount(opts: { admin?: boolean } = {}): Promise<Account> {
+export async function makeAccount(opts: { admin?: boolean; fullName?: string } = {}): Promise<Account> {
   const user = await makeUser(opts);
   await db.update(users).set({ passwordHash: PASSWORD_HASH }).where(eq(users.id, user.id));
   return { ...user, password: PASSWORD };
