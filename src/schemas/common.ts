@@ -5,8 +5,8 @@ import { z } from "@hono/zod-openapi";
 // Text the database can store and a reader can see. Postgres cannot store U+0000 at all, and no other
 // control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) belongs in a name, an email,
 // a search or a password; a description may have lines and tabs. A lone UTF-16 surrogate (JSON lets
-// a client write "\ud800") is no character in UTF-8 at all: Neon refuses the statement, a local
-// database silently stores U+FFFD instead.
+// a client write "\ud800") is no character at all, and UTF-8 cannot hold it: on its way to Postgres
+// it is refused or silently replaced by U+FFFD (the local SQL-over-HTTP server does the latter).
 const SINGLE_LINE_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 const MULTILINE_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
@@ -123,7 +123,10 @@ export function toPage<T>(items: T[], total: number, page: number, pageSize: num
 /** Standard error responses for route definitions. */
 export const errorResponses = {
   400: { description: "Invalid input", content: { "application/json": { schema: ValidationErrorSchema } } },
-  401: { description: "Missing, invalid or expired token", content: { "application/json": { schema: ErrorSchema } } },
+  401: {
+    description: "Missing, invalid, expired or revoked token, or one whose account no longer exists",
+    content: { "application/json": { schema: ErrorSchema } },
+  },
   403: { description: "Not allowed for this user", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
   409: { description: "Conflict with the current state", content: { "application/json": { schema: ErrorSchema } } },
