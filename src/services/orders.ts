@@ -244,10 +244,11 @@ type PlaceOrderRow = {
  * one, a batch (one transaction) of two statements:
  *
  *  1. `insert into idempotency_keys … select from users … on conflict (user_id, key) do update … where
- *     expired`: claims the key, or finds it taken; claims nothing unless the token is current (an
- *     account that is gone would otherwise fail the key's foreign key). A racing duplicate blocks here on the unique index until
- *     the winner's transaction ends: if it committed, this claims nothing; if it rolled back, this
- *     claims the key. Never a check-then-insert.
+ *     expired`: claims the key, or finds it taken. A racing duplicate blocks here on the unique index
+ *     until the winner's transaction ends: if it committed, this claims nothing; if it rolled back,
+ *     this claims the key. Never a check-then-insert. It claims nothing unless the token is current
+ *     (an account that is gone would fail the key's foreign key), and locks the account FOR KEY SHARE
+ *     first, as the order statement does, so a deletion waits for the order instead of deadlocking on it.
  *  2. the order statement: with the claim it places the order and stores the response in the key
  *     row; without it, it reads the stored record, which its fresh READ COMMITTED snapshot (taken
  *     after statement 1 waited) shows in full, because the winner wrote it in the same transaction
@@ -266,6 +267,7 @@ export async function placeOrder(db: Database, input: PlaceOrderInput): Promise<
       select u.id, ${key}, ${fingerprint}, now() + make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
       from users u
       where u.id = ${input.userId} and u.token_version = ${input.tokenVersion}
+      for key share of u
       on conflict (user_id, key) do update
       -- An expired key is a new key: the row starts over for this request.
       set fingerprint = excluded.fingerprint, status_code = null, response = null, order_id = null,
