@@ -31,7 +31,7 @@ export function textProblem(value: string, { multiline = false }: { multiline?: 
  * some rule it happens to break (an email format, a length after trimming). Chain the field's own
  * rules after it. A missing field "is required", one of another type "must be a string".
  */
-export function text({ multiline = false }: { multiline?: boolean } = {}) {
+export function text({ multiline = false }: { multiline?: boolean } = {}): z.ZodString {
   return z
     .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") })
     .regex(multiline ? MULTILINE_TEXT : SINGLE_LINE_TEXT, {

@@ -74,13 +74,13 @@ export async function logIn(db: Database, throttle: LoginThrottle, attempt: Logi
       "Retry-After": String(retryAfter),
     });
   }
-  const signedIn = await authenticate(db, who.email, attempt.password);
-  if (!signedIn) {
+  const user = await authenticate(db, who.email, attempt.password);
+  if (!user) {
     await throttle.recordFailure(who);
     // One answer for an unknown email and a wrong password, so it does not tell which accounts exist.
     throw new ApiError(401, "invalid_credentials", "Incorrect email or password");
   }
-  return signedIn;
+  return user;
 }
 
 /**
