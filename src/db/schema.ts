@@ -28,6 +28,9 @@ export const users = pgTable(
     passwordHash: text("password_hash").notNull(),
     fullName: text("full_name"),
     isAdmin: boolean("is_admin").notNull().default(false),
+    // Carried in every token the account is issued (claim `ver`); a token of another version is no
+    // longer valid, so raising it revokes all of the account's tokens at once (src/services/accounts.ts).
+    tokenVersion: integer("token_version").notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`)],

@@ -1,12 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { ApiError } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
 import { AccessTokenSchema, LoginBodySchema, RegisterBodySchema, UserSchema } from "../schemas/auth";
 import { errorResponses } from "../schemas/common";
-import { getUser, logIn, registerUser } from "../services/auth";
+import { getTokenAccount, logIn, registerUser } from "../services/auth";
 import { clientKeyFor, createLoginThrottle } from "../services/login-throttle";
-import { TOKEN_TTL_SECONDS, issueToken } from "../services/tokens";
+import { TOKEN_ACCOUNT_GONE, TOKEN_TTL_SECONDS, issueToken, tokenRefused } from "../services/tokens";
 
 /** /api/v1/auth: register, login, me. */
 export const auth = createRouter();
@@ -53,8 +52,8 @@ auth.openapi(
   async (c) => {
     const { username, password } = c.req.valid("json");
     const client = clientKeyFor(c.req.header("CF-Connecting-IP"));
-    const user = await logIn(c.get("db"), createLoginThrottle(c.env), { email: username, password, client });
-    const accessToken = await issueToken({ id: user.id, isAdmin: user.is_admin }, c.env.JWT_SECRET);
+    const { user, tokenVersion } = await logIn(c.get("db"), createLoginThrottle(c.env), { email: username, password, client });
+    const accessToken = await issueToken({ id: user.id, isAdmin: user.is_admin, tokenVersion }, c.env.JWT_SECRET);
     return c.json({ access_token: accessToken, token_type: "bearer" as const, expires_in: TOKEN_TTL_SECONDS }, 200);
   },
 );
@@ -69,17 +68,16 @@ auth.openapi(
     middleware: [requireUser] as const,
     responses: {
       200: { description: "The current user", content: { "application/json": { schema: UserSchema } } },
-      401: { ...errorResponses[401], description: "`unauthorized`: no valid token, or its account no longer exists" },
+      401: {
+        ...errorResponses[401],
+        description: "`unauthorized`: no valid token, its account no longer exists, or the account's tokens were revoked",
+      },
     },
   }),
   async (c) => {
-    const user = await getUser(c.get("db"), c.get("user")!.id);
-    // A valid token of an account that is gone: the caller has to log in again, as with an expired token.
-    if (!user) {
-      throw new ApiError(401, "unauthorized", "The token's account no longer exists", undefined, {
-        "WWW-Authenticate": 'Bearer realm="tenpo"',
-      });
-    }
+    const user = await getTokenAccount(c.get("db"), c.get("user")!);
+    // A valid token of an account that is gone or revoked it: the caller has to log in again, as with an expired token.
+    if (!user) throw tokenRefused(TOKEN_ACCOUNT_GONE);
     return c.json(user, 200);
   },
 );

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { MoneyInputSchema, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf } from "./common";
+import { MoneyInputSchema, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf, text } from "./common";
 
 /** Products and categories as the API reads and writes them. */
 
@@ -61,11 +61,10 @@ const WORD_CHARACTER = /[\p{L}\p{N}]/gu;
 const wordCharacters = (text: string): number => text.match(WORD_CHARACTER)?.length ?? 0;
 
 export const ProductListQuerySchema = PaginationQuerySchema.extend({
-  category: z.string().min(1).max(MAX_CATEGORY_LENGTH).optional().openapi({ description: "Exact category", example: "electronics" }),
+  category: text().min(1).max(MAX_CATEGORY_LENGTH).optional().openapi({ description: "Exact category", example: "electronics" }),
   min_price: MoneyInputSchema.optional().openapi({ description: "Lowest price, inclusive", example: "10.00" }),
   max_price: MoneyInputSchema.optional().openapi({ description: "Highest price, inclusive", example: "99.99" }),
-  q: z
-    .string()
+  q: text()
     .max(MAX_SEARCH_LENGTH, `q must be at most ${MAX_SEARCH_LENGTH} characters`)
     .refine((q) => wordCharacters(q) >= MIN_SEARCH_WORD_CHARACTERS, {
       message: `q must contain at least ${MIN_SEARCH_WORD_CHARACTERS} letters or digits`,
@@ -100,9 +99,9 @@ export const ProductListQuerySchema = PaginationQuerySchema.extend({
 export type ProductListQuery = z.output<typeof ProductListQuerySchema>;
 
 const productFields = {
-  name: z.string().trim().min(1).max(200).openapi({ example: "Classic Wireless Headphones" }),
-  description: z.string().max(2000).openapi({ example: "Over-ear, 30 h battery." }),
-  category: z.string().trim().min(1).max(MAX_CATEGORY_LENGTH).openapi({ example: "electronics" }),
+  name: text().trim().min(1).max(200).openapi({ example: "Classic Wireless Headphones" }),
+  description: text({ multiline: true }).max(2000).openapi({ example: "Over-ear, 30 h battery." }),
+  category: text().trim().min(1).max(MAX_CATEGORY_LENGTH).openapi({ example: "electronics" }),
   price: MoneyInputSchema,
   stock: z.number().int().min(0).max(1_000_000).openapi({ description: "A JSON integer", example: 100 }),
 };

@@ -49,8 +49,8 @@ export async function tokens(): Promise<{ admin: string; customer: string }> {
     ])
     .returning({ id: users.id });
   return {
-    admin: await issueToken({ id: admin!.id, isAdmin: true }, env.JWT_SECRET),
-    customer: await issueToken({ id: customer!.id, isAdmin: false }, env.JWT_SECRET),
+    admin: await issueToken({ id: admin!.id, isAdmin: true, tokenVersion: 0 }, env.JWT_SECRET),
+    customer: await issueToken({ id: customer!.id, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET),
   };
 }
 

@@ -31,7 +31,7 @@ async function ordersOf(user: TestUser, n: number): Promise<OrderEmailMessage[]>
   const [product] = await makeProducts([{ stock: 1000, name: "Cap Test Mug" }]);
   const messages: OrderEmailMessage[] = [];
   for (let i = 0; i < n; i++) {
-    const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: product!, quantity: 1 }] });
+    const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: product!, quantity: 1 }] });
     if (result.kind !== "created") throw new Error("expected a new order");
     messages.push({ outbox_id: result.outboxId, order_id: result.body.id });
   }

@@ -70,7 +70,7 @@ describe("the order confirmation through the consumer to the mail sink", () => {
   ])("%s", async (_, fullName, greeting) => {
     const user = await makeUser({ fullName });
     const [product] = await makeProducts([{ stock: 5, name: "Kettle" }]);
-    const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: product!, quantity: 1 }] });
+    const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: product!, quantity: 1 }] });
     if (result.kind !== "created") throw new Error("expected a new order");
     expect(await deliver(QUEUE, [{ body: { outbox_id: result.outboxId, order_id: result.body.id } }])).toMatchObject({ acked: [true] });
 

@@ -31,7 +31,7 @@ async function age(outboxId: number, minutes = 10): Promise<void> {
 async function newJob(): Promise<OrderEmailMessage & { email: string }> {
   const user = await makeUser();
   const [a] = await makeProducts([{ stock: 10 }]);
-  const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }] });
+  const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
   if (result.kind !== "created") throw new Error("expected a new order");
   return { outbox_id: result.outboxId, order_id: result.body.id, email: user.email };
 }
@@ -125,7 +125,7 @@ describe("the cron re-sends order e-mails that never left", () => {
     const [a] = await makeProducts([{ stock: 10 }]);
     const jobs: OrderEmailMessage[] = [];
     for (let i = 0; i < 7; i++) {
-      const result = await placeOrder(db, { userId: buyer.id, lines: [{ product_id: a!, quantity: 1 }] });
+      const result = await placeOrder(db, { userId: buyer.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
       if (result.kind !== "created") throw new Error("expected a new order");
       jobs.push({ outbox_id: result.outboxId, order_id: result.body.id });
     }

@@ -38,8 +38,8 @@ beforeAll(async () => {
       { email: `products-customer-${suffix}@example.com`, passwordHash: "unused", isAdmin: false },
     ])
     .returning({ id: users.id });
-  adminToken = await issueToken({ id: admin!.id, isAdmin: true }, env.JWT_SECRET);
-  customerToken = await issueToken({ id: customer!.id, isAdmin: false }, env.JWT_SECRET);
+  adminToken = await issueToken({ id: admin!.id, isAdmin: true, tokenVersion: 0 }, env.JWT_SECRET);
+  customerToken = await issueToken({ id: customer!.id, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET);
 });
 
 const newCategory = () => `cat-${crypto.randomUUID().slice(0, 8)}`;

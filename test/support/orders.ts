@@ -24,7 +24,7 @@ export async function makeUser(opts: { admin?: boolean; fullName?: string; email
     .insert(users)
     .values({ email, passwordHash: "unused", isAdmin: opts.admin ?? false, fullName: opts.fullName ?? null })
     .returning({ id: users.id });
-  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false }, env.JWT_SECRET) };
+  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false, tokenVersion: 0 }, env.JWT_SECRET) };
 }
 
 export type ProductSpec = { stock?: number; price?: string; name?: string; deleted?: boolean };
