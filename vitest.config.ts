@@ -12,6 +12,7 @@ export default defineConfig({
           ENVIRONMENT: "test",
           DATABASE_URL: inject("databaseUrl"),
           NEON_HTTP_ENDPOINT: inject("neonHttpEndpoint"),
+          NEON_HTTP_SECRET: inject("neonHttpSecret"),
           UPSTASH_REDIS_REST_URL: inject("upstashRestUrl"),
           UPSTASH_REDIS_REST_TOKEN: inject("upstashRestToken"),
           THROTTLE_REDIS_REST_URL: inject("throttleRestUrl"),
@@ -32,9 +33,17 @@ export default defineConfig({
     })),
   ],
   test: {
-    globalSetup: ["./test/global-setup.ts"],
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      // Everything, inside workerd, against this run's servers (test/global-setup.ts).
+      {
+        extends: true,
+        test: { name: "workerd", globalSetup: ["./test/global-setup.ts"], include: ["test/**/*.test.ts"], exclude: ["test/**/*.node.test.ts"] },
+      },
+      // Node-side scripts where workerd cannot reach: processes (exit codes) and raw HTTP (a Host header
+      // of one's choosing). Named *.node.test.ts; each starts what it needs.
+      { test: { name: "node", environment: "node", include: ["test/**/*.node.test.ts"], testTimeout: 60_000 } },
+    ],
   },
 });

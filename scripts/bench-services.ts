@@ -37,6 +37,8 @@ export interface BenchServicesOptions {
   sqlPort: number;
   upstashPort: number;
   token: string;
+  /** The SQL-over-HTTP server's secret for this run (the Worker's NEON_HTTP_SECRET). */
+  sqlSecret: string;
   /** The key the local e-mail API (scripts/mail-sink.ts, on a free port) accepts. */
   emailApiKey: string;
   /** Run the catalog cache on KV alone, even when a Redis answers (like `npm start -- --kv-cache`). */
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? "{}") as BenchServicesOptions;
   watchParent();
   const db = await prepareDatabase(opts);
-  const neon = await startNeonHttpServer({ port: opts.sqlPort, maxConnections: db.maxConnections });
+  const neon = await startNeonHttpServer({ port: opts.sqlPort, maxConnections: db.maxConnections, secret: opts.sqlSecret });
   cleanups.unshift(() => neon.close());
   const mail = await startMailSink({ port: 0, apiKey: opts.emailApiKey, maxEmails: 1000 });
   cleanups.unshift(() => mail.close());

@@ -30,6 +30,7 @@ import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./be
 import type { BenchServicesOptions, BenchServicesReady } from "./bench-services";
 import { stageWorkingTree } from "./bench-snapshot";
 import { readDevVars } from "./dev-vars";
+import { newLocalSecret } from "./local-http";
 import { freePort } from "./services";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -122,6 +123,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       sqlPort,
       upstashPort,
       token: secrets.UPSTASH_REDIS_REST_TOKEN,
+      sqlSecret: secrets.NEON_HTTP_SECRET,
       emailApiKey: secrets.EMAIL_API_KEY,
       kvCache: !!opts.kvCache,
       embeddedDb: !!opts.embeddedDb,
@@ -149,6 +151,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     const vars: Record<string, string> = {
       DATABASE_URL: services.ready.databaseUrl,
       NEON_HTTP_ENDPOINT: services.ready.sqlUrl,
+      NEON_HTTP_SECRET: secrets.NEON_HTTP_SECRET,
       CACHE_BACKEND: services.ready.cache,
       LOG_REQUESTS: opts.requestLog ? "true" : "false",
       EMAIL_API_URL: services.ready.emailApiUrl,
@@ -177,7 +180,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       appVars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, /SECRET|TOKEN|KEY/.test(k) ? "***" : v])),
       stageDir,
       async dbRoundTrips() {
-        const res = await fetch(`${sqlBase}/__stats`);
+        const res = await fetch(`${sqlBase}/__stats`, { headers: { authorization: `Bearer ${secrets.NEON_HTTP_SECRET}` } });
         const stats = (await res.json()) as { byDatabase: Record<string, { requests: number }> };
         return stats.byDatabase[services.ready.database]?.requests ?? 0;
       },
@@ -205,12 +208,16 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   }
 }
 
-/** `.dev.vars` (or the example a fresh clone has): the local JWT secret, Upstash token and mail key. */
-function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; EMAIL_API_KEY: string } {
+/**
+ * `.dev.vars` (or the example a fresh clone has): the local JWT secret and mail key. The protocol
+ * servers' secrets are new for every run, like npm start's.
+ */
+function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; NEON_HTTP_SECRET: string; EMAIL_API_KEY: string } {
   const vars = readDevVars(ROOT, existsSync(join(ROOT, ".dev.vars")) ? ".dev.vars" : ".dev.vars.example");
   return {
     JWT_SECRET: vars.JWT_SECRET || "tenpo-dev-secret",
-    UPSTASH_REDIS_REST_TOKEN: vars.UPSTASH_REDIS_REST_TOKEN || "tenpo-local-token",
+    UPSTASH_REDIS_REST_TOKEN: newLocalSecret(),
+    NEON_HTTP_SECRET: newLocalSecret(),
     EMAIL_API_KEY: vars.EMAIL_API_KEY || "tenpo-local-mail-key",
   };
 }

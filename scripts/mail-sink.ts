@@ -10,6 +10,9 @@
  *     (the repeat is counted in the e-mail's `requests`); with another body → 409. 400 for a bad body,
  *     401 for a wrong key.
  *
+ * Only programs and pages of this machine may call: a `Host` that is not a loopback name (DNS rebinding)
+ * or a foreign `Origin` (another site's page) is refused with 403 (scripts/local-http.ts).
+ *
  * Reading (no key needed; the server listens on loopback only):
  *   GET /                       an HTML inbox, newest first
  *   GET /emails[?to=<address>]  → {"emails": [Email, ...]} oldest first; `to` matches any recipient, case-insensitively
@@ -28,7 +31,7 @@ import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
+import { HttpError, isMainModule, readBody, refuseForeignRequest, sendJson, stopOnSignals } from "./local-http";
 
 export interface MailSinkOptions {
   host?: string;
@@ -121,6 +124,7 @@ export async function startMailSink(opts: MailSinkOptions): Promise<MailSink> {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    refuseForeignRequest(req);
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/\/+$/, "") || "/";

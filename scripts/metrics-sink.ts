@@ -9,6 +9,9 @@
  *   GET  /points?since=ms&limit=n → the stored records (newest last), read back from the file
  *   GET  /health           → {"status":"ok","file":…}
  *
+ * Only programs of this machine may call: a `Host` that is not a loopback name or a foreign `Origin`
+ * gets 403 (scripts/local-http.ts).
+ *
  * Run directly: `npx tsx scripts/metrics-sink.ts [--port 8026] [--file .tenpo/metrics.jsonl]`.
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -17,7 +20,7 @@ import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isSinkRecord, type SinkRecord } from "../src/observability/data-point";
-import { cliOption, HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
+import { cliOption, HttpError, isMainModule, readBody, refuseForeignRequest, sendJson, stopOnSignals } from "./local-http";
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -78,6 +81,7 @@ export async function startMetricsSink(opts: MetricsSinkOptions = {}): Promise<M
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    refuseForeignRequest(req);
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/points" && req.method === "POST") {
       const body = (await readBody(req, MAX_BODY_BYTES)).toString("utf8");

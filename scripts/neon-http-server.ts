@@ -14,7 +14,13 @@
  *   - values are Postgres text output: the driver runs its own type parsers on them;
  *   - a Postgres error is HTTP 400 with the error fields as JSON; any other status is shown as text.
  *
- * Control routes for tests (JSON in and out):
+ * Who may call: every request needs `Authorization: Bearer <secret>` (the driver's `authToken`; the
+ * secret is new at every run, src/db/client.ts sends NEON_HTTP_SECRET), else 401; and only programs on
+ * this machine: a `Host` that is not a loopback name (DNS rebinding) or a foreign `Origin` (a web page)
+ * is refused with 403 (scripts/local-http.ts). Postgres behind it trusts whoever connects, so a caller
+ * that gets through may run any SQL as the superuser.
+ *
+ * Control routes for tests (JSON in and out, behind the same secret):
  *   GET  /__stats        → {requests, statements, byDatabase: {<db>: {requests, statements}},
  *                            byApplication: {<application_name>: {requests, statements}}}
  *                          byApplication counts requests whose connection string carries an
@@ -39,13 +45,14 @@
  *     runs in a transaction of its own), "after-commit" (everything ran and committed; the answer is lost);
  *   - times: act on the next N matching requests only, then let them through.
  *
- * Run directly: `npx tsx scripts/neon-http-server.ts --port 4444 [--host 127.0.0.1] [--verbose]`.
+ * Run directly: `npx tsx scripts/neon-http-server.ts --port 4444 [--host 127.0.0.1] [--secret S] [--verbose]`
+ * (without --secret, or NEON_HTTP_SECRET in the environment, it makes one and prints it).
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { cliOption, HttpError, isMainModule, readBody, sendJson, stopOnSignals } from "./local-http";
+import { cliOption, hasBearer, HttpError, isMainModule, newLocalSecret, readBody, refuseForeignRequest, sendJson, stopOnSignals } from "./local-http";
 
 export interface NeonHttpServerOptions {
   host?: string;
@@ -55,6 +62,8 @@ export interface NeonHttpServerOptions {
   maxConnections?: number;
   /** Accept non-loopback database hosts. Off by default so this never becomes an open relay. */
   allowAnyHost?: boolean;
+  /** The bearer token every request must carry (the Worker's NEON_HTTP_SECRET): `newLocalSecret()` per run. */
+  secret: string;
   log?: (line: string) => void;
 }
 
@@ -148,7 +157,8 @@ function injected(fault: Fault): Error {
   return new HttpError(fault.failStatus!, `Injected fault (HTTP ${fault.failStatus})`);
 }
 
-export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Promise<NeonHttpServer> {
+export async function startNeonHttpServer(opts: NeonHttpServerOptions): Promise<NeonHttpServer> {
+  if (!opts.secret) throw new Error("startNeonHttpServer: a secret is required");
   const log = opts.log ?? (() => {});
   const pools = new Map<string, pg.Pool>();
   const emptyStats = (): NeonHttpStats => ({ requests: 0, statements: 0, byDatabase: {}, byApplication: {} });
@@ -232,6 +242,8 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions = {}): Pro
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    refuseForeignRequest(req);
+    if (!hasBearer(req, opts.secret)) throw new HttpError(401, "Missing or wrong secret: send Authorization: Bearer <NEON_HTTP_SECRET>");
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     const method = req.method ?? "GET";
     const allow = (methods: string[]): boolean => {
@@ -446,12 +458,15 @@ function sendError(res: ServerResponse, err: unknown): void {
 }
 
 async function main(args: string[]): Promise<void> {
+  const given = cliOption(args, "--secret") ?? process.env.NEON_HTTP_SECRET;
+  const secret = given || newLocalSecret();
   const server = await startNeonHttpServer({
     host: cliOption(args, "--host") ?? "127.0.0.1",
     port: Number(cliOption(args, "--port") ?? 4444),
+    secret,
     log: args.includes("--verbose") ? (line) => console.log(line) : undefined,
   });
-  console.log(`neon-http-server listening on ${server.url}`);
+  console.log(`neon-http-server listening on ${server.url}${given ? "" : ` (secret for NEON_HTTP_SECRET: ${secret})`}`);
   stopOnSignals(() => server.close());
 }
 

@@ -15,13 +15,20 @@
  *   a handful of statements in all. Money is handled in integer cents and rendered as "12.99"
  *   strings, so no total ever goes through a float.
  *
- * Run directly: `npx tsx scripts/seed.ts` (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/tenpo;
- * the database must already be migrated: `npm run db:migrate`).
+ * - Local only, unless told: every demo password is in this repository and in the contract, so a
+ *   database that is not on this machine (a loopback host or a unix socket) is refused unless
+ *   `allowRemote` (`--allow-remote`, TENPO_SEED_ALLOW_REMOTE=1) says so. Even then the admin does not
+ *   get the published password: SEED_ADMIN_PASSWORD, or a generated one that is shown once. (The other
+ *   demo accounts keep theirs: load tests log in with them, and they have no admin rights.)
+ *
+ * Run directly: `npx tsx scripts/seed.ts [--allow-remote]` (DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/tenpo; the database must already be migrated: `npm run db:migrate`).
  */
-import { createHash, pbkdf2 } from "node:crypto";
+import { createHash, pbkdf2, randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
+import { isLocalConnectionString } from "../src/lib/loopback";
 
 export interface SeedOptions {
   onProgress?: (msg: string) => void;
@@ -29,6 +36,16 @@ export interface SeedOptions {
   users?: number;
   products?: number;
   orders?: number;
+  /** Seed a database that is not on this machine (default: TENPO_SEED_ALLOW_REMOTE=1). */
+  allowRemote?: boolean;
+  /** The admin's password (default: SEED_ADMIN_PASSWORD; else the published one locally, a generated one remotely). */
+  adminPassword?: string;
+}
+
+export interface SeedResult {
+  seeded: boolean;
+  /** Set when the admin's password was generated: it is stored nowhere else, so show it now. */
+  generatedAdminPassword?: string;
 }
 
 export const DEMO_PASSWORD_ITERATIONS = 100_000;
@@ -39,6 +56,8 @@ const CHUNK_ROWS = 1_000;
 const TEST_USER = { email: "test@example.com", password: "password123", fullName: "Test User", isAdmin: false };
 const ADMIN_USER = { email: "admin@example.com", password: "admin123", fullName: "Admin User", isAdmin: true };
 const NUMBERED_USER_PASSWORD = "password123";
+/** 18 random bytes: a 24-character base64url password, beyond guessing and still typeable. */
+const GENERATED_PASSWORD_BYTES = 18;
 
 // All dates are fixed so the data never depend on when the seed ran; everything ends before
 // 2026-11-01 so "newest first" listings are stable against orders placed during a demo.
@@ -230,9 +249,9 @@ interface UserSpec {
   createdAt: string;
 }
 
-export function buildDemoUsers(numbered: number): UserSpec[] {
+export function buildDemoUsers(numbered: number, adminPassword: string = ADMIN_USER.password): UserSpec[] {
   const rng = mulberry32(0x05e125);
-  const fixed = [TEST_USER, ADMIN_USER].map((u, i) => ({ ...u, id: i + 1, createdAt: iso(USERS_FROM - (2 - i) * 24 * HOUR) }));
+  const fixed = [TEST_USER, { ...ADMIN_USER, password: adminPassword }].map((u, i) => ({ ...u, id: i + 1, createdAt: iso(USERS_FROM - (2 - i) * 24 * HOUR) }));
   const others = Array.from({ length: numbered }, (_, i): UserSpec => ({
     id: i + 3,
     email: `user${i + 1}@example.com`,
@@ -454,12 +473,50 @@ async function assertTotalsMatchItems(client: pg.ClientBase): Promise<void> {
 
 const secondsSince = (start: number): string => ((performance.now() - start) / 1000).toFixed(1);
 
+/** What seeding `databaseUrl` would do, decided before anything connects: refuse, or which admin password. */
+export type SeedPlan =
+  | { refused: string }
+  | { refused?: undefined; adminPassword: string; generated: boolean };
+
+/** The seed's rule for where it may write and which admin password it writes (`env`: process.env). */
+export function planSeed(
+  databaseUrl: string,
+  opts: Pick<SeedOptions, "allowRemote" | "adminPassword">,
+  env: Readonly<Record<string, string | undefined>>,
+): SeedPlan {
+  const local = isLocalConnectionString(databaseUrl);
+  const allowRemote = opts.allowRemote ?? env.TENPO_SEED_ALLOW_REMOTE === "1";
+  if (!local && !allowRemote) {
+    return {
+      refused:
+        `seed: refusing ${hostOf(databaseUrl)}: not a database on this machine, and the demo accounts' passwords are public. ` +
+        "Pass --allow-remote (or TENPO_SEED_ALLOW_REMOTE=1) to seed it anyway; the admin then gets SEED_ADMIN_PASSWORD or a generated password.",
+    };
+  }
+  const given = opts.adminPassword ?? (env.SEED_ADMIN_PASSWORD || undefined);
+  if (given !== undefined) return { adminPassword: given, generated: false };
+  if (local) return { adminPassword: ADMIN_USER.password, generated: false };
+  return { adminPassword: randomBytes(GENERATED_PASSWORD_BYTES).toString("base64url"), generated: true };
+}
+
+/** The host part of a connection string, for messages (never its password). */
+function hostOf(databaseUrl: string): string {
+  try {
+    return new URL(databaseUrl).host || "(no host)";
+  } catch {
+    return "a connection string that is not a URL";
+  }
+}
+
 /**
  * Loads the demo data into an already migrated, still empty database; does nothing (and returns
- * seeded: false) when products already has rows.
+ * seeded: false) when products already has rows. Throws, before connecting, for a database that is not
+ * on this machine unless remote seeding is allowed (`planSeed`).
  */
-export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}): Promise<{ seeded: boolean }> {
+export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}): Promise<SeedResult> {
   const onProgress = opts.onProgress ?? (() => {});
+  const plan = planSeed(databaseUrl, opts, process.env);
+  if (plan.refused !== undefined) throw new Error(plan.refused);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -469,7 +526,7 @@ export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}):
     const started = performance.now();
     const numbered = opts.users ?? 1_000;
     const products = buildDemoProducts(opts.products ?? 10_000);
-    const users = buildDemoUsers(numbered);
+    const users = buildDemoUsers(numbered, plan.adminPassword);
     const { orders, items } = buildDemoOrders(opts.orders ?? 5_000, products, numbered);
     const hashes = await hashDemoPasswords(users, onProgress);
     onProgress(`seed: password hashes took ${secondsSince(started)} s`);
@@ -495,7 +552,7 @@ export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}):
     // and the planner then prefers a sequential scan; after VACUUM, `q` is answered by the trigram index.
     await client.query("VACUUM (ANALYZE) users, products, orders, order_items");
     onProgress(`seed: done in ${secondsSince(started)} s (${users.length} users, ${products.length} products, ${orders.length} orders, ${items.length} order items)`);
-    return { seeded: true };
+    return plan.generated ? { seeded: true, generatedAdminPassword: plan.adminPassword } : { seeded: true };
   } finally {
     await client.end();
   }
@@ -504,9 +561,11 @@ export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}):
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/tenpo";
-  seedDemoData(url, { onProgress: (msg) => console.log(msg) })
-    .then(({ seeded }) => {
+  const allowRemote = process.argv.includes("--allow-remote") || undefined;
+  seedDemoData(url, { onProgress: (msg) => console.log(msg), allowRemote })
+    .then(({ seeded, generatedAdminPassword }) => {
       if (!seeded) console.log("seed: products already present, nothing to do");
+      if (generatedAdminPassword) console.log(`seed: admin@example.com's password is ${generatedAdminPassword} (generated, stored nowhere else: keep it now)`);
     })
     .catch((err: unknown) => {
       console.error(err instanceof Error ? err.message : err);

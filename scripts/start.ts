@@ -5,7 +5,9 @@
  *   2. finds Redis (REDIS_URL, else 127.0.0.1:6379) or runs the cache on KV alone and the throttles on
  *      the rate limiting binding alone;
  *   3. migrates, loads the demo data once, starts the SQL-over-HTTP and Upstash REST servers (one for
- *      the catalog cache, one for the login and registration throttles, on Redis logical database 1);
+ *      the catalog cache, one for the login and registration throttles, on Redis logical database 1),
+ *      each with a secret made for this run (the SQL server's NEON_HTTP_SECRET, the Upstash tokens)
+ *      that only the Worker is given: nothing secret is written to disk;
  *   4. builds the production bundle (`wrangler deploy --dry-run`) and serves it on workerd through
  *      Miniflare (scripts/worker-runtime.ts: KV, Cache API, Queues with their consumers, Analytics
  *      Engine, the cron on its schedule; no development proxy) on http://127.0.0.1:8787, and waits
@@ -34,6 +36,7 @@ import { startMailSink } from "./mail-sink";
 import { seedDemoData } from "./seed";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers, THROTTLE_REDIS_DB, throttleRedisUrl } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
+import { newLocalSecret } from "./local-http";
 import { readDevVars } from "./dev-vars";
 import { LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE, REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE } from "../src/services/throttle-policy";
 import { startWorkerRuntime } from "./worker-runtime";
@@ -49,8 +52,9 @@ const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
 /** Miniflare's own entry port, for /cdn-cgi/handler/scheduled (firing the cron by hand). */
 const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8788);
 const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
-const DEFAULT_THROTTLE_TOKEN = "tenpo-local-throttle-token";
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
+/** The Upstash token .dev.vars.example once shipped: published, so it counts as unset. */
+const PUBLISHED_UPSTASH_TOKEN = "tenpo-local-token";
 const READY_TIMEOUT_MS = 90_000;
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
 const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
@@ -73,8 +77,10 @@ async function main(): Promise<void> {
   await migrateDatabase(databaseUrl.url);
   const seeded = await seedDemoData(databaseUrl.url, { onProgress: (msg) => log(msg) });
   log(seeded.seeded ? "demo data loaded" : "demo data already present");
+  if (seeded.generatedAdminPassword) log(`admin@example.com's password is ${seeded.generatedAdminPassword} (generated for this remote database; keep it now)`);
 
-  const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections });
+  const neonSecret = newLocalSecret();
+  const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections, secret: neonSecret });
   running.push({ name: "SQL-over-HTTP server", stop: () => neon.close() });
   log(`SQL-over-HTTP server on ${neon.url}`);
 
@@ -90,7 +96,7 @@ async function main(): Promise<void> {
   running.push({ name: "mail sink", stop: () => mail.close() });
   Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
   log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
-  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, cache, throttle, metrics });
+  const vars = workerVars({ databaseUrl: databaseUrl.url, neon, neonSecret, cache, throttle, metrics });
   let cronHint: string;
   if (DEV_SERVER) {
     const wrangler = startWrangler(vars);
@@ -153,7 +159,9 @@ async function findCache(): Promise<CacheChoice> {
     log(FORCE_KV_CACHE ? "--kv-cache: the catalog cache runs on KV alone" : `no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
     return { backend: "kv" };
   }
-  const token = readDevVar("UPSTASH_REDIS_REST_TOKEN") ?? "tenpo-local-token";
+  // A token of the developer's own in .dev.vars is kept; otherwise a new one for this run.
+  const own = readDevVar("UPSTASH_REDIS_REST_TOKEN");
+  const token = own && own !== PUBLISHED_UPSTASH_TOKEN ? own : newLocalSecret();
   const server = await startUpstashRestServer({ port: UPSTASH_PORT, token, redisUrl: redisUrl.toString() });
   running.push({ name: "Upstash REST server", stop: () => server.close() });
   log(`cache: Redis at ${redisUrl.host} through the Upstash REST server on ${server.url}`);
@@ -176,8 +184,8 @@ async function findThrottleStore(): Promise<ThrottleChoice> {
     );
     return null;
   }
-  // Also passed as a --var, so that a .dev.vars from before the throttle had its own Redis still works.
-  const token = readDevVar("THROTTLE_REDIS_REST_TOKEN") ?? DEFAULT_THROTTLE_TOKEN;
+  // As for the cache's server: a token of the developer's own in .dev.vars is kept; otherwise a new one for this run.
+  const token = readDevVar("THROTTLE_REDIS_REST_TOKEN") || newLocalSecret();
   const server = await startUpstashRestServer({
     port: THROTTLE_UPSTASH_PORT,
     token,
@@ -197,6 +205,7 @@ function readDevVar(name: string): string | undefined {
 function workerVars(opts: {
   databaseUrl: string;
   neon: NeonHttpServer;
+  neonSecret: string;
   cache: CacheChoice;
   throttle: ThrottleChoice;
   metrics: MetricsSink;
@@ -204,13 +213,17 @@ function workerVars(opts: {
   const vars: Record<string, string> = {
     DATABASE_URL: opts.databaseUrl,
     NEON_HTTP_ENDPOINT: opts.neon.url,
+    NEON_HTTP_SECRET: opts.neonSecret,
     CACHE_BACKEND: opts.cache.backend,
     METRICS_SINK_URL: opts.metrics.url,
     ...mailVars,
   };
   // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
   if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;
-  if (opts.cache.backend === "upstash") vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+  if (opts.cache.backend === "upstash") {
+    vars.UPSTASH_REDIS_REST_URL = opts.cache.server.url;
+    vars.UPSTASH_REDIS_REST_TOKEN = opts.cache.token;
+  }
   // No Redis: an empty URL tells the throttles at once, instead of a connection refused per login.
   vars.THROTTLE_REDIS_REST_URL = opts.throttle?.server.url ?? "";
   if (opts.throttle) vars.THROTTLE_REDIS_REST_TOKEN = opts.throttle.token;

@@ -13,7 +13,11 @@
  * With `Upstash-Encoding: base64` (the client's default) every string in a result is the base64 of its
  * bytes, except "OK", which Upstash documents as sent as-is and the client special-cases. Numbers and null
  * pass through; `result` is present even when null, since the client treats a missing one as a failure.
- * Auth is `Authorization: Bearer <token>` (or `?_token=`), else 401 {"error": "Unauthorized"}.
+ * Auth is `Authorization: Bearer <token>` only, else 401 {"error": "Unauthorized"}: never in the query string,
+ * where a link or an <img> on any web page could carry it. `npm start` makes a new token at every run.
+ * Only programs on this machine may call: a `Host` that is not a loopback name (DNS rebinding) or a
+ * foreign `Origin` (a web page) is refused with 403 (scripts/local-http.ts). Commands on the server itself
+ * (FLUSHALL, CONFIG, MODULE, ...) are refused with the reason (SERVER_COMMANDS below).
  * Lua scripts may carry Upstash's own shebang flag `#!lua flags=allow-key-locking` (@upstash/ratelimit >= 2.1
  * sends it); Redis refuses flags it does not know, so it is dropped before Redis sees the script, and an
  * EVALSHA of the script as sent runs the script as forwarded.
@@ -29,7 +33,8 @@
  *   DELETE /__faults?keyPrefix=…  removes that prefix's fault; DELETE /__faults removes all (only
  *     when nothing else shares the server). Both answer {}.
  *
- * Run alone: npx tsx scripts/upstash-rest-server.ts --port 8079 --token tenpo-local-token [--redis-url URL]
+ * Run alone: npx tsx scripts/upstash-rest-server.ts --port 8079 [--token TOKEN] [--redis-url URL]
+ * (without --token, or UPSTASH_REDIS_REST_TOKEN in the environment, it makes one and prints it).
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -39,7 +44,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 // Default import: ioredis is CommonJS, and Vite's loader (test/global-setup.ts) sees no named `Redis` export.
 import Redis from "ioredis";
-import { HttpError, isMainModule, readBody, stopOnSignals } from "./local-http";
+import { hasBearer, HttpError, isMainModule, newLocalSecret, readBody, refuseForeignRequest, stopOnSignals } from "./local-http";
 
 export interface UpstashRestServerOptions {
   host?: string;
@@ -75,17 +80,45 @@ interface State {
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const OK = Buffer.from("OK");
 // They would block, or change the state of, the one connection every request shares; Upstash refuses them too.
-const REFUSED = new Set(
+const CONNECTION_COMMANDS = new Set(
   ("BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF SUBSCRIBE PSUBSCRIBE SSUBSCRIBE " +
     "UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR SELECT QUIT RESET HELLO AUTH CLIENT MULTI EXEC DISCARD WATCH " +
-    "UNWATCH SYNC PSYNC REPLICAOF SLAVEOF SHUTDOWN").split(" "),
+    "UNWATCH SYNC PSYNC").split(" "),
 );
+/**
+ * Commands on the Redis server itself rather than on keys, and why each is refused: the Redis behind this
+ * server is the machine's own, shared by npm start, the tests and the bench, and nothing sends these over
+ * REST. Scripts stay allowed, because @upstash/ratelimit runs EVAL, EVALSHA and SCRIPT LOAD; Redis refuses
+ * most of these inside a script itself (they carry its `noscript` flag), but not FLUSHALL, FLUSHDB, SWAPDB
+ * or MIGRATE, so against a caller holding the token this list is not the wall: the token (per run, in a
+ * header only) and the Host and Origin checks are. KEYS stays: it only reads, and tests clean up with it.
+ */
+const SERVER_COMMANDS: ReadonlyMap<string, string> = new Map([
+  ["FLUSHALL", "it deletes every key of every database on this machine's Redis"],
+  ["FLUSHDB", "it deletes every key of the database"],
+  ["SWAPDB", "it swaps two whole databases, say the tests' and the bench's"],
+  ["CONFIG", "CONFIG SET dir and dbfilename, then a save, writes files wherever Redis may write"],
+  ["SAVE", "it writes the dump file, where CONFIG may have pointed it"],
+  ["BGSAVE", "it writes the dump file, where CONFIG may have pointed it"],
+  ["BGREWRITEAOF", "it writes the append-only file, where CONFIG may have pointed it"],
+  ["MODULE", "MODULE LOAD runs a shared library inside Redis"],
+  ["DEBUG", "it can crash, stall or reconfigure the server"],
+  ["SHUTDOWN", "it stops this machine's Redis"],
+  ["REPLICAOF", "it makes Redis replace its data with another server's"],
+  ["SLAVEOF", "it makes Redis replace its data with another server's"],
+  ["FAILOVER", "it hands the server's role to a replica"],
+  ["MIGRATE", "it moves keys to another server"],
+  ["ACL", "it changes Redis users and their passwords"],
+  ["FUNCTION", "FUNCTION LOAD stores server-side code that outlives the request"],
+]);
 
 /** Why a command is refused, or undefined when it may run. */
 function refusal([name, ...args]: Arg[]): string | undefined {
   const upper = String(name).toUpperCase();
   const blockingRead = upper.startsWith("XREAD") && args.some((a) => String(a).toUpperCase() === "BLOCK");
-  if (!REFUSED.has(upper) && !blockingRead) return undefined;
+  const serverReason = SERVER_COMMANDS.get(upper);
+  if (serverReason) return `ERR Command is not allowed: ${upper} (${serverReason})`;
+  if (!CONNECTION_COMMANDS.has(upper) && !blockingRead) return undefined;
   return `ERR Command is not allowed: ${upper} (blocking and connection-state commands are not supported over REST)`;
 }
 
@@ -125,7 +158,7 @@ function pathCommand(url: URL, method: string, body: Buffer): Arg[] {
   }
   if (args.length === 0) throw new HttpError(400, "ERR no command: POST a JSON array to / or use /COMMAND/arg1/arg2");
   if (method === "POST" && body.length > 0) args.push(body);
-  for (const [key, value] of url.searchParams) if (key !== "_token") args.push(key, ...(value ? [value] : []));
+  for (const [key, value] of url.searchParams) args.push(key, ...(value ? [value] : []));
   return args;
 }
 
@@ -284,9 +317,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, state
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://localhost");
   const { pathname } = url;
-  if (req.headers.authorization !== `Bearer ${state.token}` && url.searchParams.get("_token") !== state.token) {
-    return send(res, 401, { error: "Unauthorized" });
-  }
+  refuseForeignRequest(req);
+  if (!hasBearer(req, state.token)) return send(res, 401, { error: "Unauthorized" });
   const body = await readBody(req, MAX_BODY_BYTES);
   if (pathname.startsWith("/__")) return send(res, 200, control(`${method} ${pathname}`, body, state, url.searchParams));
   if (!["GET", "HEAD", "POST", "PUT"].includes(method)) throw new HttpError(405, `Method ${method} not allowed`);
@@ -381,14 +413,11 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { host: { type: "string" }, port: { type: "string" }, token: { type: "string" }, "redis-url": { type: "string" } },
   });
-  const token = values.token ?? process.env.UPSTASH_REDIS_REST_TOKEN;
-  if (!token) {
-    console.error("usage: tsx scripts/upstash-rest-server.ts --token TOKEN [--port 8079] [--host 127.0.0.1] [--redis-url URL]");
-    process.exit(2);
-  }
+  const given = values.token ?? process.env.UPSTASH_REDIS_REST_TOKEN;
+  const token = given || newLocalSecret();
   const redisUrl = values["redis-url"] ?? "redis://127.0.0.1:6379";
   const server = await startUpstashRestServer({ host: values.host, port: Number(values.port ?? 8079), redisUrl, token });
-  console.log(`Upstash REST server listening on ${server.url} (Redis ${redisUrl})`);
+  console.log(`Upstash REST server listening on ${server.url} (Redis ${redisUrl})${given ? "" : `; token: ${token}`}`);
   stopOnSignals(() => server.close());
 }
 

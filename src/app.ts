@@ -4,10 +4,11 @@ import { cors } from "hono/cors";
 import { bodyLimit } from "hono/body-limit";
 import { createDb } from "./db/client";
 import { ApiError } from "./errors";
-import { requireRealSecretWhenDeployed } from "./middleware/config-guard";
+import { refuseUnsafeSettings } from "./middleware/config-guard";
 import { renderError } from "./middleware/error-handler";
 import { parseJsonBody } from "./middleware/json-body";
 import { observeRequests } from "./middleware/observe-requests";
+import { keepAccountResponsesPrivate } from "./middleware/private-responses";
 import { trackRequestStats } from "./middleware/request-stats";
 import { requestIdFor } from "./lib/request-id";
 import { createRouter } from "./router";
@@ -41,6 +42,8 @@ app.use(async (c, next) => {
   await next();
 });
 app.use(secureHeaders());
+// Outside every middleware that can answer (CORS, body limit, auth …), so account responses leave as private, errors too.
+app.use(keepAccountResponsesPrivate);
 app.use((c, next) => {
   const origins = c.env.CORS_ORIGINS === "*" ? "*" : c.env.CORS_ORIGINS.split(",").map((o) => o.trim());
   return cors({
@@ -58,7 +61,8 @@ app.use(
     },
   }),
 );
-app.use("/api/*", requireRealSecretWhenDeployed);
+// Every path, health checks included: a deployment with development settings must fail its probes too.
+app.use(refuseUnsafeSettings);
 app.use("/api/*", parseJsonBody);
 app.use(async (c, next) => {
   c.set("db", createDb(c.env));

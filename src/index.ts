@@ -1,5 +1,6 @@
 import { app } from "./app";
 import { learnFromApp, serveHotRead } from "./cache/hot-reads";
+import { configRefusals } from "./middleware/config-guard";
 import { handleQueue } from "./queue/order-emails";
 import { handleScheduled } from "./scheduled";
 
@@ -11,7 +12,8 @@ import { handleScheduled } from "./scheduled";
  */
 export default {
   fetch(request, env, ctx) {
-    const hit = serveHotRead(request, env, ctx);
+    // Settings the app refuses to serve with (src/middleware/config-guard.ts) get no hot reads either.
+    const hit = configRefusals(env, request.url).length === 0 ? serveHotRead(request, env, ctx) : undefined;
     if (hit) return hit;
     return Promise.resolve(app.fetch(request, env, ctx)).then((response) => {
       learnFromApp(request, env, response);

@@ -1,8 +1,8 @@
 /**
  * Runs once in Node before the workerd test pool: makes a fresh database for this run, applies the
  * migrations, starts the SQL-over-HTTP and Upstash REST servers (the catalog cache's and the throttles')
- * on free ports and hands their addresses to the Worker bindings (vitest.config.ts). Everything is torn
- * down afterwards.
+ * on free ports, each with a secret of this run, and hands their addresses and secrets to the Worker
+ * bindings (vitest.config.ts). Everything is torn down afterwards.
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
@@ -12,6 +12,7 @@ import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../scripts/migrate";
 import { seedDemoData } from "../scripts/seed";
 import { startNeonHttpServer } from "../scripts/neon-http-server";
+import { newLocalSecret } from "../scripts/local-http";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
 import { startMailSink } from "../scripts/mail-sink";
 import { startMetricsSink } from "../scripts/metrics-sink";
@@ -24,6 +25,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     neonHttpEndpoint: string;
+    neonHttpSecret: string;
     upstashRestUrl: string;
     upstashRestToken: string;
     throttleRestUrl: string;
@@ -67,7 +69,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await seedDemoData(demoDatabaseUrl.toString(), { users: 0, orders: 0 });
 
     const token = randomBytes(16).toString("hex");
-    const neonServer = await startNeonHttpServer({ port: 0 });
+    const neonSecret = newLocalSecret();
+    const neonServer = await startNeonHttpServer({ port: 0, secret: neonSecret });
     cleanups.push(() => neonServer.close());
     const upstashServer = await startUpstashRestServer({ port: 0, token, redisUrl: REDIS_URL });
     cleanups.push(() => upstashServer.close());
@@ -88,6 +91,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     project.provide("databaseUrl", databaseUrl.toString());
     project.provide("neonHttpEndpoint", neonServer.url);
+    project.provide("neonHttpSecret", neonSecret);
     project.provide("upstashRestUrl", upstashServer.url);
     project.provide("upstashRestToken", token);
     project.provide("throttleRestUrl", throttleServer.url);

@@ -19,6 +19,7 @@ import {
   RETRY_AFTER_MS,
   STALE_IF_ERROR_MS,
 } from "./policy";
+import type { Reach } from "./reach";
 import { createRedis, usesRedis } from "./redis";
 import { LayerGuard } from "./resilience";
 import { SingleFlight } from "./single-flight";
@@ -158,10 +159,16 @@ class Read {
     readonly resource: CatalogResource,
     readonly load: Load,
     readonly keeping: ReadKeeping,
+    readonly reach: Reach,
   ) {}
 
   get layers(): Layers {
     return (this.made ??= layersFor(this.scope, this.ctx.env, this.ctx.db, () => this.ctx.origin, CALL_TIMEOUT_MS));
+  }
+
+  /** The global store, for a shared read; none for a long-tail one, which is never looked up or written there. */
+  get global(): GlobalStore | undefined {
+    return this.reach === "shared" ? this.layers.global : undefined;
   }
 }
 
@@ -177,13 +184,20 @@ class Read {
  * Stale-if-error: when Postgres does not answer (isDatabaseUnavailable), an entry younger than
  * STALE_IF_ERROR_MS is served as STALE instead; without one the error is passed on (503).
  * `load` throwing (e.g. 404) is passed on; errors are never cached.
+ * A "long-tail" read (reach.ts) skips the global store: L0, the Cache API, Postgres.
  *
  * An L0 hit does no I/O and no hashing: the version (trusted for VERSION_TTL_MS), one Map lookup,
  * a few numbers compared, and at most one stock refresh started in the background per second.
  */
-export async function readCatalog(ctx: CatalogContext, resource: CatalogResource, load: Load, keeping: ReadKeeping = "age"): Promise<CatalogRead> {
+export async function readCatalog(
+  ctx: CatalogContext,
+  resource: CatalogResource,
+  load: Load,
+  keeping: ReadKeeping = "age",
+  reach: Reach = "shared",
+): Promise<CatalogRead> {
   const scope = scopeFor(ctx.env);
-  const read = new Read(ctx, scope, resource, load, keeping);
+  const read = new Read(ctx, scope, resource, load, keeping, reach);
   const version = await scope.version.current(() => read.layers.versions, scope.versionGuard);
   if (version === undefined) return bypass(read);
   if (scope.memoryVersion !== version) scope.forget(version); // another isolate's admin write: none of L0 is current
@@ -290,7 +304,7 @@ async function bypass(read: Read): Promise<CatalogRead> {
     const key = await entryKey(scope.namespace, versionTag(scope, last), resource);
     const found: Found = { fallback: memoryFallback(scope, resource, last) };
     if (!found.fallback) await lookup(read.layers.edge, scope.edgeGuard, key, found);
-    if (!found.fallback) await lookup(read.layers.global, scope.globalGuard, key, found);
+    if (!found.fallback) await lookup(read.global, scope.globalGuard, key, found);
     return found.fallback;
   };
   const loadExact = () =>
@@ -359,11 +373,12 @@ async function fill(read: Read, key: string, version: number): Promise<Filled> {
   const found: Found = { fallback: memoryFallback(scope, read.resource, version), notBefore: scope.memory.notBefore(read.resource) };
   const fromEdge = await lookup(layers.edge, scope.edgeGuard, key, found);
   if (fromEdge) return { entry: fromEdge, source: "cache-api", record: remember(read, version, { entry: fromEdge }) };
-  const fromGlobal = await lookup(layers.global, scope.globalGuard, key, found);
-  if (fromGlobal) {
+  const global = read.global;
+  const fromGlobal = await lookup(global, scope.globalGuard, key, found);
+  if (fromGlobal && global) {
     const record = remember(read, version, { entry: fromGlobal });
     write(read.ctx, layers.edge, scope.edgeGuard, key, fromGlobal);
-    return { entry: fromGlobal, source: layers.global.layer, record };
+    return { entry: fromGlobal, source: global.layer, record };
   }
   if (found.fallback && databaseFailing(scope)) {
     revalidate(read, key, version, "stale-if-error");
@@ -395,8 +410,8 @@ function revalidate(read: Read, key: string, version: number, servedFrom: Source
   const refresh = async () => {
     const layers = read.layers;
     const below: Array<[EdgeCache | GlobalStore | undefined, LayerGuard]> =
-      servedFrom === "l0" ? [[layers.edge, scope.edgeGuard], [layers.global, scope.globalGuard]]
-      : servedFrom === "cache-api" ? [[layers.global, scope.globalGuard]]
+      servedFrom === "l0" ? [[layers.edge, scope.edgeGuard], [read.global, scope.globalGuard]]
+      : servedFrom === "cache-api" ? [[read.global, scope.globalGuard]]
       : [];
     for (const [layer, guard] of below) {
       const found = await lookup(layer, guard, key);
@@ -464,11 +479,11 @@ function remember(read: Read, version: number, rendered: { entry: CacheEntry; by
   });
 }
 
-/** A fresh entry into every layer: L0 now, the others in the background. */
+/** A fresh entry into every layer the read uses: L0 now, the others in the background. */
 function store(read: Read, key: string, version: number, rendered: RenderedEntry): Held | undefined {
   const record = remember(read, version, rendered);
   write(read.ctx, read.layers.edge, read.scope.edgeGuard, key, rendered.entry);
-  write(read.ctx, read.layers.global, read.scope.globalGuard, key, rendered.entry);
+  write(read.ctx, read.global, read.scope.globalGuard, key, rendered.entry);
   return record;
 }
 

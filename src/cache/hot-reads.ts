@@ -1,5 +1,6 @@
 import type { RequestSample } from "../observability/data-point";
-import { coloOf, recordRequest, serverTiming } from "../middleware/observe-requests";
+import { coloOf, recordRequest } from "../middleware/observe-requests";
+import { serverTiming, serverTimingMode } from "../observability/server-timing";
 import { peekMemoryHit } from "./catalog-cache";
 import { createDb } from "../db/client";
 import type { CacheEntry } from "./entry";
@@ -38,7 +39,7 @@ const PER_RESPONSE = new Set(["x-request-id", "server-timing", "x-cache", "etag"
 
 /**
  * What a hot HIT measures: no database, one L0 lookup, and no time on workerd's clocks, which only move
- * on I/O (a HIT does none). So Server-Timing is the same string for every hot HIT.
+ * on I/O (a HIT does none). So Server-Timing is the same string for every hot HIT of a mode.
  */
 const HIT_SAMPLE: RequestSample = {
   method: "GET",
@@ -53,7 +54,11 @@ const HIT_SAMPLE: RequestSample = {
   cacheMs: 0,
   degraded: "",
 };
-const HIT_SERVER_TIMING = serverTiming(HIT_SAMPLE);
+const HIT_SERVER_TIMING = {
+  detail: serverTiming(HIT_SAMPLE, "detail"),
+  total: serverTiming(HIT_SAMPLE, "total"),
+  off: undefined,
+} as const;
 
 const CATALOG_PREFIXES = ["/api/v1/products", "/api/v1/categories"];
 
@@ -80,7 +85,7 @@ export function serveHotRead(request: Request, env: Env, ctx: ExecutionContext):
   const requestId = requestIdFor(sent.get("X-Request-Id"));
   const notModified = ifNoneMatch(sent.get("If-None-Match") ?? undefined, entry.etag);
   const sample: RequestSample = { ...HIT_SAMPLE, route: known.route, status: notModified ? 304 : 200, colo: coloOf(env, request) };
-  const prepared = preparedHeaders(entry, learnt, hit.maxAge, notModified);
+  const prepared = preparedHeaders(entry, learnt, HIT_SERVER_TIMING[serverTimingMode(env)], hit.maxAge, notModified);
   const response = new Response(notModified ? null : (hit.bytes ?? entry.body), { status: sample.status, headers: prepared });
   // The Response has its own copy of the headers: the prepared set stays as it was.
   response.headers.set("X-Request-Id", requestId);
@@ -89,29 +94,30 @@ export function serveHotRead(request: Request, env: Env, ctx: ExecutionContext):
 }
 
 /** Every header of a HIT but X-Request-Id, per entry: rebuilt when max-age changes (at most once a second). */
-type Prepared = { learnt: Learnt; maxAge: number; ok: Headers; notModified?: Headers };
+type Prepared = { learnt: Learnt; timing: string | undefined; maxAge: number; ok: Headers; notModified?: Headers };
 const prepared = new WeakMap<CacheEntry, Prepared>();
 
 /**
  * The headers of a HIT of `entry`. Building a Headers object of ~20 fields costs several times what a
  * hello world does in workerd; reusing one per entry (the Response copies it) costs about one.
  */
-function preparedHeaders(entry: CacheEntry, learnt: Learnt, maxAge: number, notModified: boolean): Headers {
+function preparedHeaders(entry: CacheEntry, learnt: Learnt, timing: string | undefined, maxAge: number, notModified: boolean): Headers {
   let held = prepared.get(entry);
-  if (!held || held.maxAge !== maxAge || held.learnt !== learnt) {
-    held = { learnt, maxAge, ok: hitHeaders(entry, learnt, maxAge, true) };
+  if (!held || held.maxAge !== maxAge || held.learnt !== learnt || held.timing !== timing) {
+    held = { learnt, timing, maxAge, ok: hitHeaders(entry, learnt, timing, maxAge, true) };
     prepared.set(entry, held);
   }
   if (!notModified) return held.ok;
-  return (held.notModified ??= hitHeaders(entry, learnt, maxAge, false));
+  return (held.notModified ??= hitHeaders(entry, learnt, timing, maxAge, false));
 }
 
-function hitHeaders(entry: CacheEntry, learnt: Learnt, maxAge: number, withBody: boolean): Headers {
+function hitHeaders(entry: CacheEntry, learnt: Learnt, timing: string | undefined, maxAge: number, withBody: boolean): Headers {
   const headers: Record<string, string> = { ...learnt };
   headers["ETag"] = entry.etag;
   headers["Cache-Control"] = `public, max-age=${maxAge}`;
   headers["X-Cache"] = "HIT";
-  headers["Server-Timing"] = HIT_SERVER_TIMING;
+  // The app's rule (SERVER_TIMING, src/observability/server-timing.ts), for a HIT's figures.
+  if (timing !== undefined) headers["Server-Timing"] = timing;
   if (withBody) headers["Content-Type"] = "application/json";
   return new Headers(headers);
 }

@@ -7,13 +7,14 @@ import { readCatalog, type CatalogContext, type CatalogRead, type ReadKeeping } 
 import { etagOf, type CacheEntry } from "./entry";
 import type { CatalogResource } from "./keys";
 import { pathAndQuery, rememberCatalogRead } from "./known-reads";
+import type { Reach } from "./reach";
 import { routePattern } from "../middleware/observe-requests";
 
 /**
  * The HTTP face of the catalog cache, for GET /products, /products/{id} and /categories:
  *   - reads with a valid admin token skip every layer (X-Cache: BYPASS, Cache-Control: private, no-store);
- *   - other reads go through the cache (catalog-cache.ts); a customer's token or an invalid one is
- *     ignored, as public reads always did;
+ *   - other reads go through the cache (catalog-cache.ts), a long-tail one (reach.ts) without the
+ *     global store; a customer's token or an invalid one is ignored, as public reads always did;
  *   - every 200 carries a strong ETag and answers 304 to a matching If-None-Match;
  *   - Cache-Control: public, max-age = what is left of the entry's 5 s (so a browser or proxy keeping
  *     it cannot stretch the bound); no stale-while-revalidate, for the same reason;
@@ -26,6 +27,7 @@ export async function serveCatalogRead<T>(
   resource: CatalogResource,
   load: () => Promise<T>,
   keeping?: ReadKeeping,
+  reach?: Reach,
 ): Promise<Response & TypedResponse<JSONParsed<T>, 200, "json">> {
   const stats = currentRequestStats();
   const claimed = adminClaim(c);
@@ -37,7 +39,7 @@ export async function serveCatalogRead<T>(
   }
   // Until the cache says otherwise: a read that fails (e.g. 404) was a miss, errors are never cached.
   if (stats) stats.cacheStatus = "MISS";
-  const read = await readCatalog(catalogContext(c), resource, load, keeping);
+  const read = await readCatalog(catalogContext(c), resource, load, keeping, reach);
   // Validated and public: from now on the hot path (hot-reads.ts) may answer this URL from L0.
   const target = pathAndQuery(c.req.url);
   if (target !== undefined) rememberCatalogRead(target, { resource, route: routePattern(c) });

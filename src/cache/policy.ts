@@ -108,5 +108,19 @@ export const REDIS_ENTRY_TTL_MS = STALE_IF_ERROR_MS;
 /** The Redis version key outlives any entry by far; a version that expires restarts at 1, which is safe (see versions.ts). */
 export const REDIS_VERSION_TTL_SECONDS = 7 * 24 * 3600;
 
+/**
+ * Which reads the global store (KV or Upstash Redis: one for every location, and an Upstash database
+ * may serve more than this cache) holds: those many clients share, whose keys are few. That is
+ * product details, the categories, and list pages with no filter that start within the first
+ * SHARED_LIST_ROWS rows (reach.ts). Every other list read is long-tail: a search, a category, a price
+ * range (their values never run out) or a deeper page. Long-tail reads live in L0 and the Cache API
+ * only, never looked up or written in the global store, so a stream of one-off reads (a crawler, or
+ * someone busting the cache with ever new searches) costs Postgres its queries but not one KV or Redis
+ * command, and cannot push shared entries out there. They give up little: a global entry is only
+ * served until MAX_AGE_MS after its load, and a repeat in the same location finds the Cache API's copy.
+ * 200 rows: ten pages of the default 20, further than shoppers page (the contract's load test reads pages 1–10).
+ */
+export const SHARED_LIST_ROWS = 200;
+
 /** Keys longer than this are hashed (KV allows 512 bytes). */
 export const MAX_PLAIN_KEY_LENGTH = 400;

@@ -42,19 +42,23 @@ neonConfig.fetchFunction = countedFetch;
  * environment. Locally NEON_HTTP_ENDPOINT points the driver at scripts/neon-http-server.ts; in
  * deployed environments it is empty and the driver talks to Neon itself.
  */
-export function createDb(env: Pick<Env, "DATABASE_URL" | "NEON_HTTP_ENDPOINT">): Database {
+export function createDb(env: Pick<Env, "DATABASE_URL" | "NEON_HTTP_ENDPOINT" | "NEON_HTTP_SECRET">): Database {
   if (!env.DATABASE_URL) throw new Error("DATABASE_URL is not configured");
   if (env.NEON_HTTP_ENDPOINT) {
     // A global of the driver; every request of one deployment carries the same value.
     neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
   }
+  // The local server's per-run secret, sent as the driver's bearer token (`authToken`). Only with a
+  // local endpoint: Neon itself would take a bearer token for a user's JWT.
+  const secret = env.NEON_HTTP_ENDPOINT && env.NEON_HTTP_SECRET ? env.NEON_HTTP_SECRET : undefined;
   // drizzle() rebuilds its relational view of the schema on every call; the app asks for a client on
   // every request (cache hits included), so one client per connection string is kept per isolate.
-  let db = clients.get(env.DATABASE_URL);
+  const key = secret === undefined ? env.DATABASE_URL : `${env.DATABASE_URL}\u0000${secret}`;
+  let db = clients.get(key);
   if (!db) {
     if (clients.size >= MAX_CLIENTS) clients.clear();
-    db = drizzle({ client: neon(env.DATABASE_URL), schema });
-    clients.set(env.DATABASE_URL, db);
+    db = drizzle({ client: neon(env.DATABASE_URL, secret === undefined ? {} : { authToken: secret }), schema });
+    clients.set(key, db);
   }
   return db;
 }

@@ -28,6 +28,9 @@ export const users = pgTable(
     passwordHash: text("password_hash").notNull(),
     fullName: text("full_name"),
     isAdmin: boolean("is_admin").notNull().default(false),
+    // Carried in every token the account is issued (claim `ver`); a token of another version is no
+    // longer valid, so raising it revokes all of the account's tokens at once (src/services/accounts.ts).
+    tokenVersion: integer("token_version").notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`)],
@@ -130,14 +133,28 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
+/**
+ * The mailbox an outbox row goes to, as the per-recipient cap counts it (the `recipient` column):
+ * the address lower-cased and trimmed, without a "+tag" subaddress, and for Gmail without the dots
+ * of the local part (googlemail.com is gmail.com). Each of these spellings reaches the same inbox, so
+ * none of them may buy another round of e-mails to it. Computed by Postgres from the payload, so every
+ * row has it and no writer can get it wrong.
+ */
+const recipientOfPayload = sql.raw(`case
+  when lower(btrim("payload"->>'to')) ~ '@(gmail|googlemail)\\.com$'
+    then replace(split_part(split_part(lower(btrim("payload"->>'to')), '@', 1), '+', 1), '.', '') || '@gmail.com'
+  else regexp_replace(lower(btrim("payload"->>'to')), '^([^+@]*)\\+[^@]*@', '\\1@')
+end`);
+
 export const emailKinds = ["order_confirmation"] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
 /**
  * Transactional outbox of e-mails: the row is written in the same statement as the order, so an
  * order never exists without its e-mail job. The queue consumer claims a row (claimed_at, a lease)
- * before sending and marks it sent after; the cron re-sends rows that stay unsent; the dead-letter
- * consumer records what finally failed.
+ * before sending and marks it sent after, or suppresses it when its recipient has had its cap of
+ * order e-mails for the hour; the cron re-sends rows that stay unsent; the dead-letter consumer
+ * records what finally failed.
  */
 export const emailOutbox = pgTable(
   "email_outbox",
@@ -160,12 +177,19 @@ export const emailOutbox = pgTable(
     lastError: text("last_error"),
     failedAt: timestamp("failed_at", { withTimezone: true, mode: "date" }),
     providerMessageId: text("provider_message_id"),
+    // Not sent, for good: its recipient had had its cap of order e-mails for the hour when this row
+    // was claimed (src/services/email-outbox-batch.ts). The order itself stands.
+    suppressedAt: timestamp("suppressed_at", { withTimezone: true, mode: "date" }),
+    recipient: text("recipient").notNull().generatedAlwaysAs(recipientOfPayload),
   },
   (t) => [
     uniqueIndex("email_outbox_order_kind_key").on(t.orderId, t.kind),
     check("email_outbox_kind_known", sql`${t.kind} in ('order_confirmation')`),
     // The re-send cron only ever looks at pending rows.
-    index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null`),
+    index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null and ${t.suppressedAt} is null`),
+    // The cap's count: a recipient's rows that were sent recently or may still be (failed and
+    // suppressed rows, which a flood of orders piles up, are not in it).
+    index("email_outbox_recipient_idx").on(t.recipient, t.sentAt).where(sql`${t.failedAt} is null and ${t.suppressedAt} is null`),
   ],
 );
 

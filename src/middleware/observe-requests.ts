@@ -11,6 +11,7 @@ import {
 } from "../observability/data-point";
 import { requestLogEnabled, warnThrottled } from "../observability/logging";
 import { sendToMetricsSink } from "../observability/metrics-sink-client";
+import { serverTiming, serverTimingMode } from "../observability/server-timing";
 import { currentRequestStats } from "./request-stats";
 
 const LOCAL_ENVIRONMENTS = new Set(["development", "test"]);
@@ -19,7 +20,8 @@ const LOCAL_ENVIRONMENTS = new Set(["development", "test"]);
  * What every request leaves behind, measured around everything after trackRequestStats (mounted right
  * after it in src/app.ts), so it sees the final response even when onError or notFound rendered it:
  *
- *   - a `Server-Timing` header: database time and round trips, cache time and outcome, total;
+ *   - a `Server-Timing` header: database time and round trips, cache time and outcome, total, or
+ *     less or nothing, as SERVER_TIMING says (src/observability/server-timing.ts);
  *   - one Analytics Engine data point (METRICS), and locally the same point to METRICS_SINK_URL;
  *   - one JSON log line (LOG_REQUESTS, on by default). A failed request (5xx) is always logged, once,
  *     with its error and stack: this line is the only one onError's errors get.
@@ -50,7 +52,10 @@ export const observeRequests: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 function observe(c: Context<AppEnv>, sample: RequestSample, escaped: unknown): void {
   if (escaped === undefined) {
-    guarded("server-timing", () => c.header("Server-Timing", serverTiming(sample), { append: true }));
+    guarded("server-timing", () => {
+      const timing = serverTiming(sample, serverTimingMode(c.env));
+      if (timing !== undefined) c.header("Server-Timing", timing, { append: true });
+    });
   }
   recordRequest(
     {
@@ -132,20 +137,6 @@ export function coloOf(env: Pick<Env, "ENVIRONMENT">, request: Request): string 
   if (LOCAL_ENVIRONMENTS.has(env.ENVIRONMENT)) return LOCAL_COLO;
   const value = request.cf?.colo;
   return typeof value === "string" && value ? value : LOCAL_COLO;
-}
-
-/** `db;dur=12.5;desc="3 queries", cache;dur=0.8;desc="HIT", total;dur=20.1` */
-export function serverTiming(sample: RequestSample): string {
-  const n = sample.dbRoundTrips;
-  return [
-    `db;dur=${ms(sample.dbMs)};desc="${n} ${n === 1 ? "query" : "queries"}"`,
-    `cache;dur=${ms(sample.cacheMs)};desc="${sample.cacheStatus}"`,
-    `total;dur=${ms(sample.durationMs)}`,
-  ].join(", ");
-}
-
-function ms(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
 }
 
 function logRequest(request: ObservedRequest, sample: RequestSample): void {

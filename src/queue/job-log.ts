@@ -10,11 +10,13 @@ import { isOrderEmailMessage } from "../services/email-outbox";
 
 export const ORDER_EMAIL_JOB = "order_confirmation_email";
 
-export type JobOutcome = "ok" | "retry" | "failed" | "dead_letter" | "skipped";
+/** `suppressed`: deliberately not sent (its recipient's cap); a warning, as a stream of them means someone is trying. */
+export type JobOutcome = "ok" | "retry" | "failed" | "dead_letter" | "skipped" | "suppressed";
 
 const LEVELS: Record<JobOutcome, "info" | "warn" | "error"> = {
   ok: "info",
   skipped: "info",
+  suppressed: "warn",
   retry: "warn",
   failed: "error",
   dead_letter: "error",

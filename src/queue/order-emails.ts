@@ -4,6 +4,8 @@ import {
   CLAIM_LEASE_SECONDS,
   isOrderEmailMessage,
   markOrderEmailDeadLettered,
+  RECIPIENT_CAP,
+  RECIPIENT_CAP_WINDOW_SECONDS,
   type OrderEmailMessage,
   type OrderEmailPayload,
 } from "../services/email-outbox";
@@ -25,7 +27,8 @@ import { renderOrderConfirmation } from "./render-email";
  * batch, the sends run side by side, one statement records every outcome
  * (src/services/email-outbox-batch.ts). Each message is still settled on its own (ack, or retry with
  * its own backoff), so one failed send neither fails nor re-sends the others, and each ends in
- * exactly one JSON log line (./job-log.ts): outcome ok | retry | failed | dead_letter | skipped.
+ * exactly one JSON log line (./job-log.ts): outcome ok | retry | failed | dead_letter | skipped |
+ * suppressed (the recipient's cap, decided by the claim: the line names the order, never the address).
  */
 
 const DEFAULT_FROM = "Tenpo <orders@tenpo.example>";
@@ -120,6 +123,17 @@ function settleUnclaimed({ message, log }: Job, claim: Exclude<ClaimResult, { st
       return;
     case "missing":
       log.done("skipped", "order e-mail: no such outbox row, delivery acknowledged");
+      message.ack();
+      return;
+    case "suppressed":
+      if (claim.byThisClaim) {
+        log.done("suppressed", "order e-mail: not sent, its recipient had its cap of order e-mails for the hour", {
+          recipient_cap: RECIPIENT_CAP,
+          window_s: RECIPIENT_CAP_WINDOW_SECONDS,
+        });
+      } else {
+        log.done("skipped", "order e-mail: already suppressed, delivery acknowledged");
+      }
       message.ack();
       return;
     case "busy":

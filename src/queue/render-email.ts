@@ -1,9 +1,14 @@
 import type { OrderEmailPayload } from "../services/email-outbox";
 import type { OutgoingEmail } from "./email-api";
+import { greetingName } from "./greeting-name";
 
-/** The order confirmation e-mail, plain text and HTML, from the outbox payload written with the order. */
+/**
+ * The order confirmation e-mail, plain text and HTML, from the outbox payload written with the order.
+ * The customer's name is in the greeting only when it looks like a name (./greeting-name.ts).
+ */
 export function renderOrderConfirmation(payload: OrderEmailPayload, from: string): OutgoingEmail {
-  const greeting = payload.full_name ? `Hello ${payload.full_name},` : "Hello,";
+  const name = greetingName(payload.full_name);
+  const greeting = name ? `Hello ${name},` : "Hello,";
   const placed = payload.created_at.replace("T", " ").slice(0, 16) + " UTC";
   const subject = `Your Tenpo order #${payload.order_id} is confirmed`;
   const lines = payload.items.map((item) => `  ${item.quantity} × ${item.name} (#${item.product_id}) at ${item.unit_price}`);

@@ -1,10 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { ApiError } from "../errors";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
 import { AccessTokenSchema, LoginBodySchema, RegisterBodySchema, UserSchema } from "../schemas/auth";
 import { errorResponses } from "../schemas/common";
-import { getUser, logIn, registerUser } from "../services/auth";
+import { getTokenAccount, logIn, registerUser } from "../services/auth";
 import { createLoginThrottle } from "../services/login-throttle";
 import { createRegisterThrottle } from "../services/register-throttle";
 import { clientKeyFor } from "../services/throttle-keys";
@@ -21,13 +20,11 @@ import {
   REGISTER_TAKEN_PER_WINDOW,
   REGISTER_TAKEN_WINDOW_MINUTES,
 } from "../services/throttle-policy";
-import { TOKEN_TTL_SECONDS, issueToken } from "../services/tokens";
+import { TOKEN_ACCOUNT_GONE, TOKEN_TTL_SECONDS, issueToken, tokenRefused } from "../services/tokens";
 
 /** /api/v1/auth: register, login, me. */
 export const auth = createRouter();
 
-// Tokens and account data must not be kept by browsers or proxies.
-const NO_STORE = { "Cache-Control": "no-store" };
 const RETRY_AFTER = { "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } } };
 const THROTTLE_DOWN =
   "While the throttle's Redis is not answering, attempts are counted before the password is checked on a per-location " +
@@ -58,7 +55,7 @@ auth.openapi(
     const { email, password, full_name } = c.req.valid("json");
     const client = clientKeyFor(c.req.header("CF-Connecting-IP"));
     const user = await registerUser(c.get("db"), createRegisterThrottle(c.env), { email, password, fullName: full_name, client });
-    return c.json(user, 201, NO_STORE);
+    return c.json(user, 201);
   },
 );
 
@@ -88,9 +85,9 @@ auth.openapi(
   async (c) => {
     const { username, password } = c.req.valid("json");
     const client = clientKeyFor(c.req.header("CF-Connecting-IP"));
-    const user = await logIn(c.get("db"), createLoginThrottle(c.env), { email: username, password, client });
-    const accessToken = await issueToken({ id: user.id, isAdmin: user.is_admin }, c.env.JWT_SECRET);
-    return c.json({ access_token: accessToken, token_type: "bearer" as const, expires_in: TOKEN_TTL_SECONDS }, 200, NO_STORE);
+    const { user, tokenVersion } = await logIn(c.get("db"), createLoginThrottle(c.env), { email: username, password, client });
+    const accessToken = await issueToken({ id: user.id, isAdmin: user.is_admin, tokenVersion }, c.env.JWT_SECRET);
+    return c.json({ access_token: accessToken, token_type: "bearer" as const, expires_in: TOKEN_TTL_SECONDS }, 200);
   },
 );
 
@@ -104,17 +101,16 @@ auth.openapi(
     middleware: [requireUser] as const,
     responses: {
       200: { description: "The current user", content: { "application/json": { schema: UserSchema } } },
-      401: { ...errorResponses[401], description: "`unauthorized`: no valid token, or its account no longer exists" },
+      401: {
+        ...errorResponses[401],
+        description: "`unauthorized`: no valid token, its account no longer exists, or the account's tokens were revoked",
+      },
     },
   }),
   async (c) => {
-    const user = await getUser(c.get("db"), c.get("user")!.id);
-    // A valid token of an account that is gone: the caller has to log in again, as with an expired token.
-    if (!user) {
-      throw new ApiError(401, "unauthorized", "The token's account no longer exists", undefined, {
-        "WWW-Authenticate": 'Bearer realm="tenpo"',
-      });
-    }
-    return c.json(user, 200, NO_STORE);
+    const user = await getTokenAccount(c.get("db"), c.get("user")!);
+    // A valid token of an account that is gone or revoked it: the caller has to log in again, as with an expired token.
+    if (!user) throw tokenRefused(TOKEN_ACCOUNT_GONE);
+    return c.json(user, 200);
   },
 );

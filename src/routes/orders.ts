@@ -63,7 +63,7 @@ orders.openapi(
     const { items } = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint(items) };
-    const result = await placeOrder(c.get("db"), { userId: user.id, lines: items, idempotency });
+    const result = await placeOrder(c.get("db"), { userId: user.id, tokenVersion: user.tokenVersion, lines: items, idempotency });
     if (result.kind === "created") {
       // After the commit, off the response path; a failure here loses nothing (the outbox row stays
       // unsent and the re-send cron picks it up) and never fails the order.
@@ -104,7 +104,7 @@ orders.openapi(
   }),
   async (c) => {
     const { page, page_size } = c.req.valid("query");
-    return c.json(await listOrders(c.get("db"), c.get("user")!.id, page, page_size), 200);
+    return c.json(await listOrders(c.get("db"), c.get("user")!, page, page_size), 200);
   },
 );
 

@@ -5,12 +5,14 @@ import { invalidateCatalog } from "../cache/catalog-cache";
 import { serveCatalogRead } from "../cache/http-caching";
 import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
 import { STALE_IF_ERROR_MS } from "../cache/policy";
+import { listReach } from "../cache/reach";
 import type { StockShape } from "../cache/stock-view";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
 import { IdParamSchema, errorResponses } from "../schemas/common";
 import {
   CategorySchema,
+  MAX_LIST_DEPTH,
   ProductCreateSchema,
   ProductListQuerySchema,
   ProductPageSchema,
@@ -73,7 +75,9 @@ products.openapi(
     path: "/",
     tags: PRODUCT_TAGS,
     summary: "List products",
-    description: "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items.",
+    description:
+      "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items. " +
+      `A page must start within the first ${MAX_LIST_DEPTH} matches ((page − 1) × page_size < ${MAX_LIST_DEPTH}); a deeper one is 400 naming \`page\` with the last page for that page_size.`,
     request: { query: ProductListQuerySchema, headers: ifNoneMatchHeader },
     responses: {
       200: {
@@ -87,7 +91,7 @@ products.openapi(
   }),
   (c) => {
     const query = c.req.valid("query");
-    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query), pageStock);
+    return serveCatalogRead(c, listResource(query), () => listProducts(c.get("db"), query), pageStock, listReach(query));
   },
 );
 

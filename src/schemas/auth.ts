@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { TimestampSchema } from "./common";
+import { TimestampSchema, text } from "./common";
 
 /** Accounts and tokens as the API reads and writes them. Unknown body fields (e.g. `is_admin`) are dropped. */
 
@@ -7,10 +7,6 @@ export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 const EMAIL_MAX_LENGTH = 254;
 const FULL_NAME_MAX_LENGTH = 200;
-
-/** "is required" for a missing field, "must be a string" for a field of another type. */
-const text = () =>
-  z.string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") });
 
 export const RegisterBodySchema = z
   .object({

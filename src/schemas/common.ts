@@ -1,6 +1,45 @@
 import { z } from "@hono/zod-openapi";
 
-/** Shapes shared by every resource: errors, ids, money, pagination, timestamps. */
+/** Shapes shared by every resource: text, errors, ids, money, pagination, timestamps. */
+
+// Text the database can store and a reader can see. Postgres cannot store U+0000 at all, and no other
+// control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) belongs in a name, an email,
+// a search or a password; a description may have lines and tabs. A lone UTF-16 surrogate (JSON lets
+// a client write "\ud800") is no character at all, and UTF-8 cannot hold it: on its way to Postgres
+// it is refused or silently replaced by U+FFFD (the local SQL-over-HTTP server does the latter).
+const SINGLE_LINE_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+const MULTILINE_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+export const CONTROL_CHARACTER_MESSAGE = "must not contain control characters (U+0000 to U+001F, U+007F to U+009F)";
+export const MULTILINE_CONTROL_CHARACTER_MESSAGE =
+  "must not contain control characters (U+0000 to U+001F, U+007F to U+009F) other than tab, line feed and carriage return";
+export const LONE_SURROGATE_MESSAGE = "must be valid Unicode text (it has an unpaired surrogate)";
+
+/** Why `value` cannot be taken as text (one of the messages above), or null when it can. */
+export function textProblem(value: string, { multiline = false }: { multiline?: boolean } = {}): string | null {
+  if (!(multiline ? MULTILINE_TEXT : SINGLE_LINE_TEXT).test(value)) {
+    return multiline ? MULTILINE_CONTROL_CHARACTER_MESSAGE : CONTROL_CHARACTER_MESSAGE;
+  }
+  return LONE_SURROGATE.test(value) ? LONE_SURROGATE_MESSAGE : null;
+}
+
+/**
+ * The one building block of every text input, in a body or a query: a string holding no control
+ * character (tab, line feed and carriage return allowed when `multiline`) and no lone surrogate.
+ * These are checked first and stop every later check, so the answer names the character rather than
+ * some rule it happens to break (an email format, a length after trimming). Chain the field's own
+ * rules after it. A missing field "is required", one of another type "must be a string".
+ */
+export function text({ multiline = false }: { multiline?: boolean } = {}): z.ZodString {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") })
+    .regex(multiline ? MULTILINE_TEXT : SINGLE_LINE_TEXT, {
+      message: multiline ? MULTILINE_CONTROL_CHARACTER_MESSAGE : CONTROL_CHARACTER_MESSAGE,
+      abort: true,
+    })
+    .refine((value) => !LONE_SURROGATE.test(value), { message: LONE_SURROGATE_MESSAGE, abort: true });
+}
 
 export const ErrorSchema = z
   .object({
@@ -36,9 +75,16 @@ export const IdParamSchema = z.object({
 
 const MONEY_TEXT = /^[0-9]{1,8}(\.[0-9]{1,2})?$/;
 
-/** Money in: a string or a number with at most two decimals; out: a string with exactly two ("19.99"). */
+/**
+ * Money in: a string or a number with at most two decimals; out: a string with exactly two ("19.99").
+ * A string is text first (textProblem), so a control character gets the same answer as anywhere else.
+ */
 export const MoneyInputSchema = z
   .union([z.string(), z.number()])
+  .superRefine((v, ctx) => {
+    const problem = typeof v === "string" ? textProblem(v) : null;
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: v, continue: false });
+  })
   .refine((v) => MONEY_TEXT.test(typeof v === "number" ? String(v) : v), {
     message: "must be a non-negative amount with at most two decimals, below 100000000",
   })
@@ -77,7 +123,10 @@ export function toPage<T>(items: T[], total: number, page: number, pageSize: num
 /** Standard error responses for route definitions. */
 export const errorResponses = {
   400: { description: "Invalid input", content: { "application/json": { schema: ValidationErrorSchema } } },
-  401: { description: "Missing, invalid or expired token", content: { "application/json": { schema: ErrorSchema } } },
+  401: {
+    description: "Missing, invalid, expired or revoked token, or one whose account no longer exists",
+    content: { "application/json": { schema: ErrorSchema } },
+  },
   403: { description: "Not allowed for this user", content: { "application/json": { schema: ErrorSchema } } },
   404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
   409: { description: "Conflict with the current state", content: { "application/json": { schema: ErrorSchema } } },

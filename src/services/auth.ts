@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import { ApiError } from "../errors";
@@ -6,11 +6,15 @@ import type { UserBody } from "../schemas/auth";
 import type { LoginAttempt, LoginThrottle } from "./login-throttle";
 import { hashPassword, verifyPassword, verifyPasswordOfUnknownAccount } from "./passwords";
 import type { RegisterThrottle } from "./register-throttle";
+import type { AuthenticatedUser } from "./tokens";
 
-/** Accounts: registration and password login (both throttled), and reading the current user. */
+/** Accounts: registration and password login (both throttled), and reading the account a token stands for. */
 
 /** A registration request, and the client it comes from (see throttle-keys.ts `clientKeyFor`). */
 export type Registration = { email: string; password: string; fullName?: string | null; client: string };
+
+/** An account whose password was just checked, and the version its new token must carry. */
+export type SignedIn = { user: UserBody; tokenVersion: number };
 
 const EMAIL_UNIQUE_INDEX = "users_email_lower_key";
 
@@ -52,15 +56,15 @@ export async function registerUser(db: Database, throttle: RegisterThrottle, reg
  * The account whose email and password these are, or null. An unknown email costs a password check
  * too, so the answer takes as long as for a known email with a wrong password.
  */
-export async function authenticate(db: Database, email: string, password: string): Promise<UserBody | null> {
+export async function authenticate(db: Database, email: string, password: string): Promise<SignedIn | null> {
   const [row] = await db
-    .select({ ...publicColumns, passwordHash: users.passwordHash })
+    .select({ ...publicColumns, passwordHash: users.passwordHash, tokenVersion: users.tokenVersion })
     .from(users)
     .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
     .limit(1);
   if (!row) return verifyPasswordOfUnknownAccount(password).then(() => null);
-  const { passwordHash, ...account } = row;
-  return (await verifyPassword(password, passwordHash)) ? toUserBody(account) : null;
+  const { passwordHash, tokenVersion, ...account } = row;
+  return (await verifyPassword(password, passwordHash)) ? { user: toUserBody(account), tokenVersion } : null;
 }
 
 /**
@@ -68,7 +72,7 @@ export async function authenticate(db: Database, email: string, password: string
  * throttled on this account, even with the right password, and for a wrong guess past the limit (the
  * answer never tells right from wrong then). See login-throttle.ts.
  */
-export async function logIn(db: Database, throttle: LoginThrottle, attempt: LoginAttempt & { password: string }): Promise<UserBody> {
+export async function logIn(db: Database, throttle: LoginThrottle, attempt: LoginAttempt & { password: string }): Promise<SignedIn> {
   const who: LoginAttempt = { email: normalizeEmail(attempt.email), client: attempt.client };
   const check = await throttle.begin(who);
   const user = await authenticate(db, who.email, attempt.password);
@@ -81,8 +85,15 @@ export async function logIn(db: Database, throttle: LoginThrottle, attempt: Logi
   return user;
 }
 
-export async function getUser(db: Database, id: number): Promise<UserBody | null> {
-  const [row] = await db.select(publicColumns).from(users).where(eq(users.id, id));
+/**
+ * The account a valid token names, as it is now, or null when the token no longer stands for it: the
+ * account is gone, or its tokens were revoked (token_version raised) after this one was issued.
+ */
+export async function getTokenAccount(db: Database, holder: AuthenticatedUser): Promise<UserBody | null> {
+  const [row] = await db
+    .select(publicColumns)
+    .from(users)
+    .where(and(eq(users.id, holder.id), eq(users.tokenVersion, holder.tokenVersion)));
   return row ? toUserBody(row) : null;
 }
 

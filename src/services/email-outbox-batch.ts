@@ -1,23 +1,28 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { CLAIM_LEASE_SECONDS, type OrderEmailPayload } from "./email-outbox";
+import { CLAIM_LEASE_SECONDS, RECIPIENT_CAP, RECIPIENT_CAP_WINDOW_SECONDS, type OrderEmailPayload } from "./email-outbox";
 
 /**
  * What the queue consumer does to the outbox, a whole batch of messages at a time: ONE statement
  * claims every row of the batch, ONE statement records every send's outcome. So a batch of n
  * e-mails costs two round trips, not 2n, and an order with its e-mail stays under two in all.
  *
- * Both statements lock the rows they change in id order (as order placement locks products), so two
- * consumers with overlapping batches (a duplicate delivery, a cron re-send) queue up instead of
- * deadlocking. Neither statement can be failed by one message's data: ids are checked before they
- * reach SQL and texts are made storable, so the only failure is the database's, which every message
- * of the batch would meet anyway.
+ * Both statements lock the rows they decide on in id order (as order placement locks products), so
+ * two consumers with overlapping batches (a duplicate delivery, a cron re-send) or with a recipient in
+ * common queue up instead of deadlocking. Neither statement can be failed by one message's data: ids
+ * are checked before they reach SQL and texts are made storable, so the only failure is the
+ * database's, which every message of the batch would meet anyway.
  */
 
 /** What became of one row of a batch claim. */
 export type ClaimResult =
   | { state: "claimed"; payload: OrderEmailPayload; attempts: number; orderId: number }
   | { state: "sent" | "failed" | "missing" }
+  /**
+   * Not to be sent: its recipient already has its cap of e-mails for the window. `byThisClaim`: this
+   * claim decided it (otherwise an earlier one did, and this is a repeated delivery).
+   */
+  | { state: "suppressed"; byThisClaim: boolean }
   /** Another consumer holds a live claim; try again after `retryInSeconds`. */
   | { state: "busy"; retryInSeconds: number };
 
@@ -32,9 +37,24 @@ const MAX_ROW_ID = 2_147_483_647;
 
 /**
  * Claims, in one statement, every unsent row among `outboxIds` whose previous claim (if any) has run
- * out: a conditional UPDATE, so of two deliveries of the same message (at-least-once) only one gets
- * it. Returns the result per distinct id (a repeated id is claimed once); an id without a row is
- * "missing". Nothing is sent to the database for an empty list.
+ * out, within its recipient's cap: a conditional UPDATE, so of two deliveries of the same message
+ * (at-least-once) only one gets it. Returns the result per distinct id (a repeated id is claimed
+ * once); an id without a row is "missing". Nothing is sent to the database for an empty list.
+ *
+ * The cap (RECIPIENT_CAP per RECIPIENT_CAP_WINDOW_SECONDS) is counted per recipient over its rows
+ * that were sent within the window or are being sent now (a live claim); the batch's claimable rows
+ * of that recipient then take what is left, oldest first, and the rest are suppressed for good. So
+ * that two consumers claiming for one recipient at the same time cannot both take the last places,
+ * the statement locks, in one pass in id order, every row of the batch's recipients that counts or
+ * might by the time it commits: sent within the window, or still pending. A second claim for the
+ * same recipient therefore waits for the first to commit and then reads those rows as the first left
+ * them (a locked row is re-read at its latest version, which the statement's snapshot alone would
+ * not show). Pending rows drain at every claim, so the set stays small: a recipient's rows of the
+ * last hour, and under a flood the orders of the last few seconds.
+ *
+ * A row whose consumer died between the provider's answer and the record (its claim ran out) takes
+ * a place again when it is claimed anew; if none is left it ends suppressed although the provider
+ * has it. That costs the recipient no e-mail, only the row its exact history.
  */
 export async function claimOrderEmails(db: Database, outboxIds: readonly number[]): Promise<Map<number, ClaimResult>> {
   const results = new Map<number, ClaimResult>();
@@ -42,11 +62,14 @@ export async function claimOrderEmails(db: Database, outboxIds: readonly number[
   for (const id of outboxIds) results.set(id, { state: "missing" });
   if (ids.length === 0) return results;
 
+  const lease = sql`make_interval(secs => ${CLAIM_LEASE_SECONDS})`;
   const { rows } = await db.execute<{
     id: number;
     order_id: number;
     sent: boolean;
     failed: boolean;
+    suppressed: boolean;
+    suppressed_now: boolean;
     busy_for: number | null;
     payload: OrderEmailPayload | null;
     attempts: number | null;
@@ -54,34 +77,58 @@ export async function claimOrderEmails(db: Database, outboxIds: readonly number[
     with wanted as materialized (
       select id from unnest(${`{${ids.join(",")}}`}::int[]) as w(id)
     ),
-    claimable as materialized (
-      select o.id from email_outbox o
-      where o.id in (select id from wanted) and o.sent_at is null and o.failed_at is null
-        and (o.claimed_at is null or o.claimed_at <= now() - make_interval(secs => ${CLAIM_LEASE_SECONDS}))
+    recipients as materialized (
+      select distinct o.recipient from email_outbox o where o.id in (select id from wanted)
+    ),
+    locked as materialized (
+      select o.id, o.recipient, o.sent_at, o.claimed_at, o.id in (select id from wanted) as wanted
+      from email_outbox o
+      where o.recipient in (select recipient from recipients) and o.failed_at is null and o.suppressed_at is null
+        and (o.sent_at is null or o.sent_at > now() - make_interval(secs => ${RECIPIENT_CAP_WINDOW_SECONDS}))
       order by o.id
       for update of o
     ),
-    claimed as (
+    claimable as materialized (
+      select l.id, l.recipient, row_number() over (partition by l.recipient order by l.id) as place
+      from locked l
+      where l.wanted and l.sent_at is null and (l.claimed_at is null or l.claimed_at <= now() - ${lease})
+    ),
+    counted as materialized (
+      select l.recipient, count(*)::int as taken
+      from locked l
+      where l.id not in (select id from claimable) and (l.sent_at is not null or l.claimed_at > now() - ${lease})
+      group by l.recipient
+    ),
+    decided as materialized (
+      select c.id, coalesce(n.taken, 0) + c.place <= ${RECIPIENT_CAP} as within_cap
+      from claimable c left join counted n on n.recipient = c.recipient
+    ),
+    changed as (
       update email_outbox o
-      set claimed_at = now(), attempts = o.attempts + 1
-      from claimable c
-      where o.id = c.id
-      returning o.id, o.payload, o.attempts
+      set claimed_at = case when d.within_cap then now() end,
+        attempts = case when d.within_cap then o.attempts + 1 else o.attempts end,
+        suppressed_at = case when d.within_cap then null else now() end
+      from decided d
+      where o.id = d.id
+      returning o.id, d.within_cap, o.payload, o.attempts
     )
     select o.id, o.order_id, o.sent_at is not null as sent, o.failed_at is not null as failed,
-      ceil(extract(epoch from o.claimed_at + make_interval(secs => ${CLAIM_LEASE_SECONDS}) - now()))::int as busy_for,
-      c.payload, c.attempts
-    from email_outbox o left join claimed c on c.id = o.id
+      o.suppressed_at is not null as suppressed, coalesce(not c.within_cap, false) as suppressed_now,
+      ceil(extract(epoch from o.claimed_at + ${lease} - now()))::int as busy_for,
+      case when c.within_cap then c.payload end as payload, case when c.within_cap then c.attempts end as attempts
+    from email_outbox o left join changed c on c.id = o.id
     where o.id in (select id from wanted)
   `);
-  // The outer select sees the rows as the statement began: a row claimed here shows its claim
-  // through `claimed`, any other row its state before (a claim another consumer committed while
+  // The outer select sees the rows as the statement began: a row claimed or suppressed here shows
+  // it through `changed`, any other row its state before (a claim another consumer committed while
   // this one waited for the lock shows as busy for a full lease).
   for (const row of rows) {
     let result: ClaimResult;
     if (row.payload && row.attempts !== null) result = { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
+    else if (row.suppressed_now) result = { state: "suppressed", byThisClaim: true };
     else if (row.sent) result = { state: "sent" };
     else if (row.failed) result = { state: "failed" };
+    else if (row.suppressed) result = { state: "suppressed", byThisClaim: false };
     else result = { state: "busy", retryInSeconds: Math.max(1, row.busy_for ?? CLAIM_LEASE_SECONDS) };
     results.set(row.id, result);
   }

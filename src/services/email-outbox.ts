@@ -10,7 +10,8 @@ import { errorFields, log } from "../log";
  *
  * A row's life: created (with its order) → enqueued (right after the commit, unrecorded; or by the
  * re-send cron, which records it in enqueued_at) → claimed by a consumer (a lease) → sent; or, when
- * the queue gives up, failed (dead-letter queue).
+ * the queue gives up, failed (dead-letter queue); or, when its recipient already had its cap of
+ * e-mails for the hour at the claim, suppressed (never sent).
  */
 
 /**
@@ -24,6 +25,19 @@ export const CLAIM_LEASE_SECONDS = 60;
 
 /** The re-send cron hands a row to the queue again when nothing happened to it for this long. */
 export const RESEND_AFTER_SECONDS = 5 * 60;
+
+/**
+ * The cap on order e-mails per recipient: at most RECIPIENT_CAP sent (or being sent) to one mailbox
+ * (email_outbox.recipient) in any RECIPIENT_CAP_WINDOW_SECONDS. Addresses are not verified, so
+ * without it anyone could register someone else's address and have the shop mail it once per order
+ * (or per order and cancel) for as long as they like: genuine, signed mail that its recipient reports
+ * as spam, until the provider suspends the key and every customer's order mail stops. A real shopper
+ * rarely places more than one or two orders an hour (a forgotten item, a second basket); five leaves
+ * room for that and holds a mail cannon to five an hour per inbox. Rows over the cap are suppressed,
+ * not delayed: a confirmation an hour late helps nobody. Orders are never refused for it.
+ */
+export const RECIPIENT_CAP = 5;
+export const RECIPIENT_CAP_WINDOW_SECONDS = 60 * 60;
 
 /** At most this many messages per sendBatch (the Queues limit is 100). */
 const RESEND_BATCH = 100;
@@ -64,7 +78,7 @@ export type OrderEmailPayload = {
   items: Array<{ product_id: number; name: string; quantity: number; unit_price: string }>;
 };
 
-/** The queue gave up on the message (dead-letter queue): the row is failed unless it was sent after all. */
+/** The queue gave up on the message (dead-letter queue): the row is failed unless it was sent (or suppressed) after all. */
 export async function markOrderEmailDeadLettered(
   db: Database,
   outboxId: number,
@@ -73,7 +87,7 @@ export async function markOrderEmailDeadLettered(
     update email_outbox
     set failed_at = coalesce(failed_at, now()), claimed_at = null,
       last_error = coalesce(last_error, 'no error recorded') || ' (dead-lettered after ' || attempts || ' attempts)'
-    where id = ${outboxId} and sent_at is null and failed_at is null
+    where id = ${outboxId} and sent_at is null and failed_at is null and suppressed_at is null
     returning last_error, attempts
   `);
   const row = rows[0];
@@ -81,11 +95,12 @@ export async function markOrderEmailDeadLettered(
 }
 
 /**
- * The cron's safety net: rows that are neither sent nor failed and have seen nothing (creation, which
- * the request's own enqueue follows at once; a re-send; a claim) for `olderThanSeconds` go to the
- * queue again. Rows are marked enqueued before
- * the send (SKIP LOCKED: overlapping runs take different rows); a failed send un-marks them so the
- * next run retries. Duplicates are harmless: the consumer claims before it sends.
+ * The cron's safety net: rows that are neither sent, failed nor suppressed and have seen nothing
+ * (creation, which the request's own enqueue follows at once; a re-send; a claim) for
+ * `olderThanSeconds` go to the queue again. Rows are marked enqueued before the send (SKIP LOCKED:
+ * overlapping runs take different rows); a failed send un-marks them so the next run retries.
+ * Duplicates are harmless: the consumer claims before it sends, and the claim holds re-sent rows to
+ * the recipient's cap like any other.
  */
 export async function resendStaleOrderEmails(
   db: Database,
@@ -99,7 +114,7 @@ export async function resendStaleOrderEmails(
       update email_outbox set enqueued_at = now()
       where id in (
         select id from email_outbox
-        where sent_at is null and failed_at is null
+        where sent_at is null and failed_at is null and suppressed_at is null
           and greatest(created_at, enqueued_at, claimed_at) < now() - make_interval(secs => ${olderThanSeconds})
         order by id
         limit ${RESEND_BATCH}

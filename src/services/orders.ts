@@ -1,16 +1,19 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { idempotencyKeys } from "../db/schema";
 import { ApiError } from "../errors";
 import { toPage, type Page } from "../schemas/common";
 import type { OrderBody, OrderLine } from "../schemas/orders";
-import type { AuthenticatedUser } from "./tokens";
+import { TOKEN_ACCOUNT_GONE, tokenRefused, type AuthenticatedUser } from "./tokens";
 
 /**
  * Orders: every call is ONE database round trip (a single statement, or one neon-http batch, which
  * the server runs as one transaction). No read-then-write from the Worker: stock, the order, its
  * lines, its e-mail job and its Idempotency-Key record are all decided and written inside Postgres,
  * so nothing can interleave between a check and the write that depends on it.
+ *
+ * The caller's token is checked in the same statement: its account must exist at the token's version
+ * (users.token_version), or the answer is 401 and nothing is read or written. A token that was valid
+ * when signed can so neither order for an account that is gone nor outlive a revocation.
  */
 
 /** How long an Idempotency-Key answers with its first response. */
@@ -18,6 +21,8 @@ export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
 
 export type PlaceOrderInput = {
   userId: number;
+  /** The version of the account's tokens the caller's token carries. */
+  tokenVersion: number;
   /** Merged lines: one per product. */
   lines: OrderLine[];
   idempotency?: { key: string; fingerprint: string };
@@ -28,6 +33,10 @@ export type PlaceOrderResult =
   | { kind: "created"; status: 201; body: OrderBody; outboxId: number }
   /** The stored first response of this Idempotency-Key (any status it had). */
   | { kind: "replayed"; status: number; body: unknown };
+
+/** The token's account exists and is still at the token's version. */
+const tokenIsCurrent = (userId: number, tokenVersion: number) =>
+  sql`exists (select 1 from users u where u.id = ${userId} and u.token_version = ${tokenVersion})`;
 
 /** A timestamp column as the API's ISO 8601 UTC text with milliseconds ("2026-11-28T06:43:20.123Z"). */
 const isoUtc = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -41,6 +50,10 @@ const bumpedUpdatedAt = sql.raw(`greatest(now(), p.updated_at + interval '1 mill
 /**
  * The order-placing statement. One data-modifying CTE statement does everything, all or nothing:
  *
+ *  - `holder`: the caller's account at the token's version, locked FOR KEY SHARE so that it cannot be
+ *    deleted before the order referencing it commits (a token version bump does not wait for it). No
+ *    row → 'unauthorized' (401), nothing locked or written. With an Idempotency-Key, a claim made by
+ *    the batch's first statement counts too: that statement checked the same and holds the same lock.
  *  - `locked`: the order's live products, locked FOR UPDATE in id order. Concurrent orders for the
  *    same product queue up here and each then sees the stock the previous one left; everyone locks
  *    in the same order, so they never deadlock.
@@ -54,14 +67,17 @@ const bumpedUpdatedAt = sql.raw(`greatest(now(), p.updated_at + interval '1 mill
  *    available stock), built here so that an Idempotency-Key can store it in the same statement.
  *
  * With an Idempotency-Key, `claim` is the key row that the batch's first statement inserted (its
- * status_code is still null); without a claim (the key is already answered) nothing is locked or
- * written and the stored record is returned instead.
+ * status_code is still null); without a claim (the key is already answered, or the token is not
+ * current) nothing is locked or written and the stored record (or 401) is returned instead.
  *
  * Exported so that its SQL and plan can be inspected (PgDialect#sqlToQuery, EXPLAIN).
  */
 export function placeOrderStatement(input: PlaceOrderInput): SQL {
-  const { userId, lines, idempotency } = input;
-  const proceed = idempotency ? sql`exists (select 1 from claim)` : sql`true`;
+  const { userId, tokenVersion, lines, idempotency } = input;
+  const authorized = idempotency
+    ? sql`(exists (select 1 from claim) or exists (select 1 from holder))`
+    : sql`exists (select 1 from holder)`;
+  const proceed = idempotency ? sql`(${authorized} and exists (select 1 from claim))` : authorized;
   const claim = idempotency
     ? sql`claim as materialized (
         select id from idempotency_keys
@@ -90,6 +106,11 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       from unnest(${intArray(lines.map((l) => l.product_id))}, ${intArray(lines.map((l) => l.quantity))})
         with ordinality as l(product_id, quantity, ord)
     ),
+    holder as materialized (
+      select u.id from users u
+      where u.id = ${userId} and u.token_version = ${tokenVersion}
+      for key share of u
+    ),
     ${claim}
     locked as materialized (
       select p.id, p.name, p.category, p.price, p.stock
@@ -104,6 +125,7 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
     ),
     verdict as materialized (
       select case
+        when not ${authorized} then 'unauthorized'
         when not ${proceed} then 'replay'
         when not bool_and(found) then 'not_found'
         when bool_and(stock >= quantity) then 'ok'
@@ -153,7 +175,9 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
     ),
     result as materialized (
       select
-        case v.outcome when 'ok' then 201 when 'not_found' then 404 when 'insufficient_stock' then 409 end as status,
+        case v.outcome
+          when 'ok' then 201 when 'not_found' then 404 when 'insufficient_stock' then 409 when 'unauthorized' then 401
+        end as status,
         case v.outcome
           when 'ok' then (
             select json_build_object(
@@ -219,10 +243,12 @@ type PlaceOrderRow = {
  * Places an order in one round trip. Without an Idempotency-Key that is the statement above; with
  * one, a batch (one transaction) of two statements:
  *
- *  1. `insert into idempotency_keys … on conflict (user_id, key) do update … where expired`:
- *     claims the key, or finds it taken. A racing duplicate blocks here on the unique index until
- *     the winner's transaction ends: if it committed, this claims nothing; if it rolled back, this
- *     claims the key. Never a check-then-insert.
+ *  1. `insert into idempotency_keys … select from users … on conflict (user_id, key) do update … where
+ *     expired`: claims the key, or finds it taken. A racing duplicate blocks here on the unique index
+ *     until the winner's transaction ends: if it committed, this claims nothing; if it rolled back,
+ *     this claims the key. Never a check-then-insert. It claims nothing unless the token is current
+ *     (an account that is gone would fail the key's foreign key), and locks the account FOR KEY SHARE
+ *     first, as the order statement does, so a deletion waits for the order instead of deadlocking on it.
  *  2. the order statement: with the claim it places the order and stores the response in the key
  *     row; without it, it reads the stored record, which its fresh READ COMMITTED snapshot (taken
  *     after statement 1 waited) shows in full, because the winner wrote it in the same transaction
@@ -236,33 +262,25 @@ export async function placeOrder(db: Database, input: PlaceOrderInput): Promise<
   let row: PlaceOrderRow | undefined;
   if (input.idempotency) {
     const { key, fingerprint } = input.idempotency;
-    const claimKey = db
-      .insert(idempotencyKeys)
-      .values({
-        userId: input.userId,
-        key,
-        fingerprint,
-        expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`,
-      })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.userId, idempotencyKeys.key],
-        // An expired key is a new key: the row starts over for this request.
-        set: {
-          fingerprint: sql`excluded.fingerprint`,
-          statusCode: null,
-          response: null,
-          orderId: null,
-          createdAt: sql`now()`,
-          expiresAt: sql`excluded.expires_at`,
-        },
-        setWhere: sql`${idempotencyKeys.expiresAt} <= now()`,
-      });
+    const claimKey = db.execute(sql`
+      insert into idempotency_keys (user_id, key, fingerprint, expires_at)
+      select u.id, ${key}, ${fingerprint}, now() + make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
+      from users u
+      where u.id = ${input.userId} and u.token_version = ${input.tokenVersion}
+      for key share of u
+      on conflict (user_id, key) do update
+      -- An expired key is a new key: the row starts over for this request.
+      set fingerprint = excluded.fingerprint, status_code = null, response = null, order_id = null,
+        created_at = now(), expires_at = excluded.expires_at
+      where idempotency_keys.expires_at <= now()
+    `);
     const [, result] = await db.batch([claimKey, statement]);
     row = result.rows[0];
   } else {
     row = (await statement).rows[0];
   }
   if (!row) throw new Error("the order statement returned no row");
+  if (row.status === 401) throw tokenRefused(TOKEN_ACCOUNT_GONE);
 
   if (row.status === null) {
     // Not claimed: this key already answered (or is answering, and we waited for it).
@@ -326,30 +344,46 @@ const orderJson = sql.raw(`json_build_object(
   ), '[]'::json)
 )`);
 
-/** The viewer may see order `o`: theirs, or any if they are an admin now (checked in the database, not the token). */
+/**
+ * The viewer may see order `o`: their token is current, and the order is theirs or they are an admin
+ * now (checked in the database, not the token).
+ */
 const visibleTo = (viewer: AuthenticatedUser) =>
-  sql`(o.user_id = ${viewer.id} or exists (select 1 from users a where a.id = ${viewer.id} and a.is_admin))`;
+  sql`exists (
+    select 1 from users a
+    where a.id = ${viewer.id} and a.token_version = ${viewer.tokenVersion} and (o.user_id = a.id or a.is_admin)
+  )`;
 
-const selectOrder = (id: number, viewer: AuthenticatedUser) =>
-  sql`select ${orderJson} as body from orders o where o.id = ${id} and ${visibleTo(viewer)}`;
+/** Always one row: whether the viewer's token is current, and the order when they may see it (else null). */
+const selectOrder = (id: number, viewer: AuthenticatedUser) => sql`
+  select
+    ${tokenIsCurrent(viewer.id, viewer.tokenVersion)} as authorized,
+    (select ${orderJson} from orders o where o.id = ${id} and ${visibleTo(viewer)}) as body
+`;
 
-function orderNotFound(id: number): ApiError {
-  return ApiError.notFound(`Order ${id} not found`);
+type SelectedOrder = { authorized: boolean; body: OrderBody | null };
+
+/** The order `selectOrder` found: 401 for a token that is not current, 404 for an order the viewer may not see. */
+function selectedOrder(rows: SelectedOrder[], id: number): OrderBody {
+  const row = rows[0];
+  if (!row?.authorized) throw tokenRefused(TOKEN_ACCOUNT_GONE);
+  if (!row.body) throw ApiError.notFound(`Order ${id} not found`);
+  return row.body;
 }
 
 /** One order, in one statement; someone else's is 404 unless the viewer is an admin. */
 export async function getOrder(db: Database, viewer: AuthenticatedUser, id: number): Promise<OrderBody> {
-  const { rows } = await db.execute<{ body: OrderBody }>(selectOrder(id, viewer));
-  if (!rows[0]) throw orderNotFound(id);
-  return rows[0].body;
+  const { rows } = await db.execute<SelectedOrder>(selectOrder(id, viewer));
+  return selectedOrder(rows, id);
 }
 
 /**
  * The viewer's own orders, newest first (created_at, then id, descending), with lines and products:
  * one statement whatever the page size. The page is cut first and only its orders are rendered.
  */
-export async function listOrders(db: Database, userId: number, page: number, pageSize: number): Promise<Page<OrderBody>> {
-  const { rows } = await db.execute<{ total: number; items: OrderBody[] }>(sql`
+export async function listOrders(db: Database, viewer: AuthenticatedUser, page: number, pageSize: number): Promise<Page<OrderBody>> {
+  const userId = viewer.id;
+  const { rows } = await db.execute<{ authorized: boolean; total: number; items: OrderBody[] }>(sql`
     with page as materialized (
       select o.* from orders o
       where o.user_id = ${userId}
@@ -357,10 +391,12 @@ export async function listOrders(db: Database, userId: number, page: number, pag
       limit ${pageSize} offset ${(page - 1) * pageSize}
     )
     select
+      ${tokenIsCurrent(userId, viewer.tokenVersion)} as authorized,
       (select count(*)::int from orders where user_id = ${userId}) as total,
       coalesce((select json_agg(${orderJson} order by o.created_at desc, o.id desc) from page o), '[]'::json) as items
   `);
   const row = rows[0]!;
+  if (!row.authorized) throw tokenRefused(TOKEN_ACCOUNT_GONE);
   return toPage(row.items, row.total, page, pageSize);
 }
 
@@ -372,6 +408,8 @@ export async function listOrders(db: Database, userId: number, page: number, pag
  *     no longer 'confirmed' (READ COMMITTED re-checks the row) and return nothing. Products are
  *     locked in id order, like order placement does, so the two never deadlock.
  *  2. the order as it now is (a fresh snapshot: also a cancellation another request just committed).
+ *
+ * A viewer whose token is not current sees no order (visibleTo), so nothing is cancelled, and gets 401.
  */
 export async function cancelOrder(db: Database, viewer: AuthenticatedUser, id: number): Promise<OrderBody> {
   const cancel = db.execute(sql`
@@ -397,9 +435,8 @@ export async function cancelOrder(db: Database, viewer: AuthenticatedUser, id: n
     from returned r join locked k on k.id = r.product_id
     where p.id = r.product_id
   `);
-  const [, { rows }] = await db.batch([cancel, db.execute<{ body: OrderBody }>(selectOrder(id, viewer))]);
-  if (!rows[0]) throw orderNotFound(id);
-  return rows[0].body;
+  const [, { rows }] = await db.batch([cancel, db.execute<SelectedOrder>(selectOrder(id, viewer))]);
+  return selectedOrder(rows, id);
 }
 
 /**

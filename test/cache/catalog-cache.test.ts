@@ -4,7 +4,8 @@ import { clearCatalogMemory, invalidateCatalog, readCatalog, type CatalogContext
 import { FRESH_MS, MAX_AGE_MS } from "../../src/cache/policy";
 import { ApiError } from "../../src/errors";
 import { newRequestStats, withRequestStats, type RequestStats } from "../../src/middleware/request-stats";
-import { CLOSED, db, newNamespace, sleep } from "./helpers";
+import type { Reach } from "../../src/cache/reach";
+import { CLOSED, db, globalStoreKeys, newNamespace, sleep } from "./helpers";
 
 // The read-through path on its own (no HTTP): which layer answers, how often Postgres is asked,
 // and what a failing layer costs. The request stats are this test's own record here.
@@ -13,8 +14,9 @@ type Backend = "kv" | "upstash";
 
 function setup(backend: Backend, overrides: Partial<Env> = {}) {
   const pending: Promise<unknown>[] = [];
-  const ctxEnv = { ...env, CACHE_BACKEND: backend, CACHE_NAMESPACE: newNamespace(backend), ...overrides } as Env;
-  const context = (origin = "http://tenpo.test"): CatalogContext => ({ env: ctxEnv, db, origin, waitUntil: (p) => void pending.push(p) });
+  const namespace = newNamespace(backend);
+  const ctxEnv = { ...env, CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace, ...overrides } as Env;
+  const context = (origin = "http://tenpo.localhost"): CatalogContext => ({ env: ctxEnv, db, origin, waitUntil: (p) => void pending.push(p) });
   /** Lets the background work (layer writes, refreshes) finish. */
   const settle = async () => {
     while (pending.length > 0) await Promise.allSettled(pending.splice(0));
@@ -28,6 +30,8 @@ function setup(backend: Backend, overrides: Partial<Env> = {}) {
   };
   return {
     env: ctxEnv,
+    /** The entry keys the global store holds for this test. */
+    globalKeys: () => globalStoreKeys(ctxEnv, namespace),
     context,
     settle,
     load,
@@ -36,9 +40,9 @@ function setup(backend: Backend, overrides: Partial<Env> = {}) {
   };
 }
 
-async function read(ctx: CatalogContext, resource: string, load: () => Promise<unknown>) {
+async function read(ctx: CatalogContext, resource: string, load: () => Promise<unknown>, reach?: Reach) {
   const stats: RequestStats = newRequestStats();
-  const result = await withRequestStats(stats, () => readCatalog(ctx, resource, load));
+  const result = await withRequestStats(stats, () => readCatalog(ctx, resource, load, "age", reach));
   return { ...result, body: JSON.parse(result.entry.body) as { payload: string; loads: number }, stats };
 }
 
@@ -74,6 +78,35 @@ describe.each<Backend>(["kv", "upstash"])("the catalog cache with CACHE_BACKEND=
 
     expect(t.loads()).toBe(1);
     for (const hit of [fromMemory, fromEdge, fromGlobal]) expect(hit.stats.dbRoundTrips).toBe(0);
+  });
+
+  it("keeps a long-tail read out of the global store: never looked up or written there, served from L0 and the Cache API", async () => {
+    const t = setup(backend);
+    const first = await read(t.context(), "r", t.load, "long-tail");
+    expect(first.status).toBe("MISS");
+    expect(hitsIn(first.stats)).toEqual({ l0: "miss", "cache-api": "miss" });
+    await t.settle();
+    expect(await t.globalKeys()).toEqual([]);
+
+    expect((await read(t.context(), "r", t.load, "long-tail")).status).toBe("HIT");
+    clearCatalogMemory(t.env);
+    const fromEdge = await read(t.context(), "r", t.load, "long-tail");
+    expect(fromEdge.status).toBe("HIT");
+    expect(hitsIn(fromEdge.stats)).toEqual({ l0: "miss", "cache-api": "hit" });
+
+    // Another location: no global copy to find, so Postgres, and still nothing written to the global store.
+    clearCatalogMemory(t.env);
+    const elsewhere = await read(t.context("http://elsewhere.test"), "r", t.load, "long-tail");
+    expect(elsewhere.status).toBe("MISS");
+    expect(hitsIn(elsewhere.stats)).toEqual({ l0: "miss", "cache-api": "miss" });
+    await t.settle();
+    expect(t.loads()).toBe(2);
+    expect(await t.globalKeys()).toEqual([]);
+
+    // The same read declared shared goes to every layer.
+    await read(t.context(), "s", t.load, "shared");
+    await t.settle();
+    expect((await t.globalKeys()).map((key) => key.split(":").at(-1))).toEqual(["s"]);
   });
 
   it("loads once for 50 concurrent misses on one key", async () => {
@@ -129,7 +162,7 @@ describe.each<Backend>(["kv", "upstash"])("the catalog cache with CACHE_BACKEND=
     expect((await read(t.context(), "r", t.load)).status).toBe("HIT");
     t.setPayload("v2");
     expect(await invalidateCatalog({ env: t.env, db })).toBeGreaterThan(0);
-    for (const origin of ["http://tenpo.test", "http://elsewhere.test"]) {
+    for (const origin of ["http://tenpo.localhost", "http://elsewhere.test"]) {
       const after = await read(t.context(origin), "r", t.load);
       expect(after.body.payload).toBe("v2");
     }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
 import { vi } from "vitest";
+import { createRedis, usesRedis } from "../../src/cache/redis";
 import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { issueToken } from "../../src/services/tokens";
@@ -48,9 +49,20 @@ export async function tokens(): Promise<{ admin: string; customer: string }> {
     ])
     .returning({ id: users.id });
   return {
-    admin: await issueToken({ id: admin!.id, isAdmin: true }, env.JWT_SECRET),
-    customer: await issueToken({ id: customer!.id, isAdmin: false }, env.JWT_SECRET),
+    admin: await issueToken({ id: admin!.id, isAdmin: true, tokenVersion: 0 }, env.JWT_SECRET),
+    customer: await issueToken({ id: customer!.id, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET),
   };
+}
+
+/**
+ * The entry keys the global store (KV, or Redis with CACHE_BACKEND=upstash) holds under a namespace,
+ * read from the store itself; the Redis version key is left out.
+ */
+export async function globalStoreKeys(backend: Pick<Env, "CACHE_BACKEND">, namespace: string): Promise<string[]> {
+  const keys = usesRedis(backend)
+    ? (await createRedis(env).keys(`${namespace}:*`)).filter((key) => key !== `${namespace}:version`)
+    : (await env.CATALOG_KV.list({ prefix: `${namespace}:` })).keys.map((key) => key.name);
+  return keys.sort();
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,16 +1,17 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { products } from "../../src/db/schema";
-import { serveHotRead } from "../../src/cache/hot-reads";
+import { learnFromApp, serveHotRead } from "../../src/cache/hot-reads";
+import { app } from "../../src/app";
 import { eq } from "drizzle-orm";
-import { countDatabaseRequests, db, newCategory, sleep, tokens } from "./helpers";
+import { countDatabaseRequests, db, newCategory, newNamespace, sleep, tokens } from "./helpers";
 import { api } from "../support/api";
 
 // The hot path (src/cache/hot-reads.ts): catalog HITs answered from L0 before the app runs. `api` goes
 // through the Worker entry (src/index.ts), which tries the hot path first; `hot` asks the hot path alone,
 // so a test can tell which of the two answered.
 
-const ORIGIN = "http://tenpo.test";
+const ORIGIN = "http://tenpo.localhost";
 let admin: string;
 let customer: string;
 
@@ -50,6 +51,28 @@ describe("the hot path", () => {
     expect(hit!.headers.get("X-Cache")).toBe("HIT");
     expect(stableHeaders(hit!)).toEqual(stableHeaders(appHit));
     expect(hit!.headers.get("Server-Timing")).toBe('db;dur=0;desc="0 queries", cache;dur=0;desc="HIT", total;dur=0');
+  });
+
+  it("shows as much Server-Timing as the app: the total alone, or none, as SERVER_TIMING says", async () => {
+    for (const [mode, expected] of [["total", "total;dur=0"], ["off", null]] as const) {
+      // An env object of its own: the hot path learns the app's headers per deployment (env).
+      const modeEnv = { ...env, SERVER_TIMING: mode, CACHE_NAMESPACE: newNamespace(`hot-${mode}`) };
+      const path = `/api/v1/products/${await newProduct()}`;
+      const ctx = createExecutionContext();
+      const request = new Request(ORIGIN + path);
+      const viaApp = await app.fetch(request, modeEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      learnFromApp(request, modeEnv, viaApp);
+      const appTiming = viaApp.headers.get("Server-Timing");
+      if (mode === "total") expect(appTiming).toMatch(/^total;dur=[\d.]+$/);
+      else expect(appTiming).toBeNull();
+
+      const hitCtx = createExecutionContext();
+      const hit = serveHotRead(new Request(ORIGIN + path), modeEnv, hitCtx);
+      await waitOnExecutionContext(hitCtx);
+      expect(hit?.headers.get("X-Cache"), mode).toBe("HIT");
+      expect(hit!.headers.get("Server-Timing"), mode).toBe(expected);
+    }
   });
 
   it("costs no database round trip", async () => {

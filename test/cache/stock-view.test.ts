@@ -24,7 +24,7 @@ function fakeCatalog() {
   const clock = stopClock();
   const ctxEnv = { ...env, CACHE_BACKEND: "upstash", CACHE_NAMESPACE: newNamespace("stock-view") } as Env;
   const pending: Promise<unknown>[] = [];
-  const context: CatalogContext = { env: ctxEnv, db, origin: "http://tenpo.test", waitUntil: (p) => void pending.push(p) };
+  const context: CatalogContext = { env: ctxEnv, db, origin: "http://tenpo.localhost", waitUntil: (p) => void pending.push(p) };
   const products = new Map<number, Product>();
   const put = (id: number, change: Partial<Product> = {}) => {
     const held = products.get(id) ?? { id, name: `p${id}`, stock: 10, updated_at: new Date(clock.now).toISOString(), deleted: false };

@@ -3,6 +3,7 @@ import { neonConfig } from "@neondatabase/serverless";
 import { expect, vi } from "vitest";
 import { app } from "../../src/app";
 import type { ErrorBody } from "../support/api";
+import { sqlServerFetch } from "../support/sql-server";
 
 /**
  * Fault injection for test/faults: real faults in the local protocol servers (their /__faults hooks),
@@ -20,8 +21,6 @@ import type { ErrorBody } from "../support/api";
 
 /** A port nothing listens on: a dependency that is down. */
 export const CLOSED = "http://127.0.0.1:9";
-
-const SQL_BASE = env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "");
 
 export type SqlFault = {
   delayMs?: number;
@@ -46,18 +45,18 @@ export function markedDatabase(label = "fault"): { marker: string; url: string }
 
 export async function setSqlFault(marker: string, fault: SqlFault): Promise<void> {
   sqlMarkers.add(marker);
-  const res = await fetch(`${SQL_BASE}/__faults`, { method: "POST", body: JSON.stringify({ marker, ...fault }) });
+  const res = await sqlServerFetch("/__faults", { method: "POST", body: JSON.stringify({ marker, ...fault }) });
   if (res.status !== 200) throw new Error(`SQL server refused the fault: ${res.status} ${await res.text()}`);
 }
 
 /** The fault's counters: requests it matched, acted on, and that have finished. */
 export async function sqlFault(marker: string): Promise<SqlFaultRecord | undefined> {
-  const res = await fetch(`${SQL_BASE}/__faults`);
+  const res = await sqlServerFetch("/__faults");
   return ((await res.json()) as { faults: SqlFaultRecord[] }).faults.find((f) => f.marker === marker);
 }
 
 export async function clearSqlFault(marker: string): Promise<void> {
-  await fetch(`${SQL_BASE}/__faults?marker=${encodeURIComponent(marker)}`, { method: "DELETE" });
+  await sqlServerFetch(`/__faults?marker=${encodeURIComponent(marker)}`, { method: "DELETE" });
   sqlMarkers.delete(marker);
 }
 
@@ -124,7 +123,7 @@ export async function clearFaults(): Promise<void> {
 export async function timed(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<{ res: Response; ms: number }> {
   const ctx = createExecutionContext();
   const started = realNow();
-  const res = await app.fetch(new Request(`http://tenpo.test${path}`, init), { ...env, ...overrides }, ctx);
+  const res = await app.fetch(new Request(`http://tenpo.localhost${path}`, init), { ...env, ...overrides }, ctx);
   const ms = realNow() - started;
   await waitOnExecutionContext(ctx);
   return { res, ms };

@@ -83,7 +83,7 @@ describe("the request line", () => {
 
   it("names the user when the request is authenticated", async () => {
     const id = rid();
-    const token = await issueToken({ id: 424242, isAdmin: false }, env.JWT_SECRET);
+    const token = await issueToken({ id: 424242, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET);
     await apiWithEnv(ON, "/api/v1/auth/me", { headers: { "X-Request-Id": id, Authorization: `Bearer ${token}` } });
     const [line] = requestLines(id);
     expect(line).toMatchObject({ route: "/api/v1/auth/me", user_id: 424242 });
@@ -158,7 +158,7 @@ describe("a failed request", () => {
     });
     app.onError(renderError);
     const ctx = createExecutionContext();
-    const res = await app.fetch(new Request("http://tenpo.test/explode"), { ...env, ...ON }, ctx);
+    const res = await app.fetch(new Request("http://tenpo.localhost/explode"), { ...env, ...ON }, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(500);
     const all = lines();

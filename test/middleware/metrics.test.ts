@@ -96,7 +96,7 @@ function cacheTestApp() {
 async function cacheTestRequest(path: string) {
   const rec = recorder();
   const ctx = createExecutionContext();
-  const res = await cacheTestApp().fetch(new Request(`http://tenpo.test${path}`), { ...env, METRICS: rec.METRICS }, ctx);
+  const res = await cacheTestApp().fetch(new Request(`http://tenpo.localhost${path}`), { ...env, METRICS: rec.METRICS }, ctx);
   await waitOnExecutionContext(ctx);
   expect(rec.points).toHaveLength(1);
   return { res, point: rec.points[0]!, named: fromDataPoint(rec.points[0] as Parameters<typeof fromDataPoint>[0]) };
@@ -187,7 +187,7 @@ describe("the data point of a request", () => {
     const rec = recorder();
     const ctx = createExecutionContext();
     const outcome = await Promise.resolve(
-      cacheTestApp().fetch(new Request("http://tenpo.test/throw-string"), { ...env, METRICS: rec.METRICS }, ctx),
+      cacheTestApp().fetch(new Request("http://tenpo.localhost/throw-string"), { ...env, METRICS: rec.METRICS }, ctx),
     ).then(
       () => "answered",
       (err: unknown) => err,
@@ -201,7 +201,7 @@ describe("the data point of a request", () => {
   it("takes the colo from the request's cf object when deployed (locally it is 'local')", async () => {
     const rec = recorder();
     const ctx = createExecutionContext();
-    const request = new Request("http://tenpo.test/cached/1?status=MISS", { cf: { colo: "NRT" } } as RequestInit);
+    const request = new Request("http://tenpo.localhost/cached/1?status=MISS", { cf: { colo: "NRT" } } as RequestInit);
     const res = await cacheTestApp().fetch(request, { ...env, ENVIRONMENT: "production", METRICS: rec.METRICS }, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(200);
@@ -263,7 +263,7 @@ describe("Server-Timing", () => {
 
   it("is on a 500, with the cache outcome", async () => {
     const ctx = createExecutionContext();
-    const res = await cacheTestApp().fetch(new Request("http://tenpo.test/boom"), env, ctx);
+    const res = await cacheTestApp().fetch(new Request("http://tenpo.localhost/boom"), env, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(500);
     expect(res.headers.get("Server-Timing")).toMatch(SERVER_TIMING);

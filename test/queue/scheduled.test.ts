@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { idempotencyKeys } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
-import { resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
+import { RECIPIENT_CAP, resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/orders";
 import { apiWithEnv } from "../support/api";
-import { db, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, waitFor } from "../support/orders";
+import { db, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, waitFor, type OutboxRow } from "../support/orders";
 
 // The cron trigger: the outbox's safety net and the Idempotency-Key clean-up. Everything that sweeps
 // the outbox lives in this one file, so its tests run one after another and never take each other's rows.
@@ -31,7 +31,7 @@ async function age(outboxId: number, minutes = 10): Promise<void> {
 async function newJob(): Promise<OrderEmailMessage & { email: string }> {
   const user = await makeUser();
   const [a] = await makeProducts([{ stock: 10 }]);
-  const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }] });
+  const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
   if (result.kind !== "created") throw new Error("expected a new order");
   return { outbox_id: result.outboxId, order_id: result.body.id, email: user.email };
 }
@@ -118,6 +118,31 @@ describe("the cron re-sends order e-mails that never left", () => {
     const again = capturingQueue();
     await resendStaleOrderEmails(db, again.queue);
     expect(again.sent.filter((m) => mine.has(m.outbox_id))).toEqual([]);
+  });
+
+  it(`holds its re-sends to the recipient's cap: 7 lost e-mails of one customer → ${RECIPIENT_CAP} sent, the rest suppressed and never re-sent`, async () => {
+    const buyer = await makeUser();
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const jobs: OrderEmailMessage[] = [];
+    for (let i = 0; i < 7; i++) {
+      const result = await placeOrder(db, { userId: buyer.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
+      if (result.kind !== "created") throw new Error("expected a new order");
+      jobs.push({ outbox_id: result.outboxId, order_id: result.body.id });
+    }
+    for (const job of jobs) await age(job.outbox_id);
+
+    await runCron();
+    const settled = (rows: OutboxRow[]) => rows.every((r) => r.sent_at !== null || r.suppressed_at !== null);
+    const rows = await waitFor(() => Promise.all(jobs.map((job) => outboxOf(job.order_id))), settled);
+    expect(rows.filter((r) => r.sent_at !== null)).toHaveLength(RECIPIENT_CAP);
+    expect(rows.filter((r) => r.suppressed_at !== null)).toHaveLength(7 - RECIPIENT_CAP);
+    expect(await mailTo(buyer.email)).toHaveLength(RECIPIENT_CAP);
+
+    // Suppressed for good: a later run, however long after, does not hand them to the queue again.
+    for (const job of jobs) await age(job.outbox_id, 120);
+    const later = capturingQueue();
+    await resendStaleOrderEmails(db, later.queue);
+    expect(later.sent.filter((m) => jobs.some((job) => job.outbox_id === m.outbox_id))).toEqual([]);
   });
 
   it("a failed re-send un-marks its rows, so the next run tries again", async () => {

@@ -244,7 +244,7 @@ describe("POST /api/v1/auth/login", () => {
     const { email, password } = await newAccount();
     const res = await login(email, password);
     expect(res.status).toBe(200);
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
     const body = (await res.json()) as Token;
     expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "token_type"]);
     expect(body).toMatchObject({ token_type: "bearer", expires_in: 3600 });
@@ -260,6 +260,16 @@ describe("POST /api/v1/auth/login", () => {
     expect(claims.exp - claims.iat).toBe(3600);
     expect(Math.abs(claims.iat - nowSeconds())).toBeLessThan(60);
     expect(claims.adm).toBeUndefined();
+  });
+
+  it("puts the account's token version in the token (ver): 0 for a new account, the current one after a revocation", async () => {
+    const { user, email, password } = await newAccount();
+    const versionIn = (token: string) => (JSON.parse(b64urlDecode(token.split(".")[1]!)) as { ver?: unknown }).ver;
+    expect(versionIn(await tokenFor(email, password))).toBe(0);
+    await db.update(users).set({ tokenVersion: 3 }).where(eq(users.id, user.id));
+    const token = await tokenFor(email, password);
+    expect(versionIn(token)).toBe(3);
+    expect((await me(`Bearer ${token}`)).status).toBe(200);
   });
 
   it("gives a token that /me accepts, naming the same account", async () => {
@@ -354,7 +364,7 @@ describe("GET /api/v1/auth/me", () => {
     const { user, email, password } = await newAccount();
     const res = await me(`Bearer ${await tokenFor(email, password)}`);
     expect(res.status).toBe(200);
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
     const text = await res.text();
     expect(JSON.parse(text)).toEqual(user);
     expect(text).not.toMatch(/pbkdf2|password|hash/i);
@@ -421,6 +431,37 @@ describe("GET /api/v1/auth/me", () => {
 
     it.each([["abc"], ["0"], ["-1"], ["1.5"], [""]])("for a correctly signed token with sub %j", async (sub) => {
       const token = await sign({ sub, iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it.each([["2147483648"], ["9999999999"], ["99999999999999999999"], ["07"], [" 7"]])(
+      "for a correctly signed token whose sub %j is no user id (ids are 1..2147483647)",
+      async (sub) => {
+        const token = await sign({ sub, iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
+        await expectUnauthorized(await me(`Bearer ${token}`));
+      },
+    );
+
+    it.each([[-1], [1.5], ["0"], [null], [2147483648]])("for a correctly signed token with the version (ver) %j", async (ver) => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600, ver }, SECRET, "HS256");
+      await expectUnauthorized(await me(`Bearer ${token}`));
+    });
+
+    it("for a token of an older version than the account's (its tokens were revoked since)", async () => {
+      const { user, email, password } = await newAccount();
+      const token = await tokenFor(email, password);
+      await db.update(users).set({ tokenVersion: 1 }).where(eq(users.id, user.id));
+      const res = await me(`Bearer ${token}`);
+      await expectUnauthorized(res.clone());
+      expect(((await res.json()) as ErrorBody).error.message).toMatch(/revoked/);
+    });
+
+    it("accepts a token issued before versions existed (no ver) as version 0, and not after a revocation", async () => {
+      const { user } = await newAccount();
+      const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
+      expect((await me(`Bearer ${token}`)).status).toBe(200);
+      await db.update(users).set({ tokenVersion: 1 }).where(eq(users.id, user.id));
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 

@@ -1,9 +1,11 @@
 import { env } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
 import { eq, sql } from "drizzle-orm";
+import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orders, products } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
+import { issueToken } from "../../src/services/tokens";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
 import {
   db,
@@ -527,6 +529,95 @@ describe("POST /api/v1/orders/{id}/cancel", () => {
   });
 });
 
+describe("a signed token whose account is gone, revoked its tokens, or cannot exist", () => {
+  async function expectUnauthorized(res: Response): Promise<void> {
+    expect(res.status, await res.clone().text()).toBe(401);
+    expect(res.headers.get("WWW-Authenticate")).toContain("Bearer");
+    expect((await errorOf(res)).code).toBe("unauthorized");
+  }
+
+  async function ordersOf(userId: number): Promise<number> {
+    const { rows } = await db.execute<{ n: number }>(sql`select count(*)::int as n from orders where user_id = ${userId}`);
+    return rows[0]!.n;
+  }
+
+  async function keysOf(userId: number): Promise<number> {
+    const { rows } = await db.execute<{ n: number }>(sql`select count(*)::int as n from idempotency_keys where user_id = ${userId}`);
+    return rows[0]!.n;
+  }
+
+  it("answers 401 on every order route for an account that was deleted (never a 500), and takes nothing", async () => {
+    const [a] = await makeProducts([{ stock: 5 }]);
+    const someoneElses = await placeOk(other, [{ product_id: a!, quantity: 1 }]);
+    const gone = await makeUser();
+    await db.execute(sql`delete from users where id = ${gone.id}`);
+    await expectUnauthorized(await postOrder(gone.token, { items: [{ product_id: a, quantity: 1 }] }));
+    await expectUnauthorized(await postOrder(gone.token, { items: [{ product_id: a, quantity: 1 }] }, crypto.randomUUID()));
+    await expectUnauthorized(await get("/api/v1/orders", gone.token));
+    await expectUnauthorized(await get(`/api/v1/orders/${someoneElses.id}`, gone.token));
+    await expectUnauthorized(await cancel(someoneElses.id, gone.token));
+    expect(await stockOf(a!)).toBe(4);
+    expect((await (await get(`/api/v1/orders/${someoneElses.id}`, other.token)).json()) as OrderBody).toMatchObject({ status: "confirmed" });
+    expect(await keysOf(gone.id)).toBe(0);
+  });
+
+  it("answers 401 on every order route to a token issued before the account's tokens were revoked, and changes nothing", async () => {
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const user = await makeUser();
+    const order = await placeOk(user, [{ product_id: a!, quantity: 2 }]);
+    await db.execute(sql`update users set token_version = token_version + 1 where id = ${user.id}`);
+    await expectUnauthorized(await postOrder(user.token, { items: [{ product_id: a, quantity: 1 }] }));
+    await expectUnauthorized(await postOrder(user.token, { items: [{ product_id: a, quantity: 1 }] }, crypto.randomUUID()));
+    await expectUnauthorized(await get("/api/v1/orders", user.token));
+    await expectUnauthorized(await get(`/api/v1/orders/${order.id}`, user.token));
+    await expectUnauthorized(await cancel(order.id, user.token));
+    expect(await stockOf(a!)).toBe(8);
+    expect(await ordersOf(user.id)).toBe(1);
+    expect(await keysOf(user.id)).toBe(0);
+    // A token of the account's new version works as before.
+    const renewed = await issueToken({ id: user.id, isAdmin: false, tokenVersion: 1 }, env.JWT_SECRET);
+    expect(((await (await get(`/api/v1/orders/${order.id}`, renewed)).json()) as OrderBody).status).toBe("confirmed");
+    expect((await cancel(order.id, renewed)).status).toBe(200);
+    expect(await stockOf(a!)).toBe(10);
+  });
+
+  it("answers 401, not 500, on every order route to a token whose sub is beyond the id column's range", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await sign({ sub: "9999999999", iat: now, exp: now + 3600 }, env.JWT_SECRET, "HS256");
+    await expectUnauthorized(await postOrder(token, { items: [{ product_id: 1, quantity: 1 }] }));
+    await expectUnauthorized(await get("/api/v1/orders", token));
+    await expectUnauthorized(await get("/api/v1/orders/1", token));
+    await expectUnauthorized(await cancel(1, token));
+  });
+
+  it("a revoked admin token reads and cancels no one's order", async () => {
+    const [a] = await makeProducts([{ stock: 10 }]);
+    const order = await placeOk(customer, [{ product_id: a!, quantity: 1 }]);
+    const formerAdmin = await makeUser({ admin: true });
+    await db.execute(sql`update users set token_version = 1 where id = ${formerAdmin.id}`);
+    await expectUnauthorized(await get(`/api/v1/orders/${order.id}`, formerAdmin.token));
+    await expectUnauthorized(await cancel(order.id, formerAdmin.token));
+    expect(((await (await get(`/api/v1/orders/${order.id}`, customer.token)).json()) as OrderBody).status).toBe("confirmed");
+  });
+
+  it("orders racing the account's deletion are 201 (the deletion then fails on them) or 401, never 500", async () => {
+    const [a] = await makeProducts([{ stock: 100 }]);
+    const user = await makeUser();
+    const orders = Array.from({ length: 8 }, (_, i) =>
+      postOrder(user.token, { items: [{ product_id: a, quantity: 1 }] }, i % 2 ? crypto.randomUUID() : undefined),
+    );
+    const deletion = db.execute(sql`delete from users where id = ${user.id}`).then(() => "deleted", () => "refused");
+    const statuses = (await Promise.all(orders)).map((res) => res.status);
+    const outcome = await deletion;
+    expect(statuses.every((status) => status === 201 || status === 401), statuses.join()).toBe(true);
+    const placed = statuses.filter((status) => status === 201).length;
+    // The deletion went through only if no order had been placed before it (orders keep their account).
+    expect(outcome).toBe(placed > 0 ? "refused" : "deleted");
+    expect(await ordersOf(user.id)).toBe(placed);
+    expect(await stockOf(a!)).toBe(100 - placed);
+  });
+});
+
 describe("database round trips (SQL-over-HTTP requests, counted per request)", () => {
   /**
    * Counts the SQL-over-HTTP requests one API request makes, including its waitUntil work. The
@@ -611,6 +702,25 @@ describe("database round trips (SQL-over-HTTP requests, counted per request)", (
     const short = await roundTrips("/api/v1/orders", jsonRequest("POST", reader.token, { items: [{ product_id: productIds[0], quantity: 1000 }] }));
     expect(short.res.status).toBe(409);
     expect(short.count).toBe(1);
+  });
+
+  it("a token revoked since it was issued costs every order route one round trip too: the check is in the order SQL", async () => {
+    const revoked = await makeUser();
+    const order = await placeOk(revoked, [{ product_id: productIds[2]!, quantity: 1 }]);
+    await db.execute(sql`update users set token_version = 1 where id = ${revoked.id}`);
+    const body = { items: [{ product_id: productIds[2], quantity: 1 }] };
+    const requests: Array<[string, RequestInit]> = [
+      ["/api/v1/orders", jsonRequest("POST", revoked.token, body)],
+      ["/api/v1/orders", jsonRequest("POST", revoked.token, body, { "Idempotency-Key": crypto.randomUUID() })],
+      ["/api/v1/orders", jsonRequest("GET", revoked.token)],
+      [`/api/v1/orders/${order.id}`, jsonRequest("GET", revoked.token)],
+      [`/api/v1/orders/${order.id}/cancel`, jsonRequest("POST", revoked.token)],
+    ];
+    for (const [path, init] of requests) {
+      const { res, count } = await roundTrips(path, init);
+      expect(res.status, `${init.method} ${path}`).toBe(401);
+      expect(count, `${init.method} ${path}`).toBe(1);
+    }
   });
 
   it("POST /api/v1/orders/{id}/cancel is one round trip", async () => {

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { products } from "../../src/db/schema";
-import { CLOSED, countDatabaseRequests, db, newCategory, newNamespace, sleep, tokens } from "../cache/helpers";
+import { CLOSED, countDatabaseRequests, db, globalStoreKeys, newCategory, newNamespace, sleep, tokens } from "../cache/helpers";
 import { api, apiWithEnv } from "../support/api";
 
 // GET /products, /products/{id} and /categories through the catalog cache (README "Catalog cache"),
@@ -228,6 +228,25 @@ describe("cache keys", () => {
     expect((await call(`/api/v1/products?category=${category}&min_price=10`)).headers.get("X-Cache")).toBe("MISS");
     expect((await call(`/api/v1/products?category=${category}&min_price=10.00`)).headers.get("X-Cache")).toBe("HIT");
     expect((await call(`/api/v1/products?category=${category}&page=2`)).headers.get("X-Cache")).toBe("MISS");
+  });
+});
+
+describe.each<"kv" | "upstash">(["kv", "upstash"])("the global store with CACHE_BACKEND=%s", (backend) => {
+  it("gets the first unfiltered list pages, details and categories, and no search, filtered list or deep page", async () => {
+    const namespace = newNamespace(backend);
+    const call: Call = (path, init) => apiWithEnv({ CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace }, path, init);
+    const category = newCategory();
+    const [id] = await insertProducts(category, [{ name: "one-off lamp" }]);
+    const shared = ["/api/v1/products", "/api/v1/products?page=10", `/api/v1/products/${id}`, "/api/v1/categories"];
+    const search = `/api/v1/products?q=${crypto.randomUUID()}`;
+    const longTail = [search, `/api/v1/products?category=${category}`, "/api/v1/products?min_price=1.23", "/api/v1/products?page=11"];
+    for (const path of [...shared, ...longTail]) expect((await call(path)).headers.get("X-Cache"), path).toBe("MISS");
+
+    // `<namespace>:<version>:<resource>`: the resources the global store holds.
+    const held = (await globalStoreKeys({ CACHE_BACKEND: backend }, namespace)).map((key) => key.slice(namespace.length + 1).replace(/^[^:]+:/, ""));
+    expect(held.sort()).toEqual(["categories", "list?page=10&page_size=20&sort=id", "list?page=1&page_size=20&sort=id", `product/${id}`].sort());
+    // Still cached where it costs no shared store: this isolate's memory (and the location's Cache API).
+    expect((await call(search)).headers.get("X-Cache")).toBe("HIT");
   });
 });
 

@@ -6,13 +6,15 @@
 import { env } from "cloudflare:test";
 import { neon, neonConfig, NeonDbError } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SQL_SERVER_AUTH, sqlServerFetch } from "../support/sql-server";
 
 const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 const TABLE = `nhs_items_${suffix}`;
-const base = env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "");
 // A database no other test file talks to through the server, so its counters and faults are ours alone.
 const quietDbUrl = withUrl(env.DATABASE_URL, (u) => { u.pathname = "/postgres"; });
-const sql = neon(env.DATABASE_URL);
+// The driver sends the run's secret as its bearer token, as src/db/client.ts does.
+const withSecret = { authToken: env.NEON_HTTP_SECRET };
+const sql = neon(env.DATABASE_URL, withSecret);
 
 function withUrl(url: string, change: (u: URL) => void): string {
   const u = new URL(url);
@@ -27,7 +29,7 @@ async function rejection(promise: Promise<unknown>): Promise<NeonDbError> {
 }
 
 function rawSql(body: string, headers: Record<string, string> = { "Neon-Connection-String": env.DATABASE_URL }): Promise<Response> {
-  return fetch(env.NEON_HTTP_ENDPOINT, { method: "POST", headers, body });
+  return fetch(env.NEON_HTTP_ENDPOINT, { method: "POST", headers: { ...SQL_SERVER_AUTH, ...headers }, body });
 }
 
 interface Stats {
@@ -37,7 +39,7 @@ interface Stats {
   byApplication: Record<string, { requests: number; statements: number }>;
 }
 async function quietDbStats(): Promise<{ requests: number; statements: number }> {
-  const stats = (await (await fetch(`${base}/__stats`)).json()) as Stats;
+  const stats = (await (await sqlServerFetch("/__stats")).json()) as Stats;
   return stats.byDatabase.postgres ?? { requests: 0, statements: 0 };
 }
 
@@ -55,7 +57,7 @@ afterAll(async () => {
   neonConfig.fetchFunction = workerFetch;
   await sql.query(`DROP TABLE IF EXISTS ${TABLE}`);
   // Only this file's scope: other files may have faults of their own set right now.
-  await fetch(`${base}/__faults?database=postgres`, { method: "DELETE" });
+  await sqlServerFetch("/__faults?database=postgres", { method: "DELETE" });
 });
 
 describe("type round trips through the driver's own parsers", () => {
@@ -168,7 +170,7 @@ describe("Postgres errors", () => {
   });
 
   it("answers 503 naming the database when PostgreSQL is down", async () => {
-    const down = neon(withUrl(env.DATABASE_URL, (u) => { u.port = "9"; }));
+    const down = neon(withUrl(env.DATABASE_URL, (u) => { u.port = "9"; }), withSecret);
     const err = await rejection(down`SELECT 1`);
     expect(err.message).toMatch(/HTTP status 503/);
     expect(err.message).toContain("127.0.0.1:9");
@@ -211,17 +213,53 @@ describe("raw protocol", () => {
   });
 
   it("answers a wrong method with 405 and an unknown path with 404, as JSON", async () => {
-    const wrongMethod = await fetch(env.NEON_HTTP_ENDPOINT);
+    const wrongMethod = await sqlServerFetch("/sql");
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("Allow")).toBe("POST");
-    const unknown = await fetch(`${base}/nowhere`, { method: "POST" });
+    const unknown = await sqlServerFetch("/nowhere", { method: "POST" });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ message: "No route for /nowhere" });
   });
 });
 
+describe("who may call", () => {
+  const select = JSON.stringify({ query: "SELECT 1", params: [] });
+  const connection = { "Neon-Connection-String": env.DATABASE_URL };
+
+  it("answers 401 to a request without the run's secret, or with another, on every route", async () => {
+    for (const authorization of [undefined, "Bearer not-the-secret", `Basic ${env.NEON_HTTP_SECRET}`]) {
+      const headers: Record<string, string> = authorization ? { ...connection, Authorization: authorization } : connection;
+      const res = await fetch(env.NEON_HTTP_ENDPOINT, { method: "POST", headers, body: select });
+      expect(res.status, authorization).toBe(401);
+      expect(((await res.json()) as { message: string }).message).toMatch(/secret/);
+      const hook = await fetch(env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "/__stats"), authorization ? { headers: { Authorization: authorization } } : {});
+      expect(hook.status, authorization).toBe(401);
+      await hook.body?.cancel();
+    }
+  });
+
+  it("refuses the driver without the secret", async () => {
+    const err = await rejection(neon(env.DATABASE_URL)`SELECT 1`);
+    expect(err.message).toMatch(/HTTP status 401/);
+  });
+
+  it("answers 403 to a web page's request (a foreign Origin), secret or not", async () => {
+    for (const origin of ["https://evil.example", "null", "http://127.0.0.1.evil.example:4444"]) {
+      const res = await rawSql(select, { ...connection, Origin: origin });
+      expect(res.status, origin).toBe(403);
+      expect(((await res.json()) as { message: string }).message).toMatch(/Origin .* is not this machine/);
+    }
+  });
+
+  it("serves a page of this machine (a loopback Origin)", async () => {
+    const res = await rawSql(select, { ...connection, Origin: "http://localhost:3000" });
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  });
+});
+
 describe("control routes", () => {
-  const quiet = neon(quietDbUrl);
+  const quiet = neon(quietDbUrl, withSecret);
 
   it("counts requests and statements per database", async () => {
     const before = await quietDbStats();
@@ -232,16 +270,16 @@ describe("control routes", () => {
 
   it("counts requests and statements per application_name, the marker a test gives its own connection string", async () => {
     const marker = `nhsapp${suffix}`;
-    const marked = neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)));
+    const marked = neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)), withSecret);
     await marked`SELECT 1`;
     await marked.transaction([marked`SELECT 1`, marked`SELECT 2`]);
     await sql`SELECT 1`;
-    const stats = (await (await fetch(`${base}/__stats`)).json()) as Stats;
+    const stats = (await (await sqlServerFetch("/__stats")).json()) as Stats;
     expect(stats.byApplication[marker]).toEqual({ requests: 2, statements: 3 });
   });
 
   it("injects a delay and a failure status for one database, then clears them", async () => {
-    const set = await fetch(`${base}/__faults`, {
+    const set = await sqlServerFetch("/__faults", {
       method: "POST",
       body: JSON.stringify({ delayMs: 150, failStatus: 503, database: "postgres" }),
     });
@@ -253,7 +291,7 @@ describe("control routes", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(150);
       expect(await sql`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
     } finally {
-      await fetch(`${base}/__faults?database=postgres`, { method: "DELETE" });
+      await sqlServerFetch("/__faults?database=postgres", { method: "DELETE" });
     }
     expect(await quiet`SELECT 1 AS ok`).toEqual([{ ok: 1 }]);
   });
@@ -267,7 +305,7 @@ describe("control routes", () => {
       { drop: "yes" },
       { failStatus: 503, times: 0 },
     ]) {
-      const res = await fetch(`${base}/__faults`, { method: "POST", body: JSON.stringify(fault) });
+      const res = await sqlServerFetch("/__faults", { method: "POST", body: JSON.stringify(fault) });
       expect(res.status, JSON.stringify(fault)).toBe(400);
     }
   });
@@ -275,14 +313,14 @@ describe("control routes", () => {
   describe("faults scoped to a marker in the connection string", () => {
     type FaultRecord = { marker?: string; matched: number; applied: number; settled: number };
     const newMarker = () => `nhs${crypto.randomUUID().replaceAll("-", "")}`;
-    const marked = (marker: string) => neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)));
+    const marked = (marker: string) => neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)), withSecret);
     const setFault = async (fault: Record<string, unknown>) => {
-      const res = await fetch(`${base}/__faults`, { method: "POST", body: JSON.stringify(fault) });
+      const res = await sqlServerFetch("/__faults", { method: "POST", body: JSON.stringify(fault) });
       expect(res.status).toBe(200);
     };
-    const clear = (marker: string) => fetch(`${base}/__faults?marker=${marker}`, { method: "DELETE" });
+    const clear = (marker: string) => sqlServerFetch(`/__faults?marker=${marker}`, { method: "DELETE" });
     const recordOf = async (marker: string) =>
-      ((await (await fetch(`${base}/__faults`)).json()) as { faults: FaultRecord[] }).faults.find((f) => f.marker === marker);
+      ((await (await sqlServerFetch("/__faults")).json()) as { faults: FaultRecord[] }).faults.find((f) => f.marker === marker);
     const rowsWith = async (id: number) => (await sql.query(`SELECT id FROM ${TABLE} WHERE id = $1`, [id])).length;
 
     it("acts only on requests carrying the marker, counts them, and is cleared alone", async () => {

@@ -203,6 +203,43 @@ describe("what the server refuses", () => {
     expect(await res.json()).toEqual({ error: "Unauthorized" });
   });
 
+  it("takes the token from the Authorization header only, never from the query string", async () => {
+    for (const path of [`/ping?_token=${token}`, `/get/${encodeURIComponent(key("q"))}?_token=${token}`]) {
+      const res = await fetch(`${url}${path}`);
+      expect(res.status, path).toBe(401);
+      expect(await res.json()).toEqual({ error: "Unauthorized" });
+    }
+  });
+
+  it("answers 403 to a web page's request (a foreign Origin), token or not", async () => {
+    for (const origin of ["https://evil.example", "null"]) {
+      const wire = await raw("/", { body: ["PING"], headers: { Origin: origin } });
+      expect(wire.status, origin).toBe(403);
+      expect((wire.body as Entry).error).toMatch(/Origin .* is not this machine/);
+    }
+    expect((await raw("/", { body: ["PING"], headers: { Origin: "http://127.0.0.1:5173" } })).body).toEqual({ result: "PONG" });
+  });
+
+  // Only forms that would do no harm if the refusal failed: the shared Redis must never be flushed or
+  // reconfigured by a test (test/scripts/local-servers.node.test.ts sends the harmful forms to a server
+  // with no Redis behind it).
+  it.each([["CONFIG", "GET", "maxmemory"], ["MODULE", "LIST"], ["DEBUG", "HELP"], ["ACL", "WHOAMI"], ["FUNCTION", "LIST"], ["config", "get", "dir"]])(
+    "refuses the server command %s with the reason",
+    async (...command) => {
+      const wire = await raw("/", { body: command });
+      expect(wire.status).toBe(400);
+      expect((wire.body as Entry).error).toMatch(new RegExp(`^ERR Command is not allowed: ${command[0]!.toUpperCase()} \\(.+\\)$`));
+    },
+  );
+
+  it("refuses a server command inside a pipeline alone, and a whole transaction that holds one", async () => {
+    const piped = await raw("/pipeline", { body: [["PING"], ["CONFIG", "GET", "maxmemory"], ["PING"]] });
+    expect(piped.body).toEqual([{ result: "PONG" }, { error: expect.stringMatching(/not allowed: CONFIG/) }, { result: "PONG" }]);
+    const tx = await raw("/multi-exec", { body: [["SET", key("tx-config"), "a"], ["CONFIG", "GET", "maxmemory"]] });
+    expect(tx).toEqual({ status: 400, body: { error: expect.stringMatching(/not allowed: CONFIG/) } });
+    expect(await redis.exists(key("tx-config"))).toBe(0);
+  });
+
   it.each([["BLPOP", key("l"), "0"], ["SUBSCRIBE", "news"], ["SELECT", "1"], ["XREAD", "BLOCK", "0", "STREAMS", key("s"), "$"]])(
     "refuses the blocking or connection-state command %s",
     async (...command) => {

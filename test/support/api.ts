@@ -2,7 +2,7 @@ import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:
 import { exports } from "cloudflare:workers";
 import { app } from "../../src/app";
 
-const ORIGIN = "http://tenpo.test";
+const ORIGIN = "http://tenpo.localhost";
 
 /** A request through the real Worker entry (src/index.ts) with the test bindings. */
 export function api(path: string, init?: RequestInit): Promise<Response> {

@@ -17,13 +17,14 @@ export const db = createDb(env);
 
 export type TestUser = { id: number; email: string; token: string };
 
-export async function makeUser(opts: { admin?: boolean; fullName?: string } = {}): Promise<TestUser> {
-  const email = `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
+/** A user of its own; `email` (default: a fresh address) for tests about one mailbox under several spellings. */
+export async function makeUser(opts: { admin?: boolean; fullName?: string; email?: string } = {}): Promise<TestUser> {
+  const email = opts.email ?? `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
   const [row] = await db
     .insert(users)
     .values({ email, passwordHash: "unused", isAdmin: opts.admin ?? false, fullName: opts.fullName ?? null })
     .returning({ id: users.id });
-  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false }, env.JWT_SECRET) };
+  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false, tokenVersion: 0 }, env.JWT_SECRET) };
 }
 
 export type ProductSpec = { stock?: number; price?: string; name?: string; deleted?: boolean };
@@ -104,6 +105,8 @@ export type OutboxRow = {
   attempts: number;
   last_error: string | null;
   provider_message_id: string | null;
+  suppressed_at: string | null;
+  recipient: string;
   payload: { to: string; order_id: number };
 };
 

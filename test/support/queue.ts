@@ -51,7 +51,7 @@ export async function deliver(queue: string, deliveries: Delivery[], bindings: E
 export async function orderWithEmailJob(): Promise<{ user: TestUser; message: OrderEmailMessage }> {
   const user = await makeUser({ fullName: "Queue Tester" });
   const [a] = await makeProducts([{ stock: 10, price: "7.00", name: "Lamp" }]);
-  const result = await placeOrder(db, { userId: user.id, lines: [{ product_id: a!, quantity: 1 }] });
+  const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
   if (result.kind !== "created") throw new Error("expected a new order");
   return { user, message: { outbox_id: result.outboxId, order_id: result.body.id } };
 }

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import { sqlServerFetch } from "./sql-server";
 
 /**
  * Database round trips as the SQL-over-HTTP server (scripts/neon-http-server.ts) counts them: the
@@ -14,8 +15,6 @@ export type CountedDatabase = {
   counts(): Promise<{ requests: number; statements: number }>;
 };
 
-const STATS_URL = env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "/__stats");
-
 export function countedDatabase(label = "rt"): CountedDatabase {
   const marker = `${label}${crypto.randomUUID().replaceAll("-", "")}`;
   const url = new URL(env.DATABASE_URL);
@@ -23,7 +22,7 @@ export function countedDatabase(label = "rt"): CountedDatabase {
   return {
     env: { ...env, DATABASE_URL: url.toString() },
     async counts() {
-      const res = await fetch(STATS_URL);
+      const res = await sqlServerFetch("/__stats");
       if (!res.ok) throw new Error(`SQL-over-HTTP server /__stats answered ${res.status}`);
       const stats = (await res.json()) as { byApplication?: Record<string, { requests: number; statements: number }> };
       return stats.byApplication?.[marker] ?? { requests: 0, statements: 0 };

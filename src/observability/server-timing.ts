@@ -1,0 +1,37 @@
+import type { RequestSample } from "./data-point";
+
+/**
+ * How much of a request's timing the `Server-Timing` header shows, per deployment (SERVER_TIMING):
+ *   - "detail": database time and query count, cache time and outcome, total. A tuning aid, locally
+ *               and in tests; deployed it would show anyone how long our database takes per query;
+ *   - "total":  the total only: the Worker's own time, no split by dependency;
+ *   - "off":    no header. The same figures stay in Analytics Engine and the logs for us.
+ * Unset or anything else is "off": a deployment that names no mode tells nothing.
+ */
+export type ServerTimingMode = "detail" | "total" | "off";
+
+/** The deployment's mode, read here only. */
+export function serverTimingMode(env: { SERVER_TIMING?: string }): ServerTimingMode {
+  const value = env.SERVER_TIMING;
+  return value === "detail" || value === "total" ? value : "off";
+}
+
+/**
+ * The header's value for a request in this mode, or undefined for none:
+ * `db;dur=12.5;desc="3 queries", cache;dur=0.8;desc="HIT", total;dur=20.1` in detail, `total;dur=20.1` in total.
+ */
+export function serverTiming(sample: RequestSample, mode: ServerTimingMode): string | undefined {
+  if (mode === "off") return undefined;
+  const total = `total;dur=${ms(sample.durationMs)}`;
+  if (mode === "total") return total;
+  const n = sample.dbRoundTrips;
+  return [
+    `db;dur=${ms(sample.dbMs)};desc="${n} ${n === 1 ? "query" : "queries"}"`,
+    `cache;dur=${ms(sample.cacheMs)};desc="${sample.cacheStatus}"`,
+    total,
+  ].join(", ");
+}
+
+function ms(value: number): string {
+  return (Math.round(value * 10) / 10).toString();
+}
