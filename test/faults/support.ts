@@ -32,8 +32,6 @@ export type SqlFault = {
 export type SqlFaultRecord = SqlFault & { marker: string; matched: number; applied: number; settled: number };
 
 const sqlMarkers = new Set<string>();
-const redisPrefixes = new Set<string>();
-const throttlePrefixes = new Set<string>();
 
 /** A DATABASE_URL of the test's own: the same database, with a marker that SQL faults can target. */
 export function markedDatabase(label = "fault"): { marker: string; url: string } {
@@ -71,46 +69,53 @@ export async function sqlFaultSettled(marker: string, timeoutMs = 15_000): Promi
   }
 }
 
-const redisAuth = { Authorization: `Bearer ${env.UPSTASH_REDIS_REST_TOKEN}` };
+type RedisFault = { delayMs?: number; failStatus?: number };
 
-export async function setRedisFault(keyPrefix: string, fault: { delayMs?: number; failStatus?: number }): Promise<void> {
-  redisPrefixes.add(keyPrefix);
-  const res = await fetch(`${env.UPSTASH_REDIS_REST_URL}/__faults`, {
-    method: "POST",
-    headers: redisAuth,
-    body: JSON.stringify({ keyPrefix, ...fault }),
-  });
-  if (res.status !== 200) throw new Error(`Upstash server refused the fault: ${res.status} ${await res.text()}`);
+/** One of the run's Upstash REST servers (the catalog cache's, the throttles'), and the fault scopes set on it. */
+class UpstashFaults {
+  readonly prefixes = new Set<string>();
+  constructor(
+    private readonly name: string,
+    private readonly url: () => string,
+    private readonly token: () => string,
+  ) {}
+
+  async set(keyPrefix: string, fault: RedisFault): Promise<void> {
+    this.prefixes.add(keyPrefix);
+    const res = await fetch(`${this.url()}/__faults`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.token()}` },
+      body: JSON.stringify({ keyPrefix, ...fault }),
+    });
+    if (res.status !== 200) throw new Error(`${this.name} refused the fault: ${res.status} ${await res.text()}`);
+  }
+
+  async clear(keyPrefix: string): Promise<void> {
+    await fetch(`${this.url()}/__faults?keyPrefix=${encodeURIComponent(keyPrefix)}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${this.token()}` },
+    });
+    this.prefixes.delete(keyPrefix);
+  }
 }
 
-export async function clearRedisFault(keyPrefix: string): Promise<void> {
-  await fetch(`${env.UPSTASH_REDIS_REST_URL}/__faults?keyPrefix=${encodeURIComponent(keyPrefix)}`, { method: "DELETE", headers: redisAuth });
-  redisPrefixes.delete(keyPrefix);
-}
+const cacheRedis = new UpstashFaults("Upstash server", () => env.UPSTASH_REDIS_REST_URL, () => env.UPSTASH_REDIS_REST_TOKEN);
+const throttleRedis = new UpstashFaults("throttle Upstash server", () => env.THROTTLE_REDIS_REST_URL, () => env.THROTTLE_REDIS_REST_TOKEN);
 
-const throttleAuth = { Authorization: `Bearer ${env.THROTTLE_REDIS_REST_TOKEN}` };
+/** A fault in the catalog cache's Upstash REST server, for keys under `keyPrefix` (a CACHE_NAMESPACE of the test's own). */
+export const setRedisFault = (keyPrefix: string, fault: RedisFault): Promise<void> => cacheRedis.set(keyPrefix, fault);
+export const clearRedisFault = (keyPrefix: string): Promise<void> => cacheRedis.clear(keyPrefix);
 
 /** A fault in the throttles' own Upstash REST server, for keys under `keyPrefix` (a THROTTLE_NAMESPACE of the test's own). */
-export async function setThrottleRedisFault(keyPrefix: string, fault: { delayMs?: number; failStatus?: number }): Promise<void> {
-  throttlePrefixes.add(keyPrefix);
-  const res = await fetch(`${env.THROTTLE_REDIS_REST_URL}/__faults`, {
-    method: "POST",
-    headers: throttleAuth,
-    body: JSON.stringify({ keyPrefix, ...fault }),
-  });
-  if (res.status !== 200) throw new Error(`throttle Upstash server refused the fault: ${res.status} ${await res.text()}`);
-}
-
-export async function clearThrottleRedisFault(keyPrefix: string): Promise<void> {
-  await fetch(`${env.THROTTLE_REDIS_REST_URL}/__faults?keyPrefix=${encodeURIComponent(keyPrefix)}`, { method: "DELETE", headers: throttleAuth });
-  throttlePrefixes.delete(keyPrefix);
-}
+export const setThrottleRedisFault = (keyPrefix: string, fault: RedisFault): Promise<void> => throttleRedis.set(keyPrefix, fault);
+export const clearThrottleRedisFault = (keyPrefix: string): Promise<void> => throttleRedis.clear(keyPrefix);
 
 /** Clears every fault this file set, and points the driver back at the run's SQL server. */
 export async function clearFaults(): Promise<void> {
   for (const marker of [...sqlMarkers]) await clearSqlFault(marker);
-  for (const prefix of [...redisPrefixes]) await clearRedisFault(prefix);
-  for (const prefix of [...throttlePrefixes]) await clearThrottleRedisFault(prefix);
+  for (const server of [cacheRedis, throttleRedis]) {
+    for (const prefix of [...server.prefixes]) await server.clear(prefix);
+  }
   // neonConfig.fetchEndpoint is a global of the driver: a request made with another NEON_HTTP_ENDPOINT moved it.
   neonConfig.fetchEndpoint = env.NEON_HTTP_ENDPOINT;
 }
