@@ -1,4 +1,5 @@
 import type { ProductListQuery } from "../schemas/products";
+import { sha256Hex } from "../lib/sha256-hex";
 import { MAX_PLAIN_KEY_LENGTH } from "./policy";
 
 /**
@@ -44,9 +45,7 @@ export function cacheNamespace(env: Pick<Env, "DATABASE_URL"> & { CACHE_NAMESPAC
 export async function entryKey(namespace: string, version: string, resource: CatalogResource): Promise<string> {
   const plain = plainEntryKey(namespace, version, resource);
   if (plain !== undefined) return plain;
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(resource));
-  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${namespace}:${version}:sha256/${hex}`;
+  return `${namespace}:${version}:sha256/${await sha256Hex(resource)}`;
 }
 
 /** The key when it needs no hashing (the common case, and the only one the hot path serves); else undefined. */

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { ApiError } from "../errors";
+import { sha256Hex } from "../lib/sha256-hex";
 import { toPage, type Page } from "../schemas/common";
 import type { OrderBody, OrderLine } from "../schemas/orders";
 import { TOKEN_ACCOUNT_GONE, tokenRefused, type AuthenticatedUser } from "./tokens";
@@ -314,8 +315,7 @@ export async function requestFingerprint(lines: readonly OrderLine[]): Promise<s
     path: "/api/v1/orders",
     items: [...lines].sort((a, b) => a.product_id - b.product_id).map((l) => [l.product_id, l.quantity]),
   });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(canonical);
 }
 
 // ---------------------------------------------------------------------------------------------

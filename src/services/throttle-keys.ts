@@ -1,3 +1,5 @@
+import { sha256Hex } from "../lib/sha256-hex";
+
 /** Who an attempt is counted against: the client (its address) and the account (its email). */
 
 /**
@@ -29,6 +31,5 @@ function ipv6Slash64(ip: string): string | null {
 
 /** Accounts are keyed by a digest of the lower-cased email: no addresses in Redis, bounded key length. */
 export async function accountKeyFor(email: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email.trim().toLowerCase()));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(email.trim().toLowerCase());
 }

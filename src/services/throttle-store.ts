@@ -1,6 +1,7 @@
 import { Ratelimit, type Duration } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { createRedis } from "../cache/redis";
+import { withTimeout } from "../cache/resilience";
 import { ApiError } from "../errors";
 import { log } from "../log";
 import { recordDegraded } from "../middleware/request-stats";
@@ -81,18 +82,12 @@ export class ThrottleStore {
   async call<T>(operation: string, work: () => Promise<T>): Promise<StoreResult<T>> {
     if (this.unavailable) return null;
     if (!this.redis) return this.fail(operation, new Error("THROTTLE_REDIS_REST_URL is not set"));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
     try {
-      const value = await Promise.race([work(), timeout]);
+      const value = await withTimeout(work(), this.timeoutMs, `throttle store ${operation}`);
       if (outage.failing) recovered();
       return { value };
     } catch (err) {
       return this.fail(operation, err);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
     }
   }
 
