@@ -1,7 +1,7 @@
 import { createDb } from "./db/client";
 import { errorFields, log } from "./log";
 import { RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
-import { purgeExpiredIdempotencyKeys } from "./services/orders";
+import { purgeExpiredIdempotencyKeys } from "./services/order-idempotency";
 
 /**
  * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net and the

@@ -14,8 +14,8 @@ import { STOCK_MAX_IDS, STOCK_READ_WINDOW_MS, STOCK_REFRESH_MS } from "./policy"
  *   - an entry showing a product that was deleted or is gone is dropped (a list would lose an item,
  *     a detail would be 404: both need a real load), and so is one whose product's updated_at moved
  *     while its stock did not: that was no order, so something else may have changed.
- * Orders and cancellations change exactly stock and updated_at (src/services/orders.ts), and no list
- * filters or sorts by either, so a patched body is what a load would return. Anything else changed
+ * Orders and cancellations change exactly stock and updated_at (src/services/order-placement-sql.ts,
+ * order-cancel.ts), and no list filters or sorts by either, so a patched body is what a load would return. Anything else changed
  * behind the API's back waits for MEMORY_MAX_LIFETIME_MS; admin writes bump the version.
  */
 

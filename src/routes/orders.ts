@@ -13,7 +13,10 @@ import {
   type OrderBody,
 } from "../schemas/orders";
 import { enqueueOrderEmail } from "../services/email-outbox";
-import { cancelOrder, getOrder, listOrders, placeOrder, requestFingerprint } from "../services/orders";
+import { cancelOrder } from "../services/order-cancel";
+import { placeOrder } from "../services/order-placement";
+import { getOrder, listOrders } from "../services/order-reads";
+import { requestFingerprint } from "./order-fingerprint";
 
 const ORDER_TAGS = ["Orders"];
 const SECURITY = [{ bearerAuth: [] }];

@@ -11,6 +11,7 @@ import type {
   ProductSort,
   ProductUpdateInput,
 } from "../schemas/products";
+import { bumpedUpdatedAt, intArray } from "./sql-fragments";
 
 /**
  * The catalog: plain data access, one SQL statement (one HTTP round trip) per call. Every function
@@ -33,10 +34,6 @@ const productColumns = {
 type ProductRow = Omit<Product, "deletedAt">;
 
 const isLive = isNull(products.deletedAt);
-
-// Strictly later than before even within one millisecond, so every write shows in updated_at as
-// clients see it (ISO, milliseconds).
-const bumpedUpdatedAt = sql`greatest(now(), ${products.updatedAt} + interval '1 millisecond')`;
 
 function toProductBody(row: ProductRow): ProductBody {
   return {
@@ -163,7 +160,7 @@ export async function productStocks(db: Database, ids: readonly number[]): Promi
   const rows = await db
     .select({ id: products.id, stock: products.stock, updatedAt: products.updatedAt, deletedAt: products.deletedAt })
     .from(products)
-    .where(sql`${products.id} = any(${`{${ids.map((id) => Math.trunc(id)).join(",")}}`}::int[])`);
+    .where(sql`${products.id} = any(${intArray(ids.map((id) => Math.trunc(id)))})`);
   return rows.map((row) => ({ id: row.id, stock: row.stock, updated_at: row.updatedAt.toISOString(), deleted: row.deletedAt !== null }));
 }
 
@@ -195,7 +192,7 @@ export async function createProduct(db: Database, input: ProductCreateInput): Pr
 export async function updateProduct(db: Database, id: number, changes: ProductUpdateInput): Promise<ProductBody> {
   const [row] = await db
     .update(products)
-    .set({ ...changes, updatedAt: bumpedUpdatedAt })
+    .set({ ...changes, updatedAt: bumpedUpdatedAt(products.updatedAt) })
     .where(and(eq(products.id, id), isLive))
     .returning(productColumns);
   if (!row) throw productNotFound(id);
@@ -206,7 +203,7 @@ export async function updateProduct(db: Database, id: number, changes: ProductUp
 export async function deleteProduct(db: Database, id: number): Promise<void> {
   const [row] = await db
     .update(products)
-    .set({ deletedAt: sql`now()`, updatedAt: bumpedUpdatedAt })
+    .set({ deletedAt: sql`now()`, updatedAt: bumpedUpdatedAt(products.updatedAt) })
     .where(and(eq(products.id, id), isLive))
     .returning({ id: products.id });
   if (!row) throw productNotFound(id);

@@ -4,7 +4,7 @@ import { ApiError } from "../errors";
 /**
  * Access tokens: HS256 JWTs with `sub`, `iat`, `exp` and `ver`; the algorithm is pinned on both sides.
  * A valid signature is not the whole story: the account must still exist and still be at the token's
- * version, which is checked wherever the account is read (src/middleware/auth.ts, src/services/orders.ts).
+ * version, which is checked wherever the account is read (src/middleware/auth.ts, the SQL of src/services/order-*.ts).
  */
 
 export const TOKEN_ALGORITHM = "HS256" as const;

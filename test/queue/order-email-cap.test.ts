@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RECIPIENT_CAP, RECIPIENT_CAP_WINDOW_SECONDS, type OrderEmailMessage } from "../../src/services/email-outbox";
-import { placeOrder } from "../../src/services/orders";
+import { placeOrder } from "../../src/services/order-placement";
 import type { OrderBody } from "../../src/schemas/orders";
 import { api } from "../support/api";
 import { clearMailFaults, db, failMailTo, jsonRequest, mailTo, makeProducts, makeUser, placeOk, waitFor, type TestUser } from "../support/orders";

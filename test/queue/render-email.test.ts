@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { renderOrderConfirmation } from "../../src/queue/render-email";
 import type { OrderEmailPayload } from "../../src/services/email-outbox";
-import { placeOrder } from "../../src/services/orders";
+import { placeOrder } from "../../src/services/order-placement";
 import { db, mailTo, makeProducts, makeUser } from "../support/orders";
 import { deliver, QUEUE } from "../support/queue";
 

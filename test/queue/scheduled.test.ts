@@ -5,7 +5,7 @@ import worker from "../../src/index";
 import { idempotencyKeys } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
 import { RECIPIENT_CAP, resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
-import { placeOrder } from "../../src/services/orders";
+import { placeOrder } from "../../src/services/order-placement";
 import { apiWithEnv } from "../support/api";
 import { db, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, waitFor, type OutboxRow } from "../support/orders";
 

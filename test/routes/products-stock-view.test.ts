@@ -154,7 +154,7 @@ describe("catalog reads kept current by the stock view", () => {
     const before = new Map<string, string>();
     for (const path of paths) before.set(path, (await call(path)).headers.get("ETag")!);
 
-    // As an order would (src/services/orders.ts): stock and updated_at together, nobody tells the cache.
+    // As an order would (src/services/order-placement-sql.ts): stock and updated_at together, nobody tells the cache.
     await db.update(products).set({ stock: 4, updatedAt: sql`${products.updatedAt} + interval '1 second'` }).where(eq(products.id, id!));
     const digest = vi.spyOn(crypto.subtle, "digest");
     clock.advance(STOCK_REFRESH_MS);

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { vi } from "vitest";
 import worker from "../../src/index";
 import type { OrderEmailMessage } from "../../src/services/email-outbox";
-import { placeOrder } from "../../src/services/orders";
+import { placeOrder } from "../../src/services/order-placement";
 import { db, makeProducts, makeUser, type TestUser } from "./orders";
 
 /**

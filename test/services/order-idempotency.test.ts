@@ -1,12 +1,13 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { idempotencyKeys } from "../../src/db/schema";
-import { mergeLines } from "../../src/schemas/orders";
-import { placeOrder, purgeExpiredIdempotencyKeys, requestFingerprint } from "../../src/services/orders";
+import { requestFingerprint } from "../../src/routes/order-fingerprint";
+import { purgeExpiredIdempotencyKeys } from "../../src/services/order-idempotency";
+import { placeOrder } from "../../src/services/order-placement";
 import { db, makeProducts, makeUser, stockOf } from "../support/orders";
 
-// The order service against the real database, below the HTTP layer: the idempotency race in slow
-// motion, the outbox written with the order, and the clean-up the cron runs.
+// Idempotency keys against the real database, below the HTTP layer: the race of two requests with
+// one key in slow motion, and the clean-up the cron runs.
 
 /** A statement that sleeps inside its batch, tagged so that the test can see when it is running. */
 const sleeping = (seconds: number, tag: string) => db.execute(sql`select pg_sleep(${seconds}) ${sql.raw(`/* ${tag} */`)}`);
@@ -85,73 +86,6 @@ describe("placeOrder and a racing duplicate of its Idempotency-Key", () => {
       sql`select status_code, order_id from idempotency_keys where user_id = ${user.id} and key = ${key}`,
     );
     expect(rows).toEqual([{ status_code: 201, order_id: result.kind === "created" ? result.body.id : -1 }]);
-  });
-});
-
-describe("placeOrder writes the order and its e-mail job in one statement", () => {
-  it("a placed order has exactly one outbox row, with what the e-mail needs", async () => {
-    const user = await makeUser({ fullName: "Outbox Owner" });
-    const [a, b] = await makeProducts([
-      { stock: 5, price: "1.25", name: "Pen" },
-      { stock: 5, price: "2.00", name: "Ink" },
-    ]);
-    const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: b!, quantity: 1 }, { product_id: a!, quantity: 2 }] });
-    if (result.kind !== "created") throw new Error("expected a new order");
-    const { rows } = await db.execute<{ id: number; kind: string; payload: unknown; sent_at: string | null; enqueued_at: string | null }>(
-      sql`select id, kind, payload, sent_at, enqueued_at from email_outbox where order_id = ${result.body.id}`,
-    );
-    expect(rows).toEqual([
-      {
-        id: result.outboxId,
-        kind: "order_confirmation",
-        sent_at: null,
-        enqueued_at: null,
-        payload: {
-          to: user.email,
-          full_name: "Outbox Owner",
-          order_id: result.body.id,
-          total_amount: "4.50",
-          created_at: result.body.created_at,
-          items: [
-            { product_id: b, name: "Ink", quantity: 1, unit_price: "2.00" },
-            { product_id: a, name: "Pen", quantity: 2, unit_price: "1.25" },
-          ],
-        },
-      },
-    ]);
-  });
-
-  it("a refused order writes nothing: no order, no lines, no outbox row, no stock change", async () => {
-    const user = await makeUser();
-    const [a, b] = await makeProducts([{ stock: 5 }, { stock: 1 }]);
-    await expect(
-      placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }, { product_id: b!, quantity: 2 }] }),
-    ).rejects.toMatchObject({ status: 409, code: "insufficient_stock" });
-    const { rows } = await db.execute<{ orders: number; outbox: number }>(sql`
-      select (select count(*)::int from orders where user_id = ${user.id}) as orders,
-        (select count(*)::int from email_outbox x join orders o on o.id = x.order_id where o.user_id = ${user.id}) as outbox
-    `);
-    expect(rows[0]).toEqual({ orders: 0, outbox: 0 });
-    expect([await stockOf(a!), await stockOf(b!)]).toEqual([5, 1]);
-  });
-
-  it("the database refuses negative stock whatever the code does (the backstop)", async () => {
-    const [a] = await makeProducts([{ stock: 1 }]);
-    await expect(db.execute(sql`update products set stock = stock - 2 where id = ${a!}`)).rejects.toThrow();
-    expect(await stockOf(a!)).toBe(1);
-  });
-});
-
-describe("requestFingerprint", () => {
-  it("is the same for the same merged lines in any order, and differs for another order", async () => {
-    const one = await requestFingerprint(mergeLines([{ product_id: 1, quantity: 2 }, { product_id: 2, quantity: 1 }]));
-    const same = await requestFingerprint(
-      mergeLines([{ product_id: 2, quantity: 1 }, { product_id: 1, quantity: 1 }, { product_id: 1, quantity: 1 }]),
-    );
-    const other = await requestFingerprint([{ product_id: 1, quantity: 3 }, { product_id: 2, quantity: 1 }]);
-    expect(one).toMatch(/^[0-9a-f]{64}$/);
-    expect(same).toBe(one);
-    expect(other).not.toBe(one);
   });
 });
 
