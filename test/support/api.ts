@@ -1,7 +1,7 @@
 import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { app } from "../../src/app";
-import { ConformanceChecker, type OpenApiDocument } from "./openapi-conformance";
+import { ConformanceChecker, type OpenApiDocument, type RequestLine } from "./openapi-conformance";
 
 const ORIGIN = "http://tenpo.localhost";
 
@@ -23,6 +23,14 @@ export async function apiWithEnv(overrides: Partial<Env>, path: string, init?: R
   await waitOnExecutionContext(ctx);
   await (await conformance()).check(line, res);
   return res;
+}
+
+/**
+ * Fails (throws) unless `res` is a response the API's document describes for `request`: for tests
+ * that must call the app themselves (e.g. to time it) and so cannot use `api` or `apiWithEnv`.
+ */
+export async function expectDocumented(request: RequestLine, res: Response): Promise<void> {
+  await (await conformance()).check(request, res);
 }
 
 let checker: Promise<ConformanceChecker> | undefined;
