@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
 import { AccessTokenSchema, LoginBodySchema, RegisterBodySchema, UserSchema } from "../schemas/auth";
-import { errorResponses } from "../schemas/common";
+import { bodyErrorResponses, errorResponses } from "../schemas/common";
 import { getTokenAccount, logIn, registerUser } from "../services/auth";
 import { createLoginThrottle } from "../services/login-throttle";
 import { createRegisterThrottle } from "../services/register-throttle";
@@ -25,17 +25,26 @@ import { TOKEN_ACCOUNT_GONE, TOKEN_TTL_SECONDS, issueToken, tokenRefused } from 
 /** /api/v1/auth: register, login, me. */
 export const auth = createRouter();
 
-const RETRY_AFTER = { "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" as const } } };
 const THROTTLE_DOWN =
   "While the throttle's Redis is not answering, attempts are counted before the password is checked on a per-location " +
   `rate limiter instead (logins: ${LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per account, right passwords too; registrations: ` +
   `${REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per client), 429 past it; without either, 503 \`service_unavailable\`.`;
+/** Logins and registrations hash a password, and the hashes queue (src/services/password-gate.ts). */
+const SIGN_IN_UNAVAILABLE = {
+  ...errorResponses[503],
+  description:
+    "`service_unavailable`: the database is not answering, too many sign-ins are waiting for their password check " +
+    "(`Retry-After: 10`), the throttle has neither its Redis nor its rate limiter, or this deployment refuses to serve " +
+    "with development settings; retry after `Retry-After` seconds",
+};
 
 auth.openapi(
   createRoute({
     method: "post",
     path: "/register",
+    operationId: "registerUser",
     tags: ["Auth"],
+    security: [],
     summary: "Create a customer account",
     description:
       "Emails are case-insensitive. Fields other than these are ignored; accounts are never created as admins. " +
@@ -46,9 +55,11 @@ auth.openapi(
     request: { body: { required: true, content: { "application/json": { schema: RegisterBodySchema } } } },
     responses: {
       201: { description: "The new account", content: { "application/json": { schema: UserSchema } } },
-      400: errorResponses[400],
+      ...bodyErrorResponses,
       409: { ...errorResponses[409], description: "`email_taken`: an account with this email exists" },
-      429: { ...errorResponses[429], description: "`rate_limited`: too many registrations from this client; see `Retry-After`", headers: RETRY_AFTER },
+      429: { ...errorResponses[429], description: "`rate_limited`: too many registrations from this client; see `Retry-After`" },
+      500: errorResponses[500],
+      503: SIGN_IN_UNAVAILABLE,
     },
   }),
   async (c) => {
@@ -63,7 +74,9 @@ auth.openapi(
   createRoute({
     method: "post",
     path: "/login",
+    operationId: "login",
     tags: ["Auth"],
+    security: [],
     summary: "Exchange an email and password for an access token",
     description:
       "`username` is the account's email. A wrong email and a wrong password get the same 401 `invalid_credentials`. " +
@@ -77,9 +90,12 @@ auth.openapi(
     request: { body: { required: true, content: { "application/json": { schema: LoginBodySchema } } } },
     responses: {
       200: { description: "An access token", content: { "application/json": { schema: AccessTokenSchema } } },
-      400: errorResponses[400],
-      401: { ...errorResponses[401], description: "`invalid_credentials`: unknown email or wrong password" },
-      429: { ...errorResponses[429], description: "`rate_limited`: too many failed attempts; see `Retry-After`", headers: RETRY_AFTER },
+      ...bodyErrorResponses,
+      // No WWW-Authenticate: the request carries no token to refuse.
+      401: { description: "`invalid_credentials`: unknown email or wrong password", content: errorResponses[401].content },
+      429: { ...errorResponses[429], description: "`rate_limited`: too many failed attempts; see `Retry-After`" },
+      500: errorResponses[500],
+      503: SIGN_IN_UNAVAILABLE,
     },
   }),
   async (c) => {
@@ -95,6 +111,7 @@ auth.openapi(
   createRoute({
     method: "get",
     path: "/me",
+    operationId: "getCurrentUser",
     tags: ["Auth"],
     summary: "The account the token belongs to",
     security: [{ bearerAuth: [] }],
@@ -105,6 +122,8 @@ auth.openapi(
         ...errorResponses[401],
         description: "`unauthorized`: no valid token, its account no longer exists, or the account's tokens were revoked",
       },
+      500: errorResponses[500],
+      503: errorResponses[503],
     },
   }),
   async (c) => {

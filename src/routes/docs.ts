@@ -166,6 +166,8 @@ function registerOperations(router: ReturnType<typeof createRouter>) {
   router.openAPIRegistry.registerPath({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
+    security: [],
     tags: ["Operations"],
     summary: "Liveness: the worker runs",
     responses: {
@@ -178,6 +180,8 @@ function registerOperations(router: ReturnType<typeof createRouter>) {
   router.openAPIRegistry.registerPath({
     method: "get",
     path: "/health/ready",
+    operationId: "getReadiness",
+    security: [],
     tags: ["Operations"],
     summary: "Readiness: the database and the cache answer",
     responses: {
@@ -191,6 +195,8 @@ function registerOperations(router: ReturnType<typeof createRouter>) {
   router.openAPIRegistry.registerPath({
     method: "get",
     path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    security: [],
     tags: ["Operations"],
     summary: "This OpenAPI 3.1 document",
     responses: {
@@ -200,6 +206,8 @@ function registerOperations(router: ReturnType<typeof createRouter>) {
   router.openAPIRegistry.registerPath({
     method: "get",
     path: "/docs",
+    operationId: "getDocs",
+    security: [],
     tags: ["Operations"],
     summary: "A browsable reference of this API (Swagger UI, served by the API itself)",
     responses: {

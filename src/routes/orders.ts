@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
-import { ErrorSchema, IdParamSchema, errorResponses } from "../schemas/common";
+import { IdParamSchema, bodyErrorResponses, errorResponses } from "../schemas/common";
 import {
   OrderCreateHeadersSchema,
   OrderCreateSchema,
@@ -21,7 +21,8 @@ import { requestFingerprint } from "./order-fingerprint";
 const ORDER_TAGS = ["Orders"];
 const SECURITY = [{ bearerAuth: [] }];
 const orderJson = { "application/json": { schema: OrderSchema } };
-const errorJson = { "application/json": { schema: ErrorSchema } };
+/** What every order operation may answer: a refused token, a failure, a database that does not answer. */
+const orderFailures = { 401: errorResponses[401], 500: errorResponses[500], 503: errorResponses[503] };
 
 /** /api/v1/orders: the caller's orders. Every operation is one database round trip. */
 export const orders = createRouter();
@@ -30,6 +31,7 @@ orders.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "placeOrder",
     tags: ORDER_TAGS,
     summary: "Place an order",
     description:
@@ -45,19 +47,32 @@ orders.openapi(
       201: {
         description: "The new order (or, for a replayed Idempotency-Key, the first response again)",
         headers: {
-          Location: { description: "The order's URL", schema: { type: "string" } },
-          "Idempotent-Replayed": { description: "`true` when this is a stored response", schema: { type: "string" } },
+          Location: { description: "The order's URL", required: true, schema: { type: "string" } },
+          "Idempotent-Replayed": {
+            description: "`true` when this is a stored response",
+            schema: { type: "string", enum: ["true"] },
+          },
         },
         content: orderJson,
       },
-      400: errorResponses[400],
-      401: errorResponses[401],
-      404: { description: "A product is unknown or no longer in the catalog", content: errorJson },
-      409: {
+      ...bodyErrorResponses,
+      ...orderFailures,
+      404: {
+        ...errorResponses[404],
         description:
-          "`insufficient_stock` (details: `[{product_id, requested, available}]`), or `idempotency_conflict`: " +
-          "the Idempotency-Key was used with another body",
-        content: errorJson,
+          "`not_found`: a product is unknown or no longer in the catalog (also replayed, with `Idempotent-Replayed: true`)",
+      },
+      409: {
+        ...errorResponses[409],
+        description:
+          "`insufficient_stock` (details: `[{product_id, requested, available}]`; also replayed, with `Idempotent-Replayed: true`), " +
+          "or `idempotency_conflict`: the Idempotency-Key was used with another body",
+      },
+      503: {
+        ...errorResponses[503],
+        description:
+          `${errorResponses[503].description}. The order may or may not have been placed: ` +
+          "retrying with the same Idempotency-Key answers the first order if there was one and places it once if not.",
       },
     },
   }),
@@ -93,6 +108,7 @@ orders.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listOrders",
     tags: ORDER_TAGS,
     summary: "List my orders",
     description: "The caller's own orders, newest first, with their lines and products; one database round trip whatever the page size.",
@@ -102,7 +118,7 @@ orders.openapi(
     responses: {
       200: { description: "One page of orders", content: { "application/json": { schema: OrderPageSchema } } },
       400: errorResponses[400],
-      401: errorResponses[401],
+      ...orderFailures,
     },
   }),
   async (c) => {
@@ -115,6 +131,7 @@ orders.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getOrder",
     tags: ORDER_TAGS,
     summary: "Get an order",
     description: "The caller's order; someone else's is 404 (admins may read any).",
@@ -124,7 +141,7 @@ orders.openapi(
     responses: {
       200: { description: "The order", content: orderJson },
       400: errorResponses[400],
-      401: errorResponses[401],
+      ...orderFailures,
       404: errorResponses[404],
     },
   }),
@@ -135,6 +152,7 @@ orders.openapi(
   createRoute({
     method: "post",
     path: "/{id}/cancel",
+    operationId: "cancelOrder",
     tags: ORDER_TAGS,
     summary: "Cancel an order",
     description:
@@ -145,9 +163,11 @@ orders.openapi(
     request: { params: IdParamSchema },
     responses: {
       200: { description: "The cancelled order", content: orderJson },
-      400: errorResponses[400],
-      401: errorResponses[401],
+      // It takes no body, but a POST's JSON body is parsed before any route (src/middleware/json-body.ts).
+      400: bodyErrorResponses[400],
+      ...orderFailures,
       404: errorResponses[404],
+      413: bodyErrorResponses[413],
     },
   }),
   async (c) => c.json(await cancelOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),

@@ -9,7 +9,7 @@ import { listReach } from "../cache/reach";
 import type { StockShape } from "../cache/stock-view";
 import { requireAdmin } from "../middleware/auth";
 import { createRouter } from "../router";
-import { IdParamSchema, errorResponses } from "../schemas/common";
+import { IdParamSchema, bodyErrorResponses, errorResponses } from "../schemas/common";
 import {
   CategorySchema,
   MAX_LIST_DEPTH,
@@ -30,22 +30,34 @@ import {
 } from "../services/products";
 
 const PRODUCT_TAGS = ["Products"];
+const PUBLIC: [] = [];
 const ADMIN_SECURITY = [{ bearerAuth: [] }];
 const productJson = { "application/json": { schema: ProductSchema } };
 
 // Catalog reads are cached (src/cache/, README "Catalog cache"); these document what clients see.
 const cachedReadHeaders = {
-  ETag: { description: "Strong entity tag of the body", schema: { type: "string" as const } },
+  ETag: { description: "Strong entity tag of the body", required: true, schema: { type: "string" as const } },
   "Cache-Control": {
     description: "`public, max-age=N` (N ≤ 5: what is left of the 5 s freshness bound); `private, no-store` for admin reads",
+    required: true,
     schema: { type: "string" as const },
   },
   "X-Cache": {
     description:
       "HIT, STALE (served while refreshed, never older than 5 s; or, only while the database is not answering, " +
       `up to ${STALE_IF_ERROR_MS / 1000} s old: stale-if-error), MISS (from the database) or BYPASS (admin read, or the cache is unavailable)`,
+    required: true,
     schema: { type: "string" as const, enum: ["HIT", "MISS", "STALE", "BYPASS"] },
   },
+};
+/** What every catalog read may fail with: a database that does not answer while nothing usable is cached. */
+const readFailures = { 500: errorResponses[500], 503: errorResponses[503] };
+/** What every admin write may answer besides its own errors (requireAdmin, the body limit, the database). */
+const adminFailures = {
+  401: errorResponses[401],
+  403: { ...errorResponses[403], description: "`forbidden`: the account is not an admin" },
+  500: errorResponses[500],
+  503: errorResponses[503],
 };
 const notModified = { description: "Not modified: the If-None-Match tag matches the current body", headers: cachedReadHeaders };
 const ifNoneMatchHeader = z.object({
@@ -73,8 +85,10 @@ products.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listProducts",
     tags: PRODUCT_TAGS,
     summary: "List products",
+    security: PUBLIC,
     description:
       "Live products, filtered, sorted and paginated. A page past the end is 200 with empty items. " +
       `A page must start within the first ${MAX_LIST_DEPTH} matches ((page − 1) × page_size < ${MAX_LIST_DEPTH}); a deeper one is 400 naming \`page\` with the last page for that page_size.`,
@@ -87,6 +101,7 @@ products.openapi(
       },
       304: notModified,
       400: errorResponses[400],
+      ...readFailures,
     },
   }),
   (c) => {
@@ -99,14 +114,18 @@ products.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getProduct",
     tags: PRODUCT_TAGS,
     summary: "Get a product",
+    description: "A live product; one removed from the catalog is 404.",
+    security: PUBLIC,
     request: { params: IdParamSchema, headers: ifNoneMatchHeader },
     responses: {
       200: { description: "The product", headers: cachedReadHeaders, content: productJson },
       304: notModified,
       400: errorResponses[400],
       404: errorResponses[404],
+      ...readFailures,
     },
   }),
   (c) => {
@@ -119,6 +138,7 @@ products.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createProduct",
     tags: PRODUCT_TAGS,
     summary: "Create a product (admin)",
     security: ADMIN_SECURITY,
@@ -129,12 +149,11 @@ products.openapi(
     responses: {
       201: {
         description: "The new product",
-        headers: { Location: { description: "The product's URL", schema: { type: "string" } } },
+        headers: { Location: { description: "The product's URL", required: true, schema: { type: "string" } } },
         content: productJson,
       },
-      400: errorResponses[400],
-      401: errorResponses[401],
-      403: errorResponses[403],
+      ...bodyErrorResponses,
+      ...adminFailures,
     },
   }),
   async (c) => {
@@ -149,8 +168,10 @@ products.openapi(
   createRoute({
     method: "patch",
     path: "/{id}",
+    operationId: "updateProduct",
     tags: PRODUCT_TAGS,
     summary: "Change some fields of a product (admin)",
+    description: "Only the fields given change; at least one must be given. A product removed from the catalog is 404.",
     security: ADMIN_SECURITY,
     middleware: [requireAdmin] as const,
     request: {
@@ -159,9 +180,8 @@ products.openapi(
     },
     responses: {
       200: { description: "The changed product", content: productJson },
-      400: errorResponses[400],
-      401: errorResponses[401],
-      403: errorResponses[403],
+      ...bodyErrorResponses,
+      ...adminFailures,
       404: errorResponses[404],
     },
   }),
@@ -176,6 +196,7 @@ products.openapi(
   createRoute({
     method: "delete",
     path: "/{id}",
+    operationId: "deleteProduct",
     tags: PRODUCT_TAGS,
     summary: "Remove a product from the catalog (admin)",
     description: "A soft delete: past orders still show what was bought.",
@@ -185,9 +206,10 @@ products.openapi(
     responses: {
       204: { description: "Removed" },
       400: errorResponses[400],
-      401: errorResponses[401],
-      403: errorResponses[403],
+      ...adminFailures,
       404: errorResponses[404],
+      // The body limit applies to every request that carries a body, this one included.
+      413: bodyErrorResponses[413],
     },
   }),
   async (c) => {
@@ -204,7 +226,9 @@ categories.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listCategories",
     tags: ["Categories"],
+    security: PUBLIC,
     summary: "List categories",
     description: "Categories of live products with their product counts, by category name.",
     request: { headers: ifNoneMatchHeader },
@@ -215,6 +239,7 @@ categories.openapi(
         content: { "application/json": { schema: z.array(CategorySchema) } },
       },
       304: notModified,
+      ...readFailures,
     },
   }),
   (c) => serveCatalogRead(c, CATEGORIES_RESOURCE, () => listCategories(c.get("db")), "version"),

@@ -61,6 +61,16 @@ export const ValidationErrorSchema = z
   })
   .openapi("ValidationError");
 
+/** What src/middleware/json-body.ts answers to a body that does not parse as JSON: no details. */
+export const InvalidJsonErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.literal("invalid_json"),
+      message: z.string().openapi({ example: "The request body is not valid JSON" }),
+    }),
+  })
+  .openapi("InvalidJsonError");
+
 /** An integer in a path or query string: digits only, so "1.5", "1e3" and " 7" are refused. */
 export const integerText = (name: string, min: number, max: number) =>
   z
@@ -69,17 +79,29 @@ export const integerText = (name: string, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
 
+/** The largest id: ids are Postgres `integer`s. */
+export const MAX_ID = 2_147_483_647;
+
 export const IdParamSchema = z.object({
-  id: integerText("id", 1, 2_147_483_647).openapi({ param: { name: "id", in: "path" }, type: "integer", example: 42 }),
+  id: integerText("id", 1, MAX_ID).openapi({
+    param: { name: "id", in: "path" },
+    type: "integer",
+    minimum: 1,
+    maximum: MAX_ID,
+    example: 42,
+  }),
 });
 
 const MONEY_TEXT = /^[0-9]{1,8}(\.[0-9]{1,2})?$/;
+/** The largest amount MONEY_TEXT lets through. */
+const MAX_MONEY = 99_999_999.99;
+const MONEY_RULE = "A non-negative amount with at most two decimals, below 100000000";
 
 /**
  * Money in: a string or a number with at most two decimals; out: a string with exactly two ("19.99").
  * A string is text first (textProblem), so a control character gets the same answer as anywhere else.
  */
-export const MoneyInputSchema = z
+const moneyInput = z
   .union([z.string(), z.number()])
   .superRefine((v, ctx) => {
     const problem = typeof v === "string" ? textProblem(v) : null;
@@ -88,19 +110,43 @@ export const MoneyInputSchema = z
   .refine((v) => MONEY_TEXT.test(typeof v === "number" ? String(v) : v), {
     message: "must be a non-negative amount with at most two decimals, below 100000000",
   })
-  .transform((v) => Number(typeof v === "number" ? String(v) : v).toFixed(2))
-  .openapi({ type: "string", example: "19.99" });
+  .transform((v) => Number(typeof v === "number" ? String(v) : v).toFixed(2));
+
+/** Money as a string, documented: digits with at most two decimals ("19.99", "5", "0.5"). */
+const MONEY_TEXT_DOC = { type: "string", pattern: MONEY_TEXT.source, example: "19.99" } as const;
+
+/**
+ * Money in a body: a string or a JSON number with at most two decimals; out: a string with exactly
+ * two ("19.99"). A string is text first (textProblem), so a control character gets the same answer
+ * as anywhere else. A number is read as JavaScript writes it, so one with an exponent (`1e3`) is
+ * refused: JSON Schema cannot say "no exponent" or "at most two decimals" of a number, so the
+ * description does.
+ */
+export const MoneyInputSchema = moneyInput.openapi({
+  description: `${MONEY_RULE}: a string ("19.99") or a JSON number (19.99) written without an exponent`,
+  anyOf: [MONEY_TEXT_DOC, { type: "number", minimum: 0, maximum: MAX_MONEY }],
+  example: "19.99",
+});
+
+/** Money in a query string: the same rule as MoneyInputSchema, always text there. */
+export const MoneyQuerySchema = moneyInput.openapi({ ...MONEY_TEXT_DOC, description: MONEY_RULE });
 
 export const MoneySchema = z.string().openapi({ example: "19.99", pattern: "^[0-9]+\\.[0-9]{2}$" });
 
 export const TimestampSchema = z.string().openapi({ format: "date-time", example: "2026-11-28T06:43:20.123Z" });
 
+const MAX_PAGE = 1_000_000;
+const MAX_PAGE_SIZE = 100;
+
 export const PaginationQuerySchema = z.object({
-  page: integerText("page", 1, 1_000_000).optional().default(1).openapi({ type: "integer", minimum: 1, default: 1 }),
-  page_size: integerText("page_size", 1, 100)
+  page: integerText("page", 1, MAX_PAGE)
+    .optional()
+    .default(1)
+    .openapi({ type: "integer", minimum: 1, maximum: MAX_PAGE, default: 1 }),
+  page_size: integerText("page_size", 1, MAX_PAGE_SIZE)
     .optional()
     .default(20)
-    .openapi({ type: "integer", minimum: 1, maximum: 100, default: 20 }),
+    .openapi({ type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE, default: 20 }),
 });
 
 export const pageOf = <T extends z.ZodTypeAny>(item: T, name: string) =>
@@ -120,15 +166,61 @@ export function toPage<T>(items: T[], total: number, page: number, pageSize: num
   return { items, total, page, page_size: pageSize, total_pages: Math.ceil(total / pageSize) };
 }
 
-/** Standard error responses for route definitions. */
+const errorJson = { "application/json": { schema: ErrorSchema } };
+const retryAfter = (description: string) => ({
+  "Retry-After": { description, required: true, schema: { type: "integer" as const, minimum: 1 } },
+});
+
+/**
+ * The error responses of the route definitions, one per status, each as the server sends it
+ * (src/middleware/error-handler.ts renders them all). A route lists the ones it can answer and may
+ * sharpen a description (`{ ...errorResponses[409], description: "…" }`). Every /api/v1 operation
+ * lists 500 and 503; one that takes a body spreads `bodyErrorResponses` as well.
+ */
 export const errorResponses = {
-  400: { description: "Invalid input", content: { "application/json": { schema: ValidationErrorSchema } } },
-  401: {
-    description: "Missing, invalid, expired or revoked token, or one whose account no longer exists",
-    content: { "application/json": { schema: ErrorSchema } },
+  400: {
+    description: "`validation_error`: a path parameter or the query is not valid; `details` names each field",
+    content: { "application/json": { schema: ValidationErrorSchema } },
   },
-  403: { description: "Not allowed for this user", content: { "application/json": { schema: ErrorSchema } } },
-  404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
-  409: { description: "Conflict with the current state", content: { "application/json": { schema: ErrorSchema } } },
-  429: { description: "Too many attempts", content: { "application/json": { schema: ErrorSchema } } },
+  401: {
+    description: "`unauthorized`: missing, invalid, expired or revoked token, or one whose account no longer exists",
+    headers: {
+      "WWW-Authenticate": { description: '`Bearer realm="tenpo"`', required: true, schema: { type: "string" as const } },
+    },
+    content: errorJson,
+  },
+  403: { description: "`forbidden`: not allowed for this user", content: errorJson },
+  404: { description: "`not_found`", content: errorJson },
+  409: { description: "Conflict with the current state", content: errorJson },
+  429: {
+    description: "`rate_limited`: too many attempts; see `Retry-After`",
+    headers: retryAfter("Seconds to wait before trying again"),
+    content: errorJson,
+  },
+  500: { description: "`internal_error`: something failed on the server; nothing about it is in the body", content: errorJson },
+  503: {
+    description:
+      "`service_unavailable`: the database is not answering (timed out, unreachable or overloaded), or this deployment " +
+      "refuses to serve with development settings; retry after `Retry-After` seconds",
+    headers: retryAfter("Seconds to wait before retrying"),
+    content: errorJson,
+  },
+} as const;
+
+/**
+ * What every POST and PATCH of /api/v1 may answer about its body before the route sees it: a body
+ * that does not parse as JSON (src/middleware/json-body.ts) or does not fit the route's schema, one
+ * over the body limit (src/app.ts), one that is not JSON at all (the route validator).
+ */
+export const bodyErrorResponses = {
+  400: {
+    description:
+      "`validation_error` (`details` names each field), or `invalid_json` (no `details`): the body is not valid JSON",
+    content: { "application/json": { schema: z.union([ValidationErrorSchema, InvalidJsonErrorSchema]) } },
+  },
+  413: { description: "`payload_too_large`: the body is larger than the limit the message names", content: errorJson },
+  415: {
+    description: "`unsupported_media_type`: the body is not JSON (`application/json` or `application/*+json`)",
+    content: errorJson,
+  },
 } as const;

@@ -1,11 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf } from "./common";
+import { MAX_ID, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf } from "./common";
 
 /** Orders as the API reads and writes them. */
 
 export const MAX_ORDER_LINES = 50;
 export const MAX_LINE_QUANTITY = 1000;
-const MAX_ID = 2_147_483_647;
 
 export const OrderItemSchema = z
   .object({

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { MoneyInputSchema, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf, text } from "./common";
+import { MoneyInputSchema, MoneyQuerySchema, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf, text } from "./common";
 
 /** Products and categories as the API reads and writes them. */
 
@@ -61,9 +61,20 @@ const WORD_CHARACTER = /[\p{L}\p{N}]/gu;
 const wordCharacters = (text: string): number => text.match(WORD_CHARACTER)?.length ?? 0;
 
 export const ProductListQuerySchema = PaginationQuerySchema.extend({
+  // The same rule as every list's page, documented with this list's depth: the most pages any page_size has.
+  page: PaginationQuerySchema.shape.page.openapi({
+    type: "integer",
+    minimum: 1,
+    maximum: MAX_LIST_DEPTH,
+    default: 1,
+    description: `A page must start within the first ${MAX_LIST_DEPTH} matches: at most ${MAX_LIST_DEPTH} ÷ page_size, rounded up`,
+  }),
   category: text().min(1).max(MAX_CATEGORY_LENGTH).optional().openapi({ description: "Exact category", example: "electronics" }),
-  min_price: MoneyInputSchema.optional().openapi({ description: "Lowest price, inclusive", example: "10.00" }),
-  max_price: MoneyInputSchema.optional().openapi({ description: "Highest price, inclusive", example: "99.99" }),
+  min_price: MoneyQuerySchema.optional().openapi({ description: "Lowest price, inclusive", example: "10.00" }),
+  max_price: MoneyQuerySchema.optional().openapi({
+    description: "Highest price, inclusive; not below min_price",
+    example: "99.99",
+  }),
   q: text()
     .max(MAX_SEARCH_LENGTH, `q must be at most ${MAX_SEARCH_LENGTH} characters`)
     .refine((q) => wordCharacters(q) >= MIN_SEARCH_WORD_CHARACTERS, {
@@ -120,6 +131,10 @@ export const ProductUpdateSchema = z
   .object(productFields)
   .partial()
   .refine((changes) => Object.keys(changes).length > 0, { message: "Give at least one field to change" })
-  .openapi("ProductUpdate");
+  .openapi("ProductUpdate", {
+    // At least one of these fields: other fields are ignored, so they do not count.
+    minProperties: 1,
+    anyOf: Object.keys(productFields).map((field) => ({ required: [field] })),
+  });
 
 export type ProductUpdateInput = z.output<typeof ProductUpdateSchema>;

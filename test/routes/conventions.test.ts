@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
+import { VALID_REQUESTS, isAuthenticated, listOperations, makeFixtures, toRequest } from "../support/operations";
 
 // The contract's conventions that belong to no one resource (api-v1.md, "Conventions").
 
@@ -83,5 +84,53 @@ describe("CORS", () => {
       "https://admin.tenpo.example",
     );
     expect((await preflight("https://evil.example")).headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});
+
+describe("the OpenAPI document's operations", () => {
+  // Who may call each operation, by its operationId: a client generator names its methods after these.
+  const ACCESS: Record<string, "public" | "bearer"> = {
+    registerUser: "public",
+    login: "public",
+    getCurrentUser: "bearer",
+    listProducts: "public",
+    getProduct: "public",
+    createProduct: "bearer",
+    updateProduct: "bearer",
+    deleteProduct: "bearer",
+    listCategories: "public",
+    placeOrder: "bearer",
+    listOrders: "bearer",
+    getOrder: "bearer",
+    cancelOrder: "bearer",
+    getHealth: "public",
+    getReadiness: "public",
+    getOpenApiDocument: "public",
+    getDocs: "public",
+  };
+  const SECURITY = { public: [], bearer: [{ bearerAuth: [] }] };
+
+  it("gives every operation a unique camelCase operationId and exactly the security it has", async () => {
+    const operations = await listOperations();
+    const ids = operations.map((operation) => (operation.spec as { operationId?: string }).operationId);
+    for (const [index, id] of ids.entries()) expect(id, `${operations[index]!.key} has an operationId`).toMatch(/^[a-z][a-zA-Z0-9]*$/);
+    expect(new Set(ids).size, ids.join()).toBe(ids.length);
+    expect([...ids].sort()).toEqual(Object.keys(ACCESS).sort());
+    for (const [index, operation] of operations.entries()) {
+      expect(operation.spec.security, `${operation.key} security`).toEqual(SECURITY[ACCESS[ids[index]!]!]);
+    }
+  });
+
+  it("is right about the token: without one, a bearer operation is 401 and a public one is not", async () => {
+    const fixtures = await makeFixtures();
+    for (const operation of await listOperations()) {
+      const valid = VALID_REQUESTS[operation.key];
+      const request = valid ? await valid(fixtures) : { path: operation.path.replace("{id}", "1"), status: 200 };
+      const [path, init] = toRequest(operation, request, fixtures, { token: null });
+      const res = await api(path, init);
+      if (isAuthenticated(operation)) expect(res.status, operation.key).toBe(401);
+      else expect(res.status, `${operation.key}: ${await res.clone().text()}`).not.toBe(401);
+      await res.body?.cancel();
+    }
   });
 });
