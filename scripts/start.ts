@@ -33,7 +33,7 @@ import { migrateDatabase, redact } from "./migrate";
 import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
 import { startMetricsSink, type MetricsSink } from "./metrics-sink";
 import { startMailSink } from "./mail-sink";
-import { seedDemoData } from "./seed";
+import { seedDemoData } from "./seed/loader";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers, THROTTLE_REDIS_DB, throttleRedisUrl } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
 import { newLocalSecret } from "./local-http";
