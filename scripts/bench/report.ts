@@ -1,13 +1,13 @@
 /**
  * The benchmark's report: its shape (JSON) and its Markdown tables. Every phase is shown as a share of
- * the hello world on npm start's path measured in the same run; targets come from scripts/bench-targets.ts.
+ * the hello world on npm start's path measured in the same run; targets come from scripts/bench/targets.ts.
  */
-import { catalogHitText, errorText, pct } from "../load/report";
-import type { ScenarioResult } from "../load/scenario";
-import type { CostEstimate } from "./bench-cost";
-import type { PhaseResult, Settle } from "./bench-phases";
-import type { ProcRole } from "./bench-proc";
-import type { TargetResult } from "./bench-targets";
+import { catalogHitText, errorText, pct } from "../../load/report";
+import type { ScenarioResult } from "../../load/scenario";
+import type { CostEstimate } from "./cost";
+import type { PhaseResult, Settle } from "./phases";
+import type { ProcRole } from "./proc";
+import type { TargetResult } from "./targets";
 
 /** One Locust run and the counters read around it. */
 export interface MixedRun {

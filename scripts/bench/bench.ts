@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: starts the stack in its benchmark configuration (scripts/bench-stack.ts says exactly
+ * `npm run bench`: starts the stack in its benchmark configuration (scripts/bench/stack.ts says exactly
  * how it differs from `npm start`; the serving path is npm start's: the production bundle on workerd
  * through Miniflare, direct socket), measures everything in ONE run, prints a Markdown table and writes
  * load/results/bench-<timestamp>.{json,md,svg} (plus the logs). See load/README.md.
@@ -29,16 +29,16 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { latencyChartSvg } from "../load/chart";
-import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../load/demo";
-import { fileStamp, writeScenarioReport } from "../load/report";
-import { runLocustScenario } from "../load/scenario";
-import { costPerMillionRequests } from "./bench-cost";
-import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
-import { cpuDelta, otherLoadMeter } from "./bench-proc";
-import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./bench-report";
-import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./bench-stack";
-import { evaluateTargets } from "./bench-targets";
+import { latencyChartSvg } from "../../load/chart";
+import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../../load/demo";
+import { fileStamp, writeScenarioReport } from "../../load/report";
+import { runLocustScenario } from "../../load/scenario";
+import { costPerMillionRequests } from "./cost";
+import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./phases";
+import { cpuDelta, otherLoadMeter } from "./proc";
+import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./report";
+import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./stack";
+import { evaluateTargets } from "./targets";
 
 const log = (line: string): void => console.log(`[bench] ${line}`);
 /** Set on Ctrl-C / SIGTERM: the stack is being stopped under the running phase, whose errors are moot. */
