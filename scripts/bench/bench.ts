@@ -9,7 +9,7 @@
  *   2. fixed concurrency (autocannon): cached list (pages 1..10 at random), cached detail (products
  *      1..100 at random), uncached search, orders list, order create — each warmed up, probed with
  *      sequential requests (exact round trips per request), then measured;
- *   3. the chapter's Locust user (load/scenario.ts) at 200 users, without think time and with 1–3 s;
+ *   3. the FastAPI original's Locust user (load/scenario.ts) at 200 users, without think time and with 1–3 s;
  *   4. both hello worlds again (drift check), the cost of a million requests, PASS / MISS / n/a per target.
  *
  *   --quick              short phases, 10 connections, 20 users: a smoke test (~1–2 min), not a benchmark
@@ -18,7 +18,7 @@
  *   --warmup S           seconds of warm-up per phase (default 3)
  *   --mixed-users N      users in the Locust scenario (default 200)
  *   --mixed-duration S   its duration (default 30)
- *   --no-think-time-run  skip the Locust scenario with the chapter's 1–3 s think time (run by default)
+ *   --no-think-time-run  skip the Locust scenario with the original's 1–3 s think time (run by default)
  *   --request-log        the Worker's per-request JSON log line on (LOG_REQUESTS=true), to bench-<timestamp>-worker.log
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
@@ -137,7 +137,7 @@ function appPhaseSpecs(tokens: string[]): PhaseSpec[] {
   const sorts = ["id", "price", "-price", "created_at", "-created_at", "name"];
   return [
     { key: "health", label: "app GET /health", target: "app", method: "GET", next: () => ({ path: "/health" }) },
-    // The chapter's traffic: 10 list pages and 100 products, at random, as the Locust user reads them.
+    // The original's traffic: 10 list pages and 100 products, at random, as the Locust user reads them.
     { key: "list", label: "cached list GET /api/v1/products?page=1..10", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products?page=${randomInt(1, 10)}` }) },
     { key: "detail", label: "cached detail GET /api/v1/products/1..100", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products/${randomInt(1, 100)}` }) },
     {

@@ -161,7 +161,7 @@ function costText(report: BenchReport): string {
   const c = report.cost;
   if (!c) return "Cost: n/a (no CPU figure for the no-think-time Locust run).";
   return (
-    `Cost on Workers Standard of one million requests of the chapter's mix (the no-think-time Locust run): ` +
+    `Cost on Workers Standard of one million requests of the FastAPI original's mix (the no-think-time Locust run): ` +
     `**$${c.total_usd.toFixed(4)}** = $${c.requests_usd.toFixed(2)} (requests) + $0.02 × ${num(c.cpu_ms_per_request, 3)} CPU-ms/req = $${c.cpu_usd.toFixed(4)} (CPU). ${c.basis}`
   );
 }

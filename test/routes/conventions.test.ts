@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
 
-// The contract's conventions that belong to no one resource (api-v1.md, "Conventions").
+// The contract's conventions that belong to no one resource (docs/api.md, "Conventions").
 
 function expectErrorShape(body: unknown) {
   expect(body).toEqual({
