@@ -1,11 +1,11 @@
 /**
- * `npm run load -- [flags]`: the chapter's Locust user against a running Tenpo (see load/README.md).
+ * `npm run load -- [flags]`: the FastAPI original's Locust user against a running Tenpo (see load/README.md).
  *
  *   --users N          virtual users (default 100)
  *   --spawn-rate R     users started per second (default 100)
  *   --duration S       seconds, then it stops by itself (default 30)
  *   --target URL       default http://127.0.0.1:8787 (`npm start`); a deployed Worker's https URL works too
- *   --no-wait          no think time between tasks (default: 1–3 s, as in the chapter)
+ *   --no-wait          no think time between tasks (default: 1–3 s, as in the original)
  *   --chapter-user     every user logs in as test@example.com, as the chapter did
  *                      (default: user N logs in as user<N>@example.com, 1..1000)
  *   --out DIR          default load/results/<timestamp>/ (result.json, result.md, latency.svg)

@@ -61,7 +61,7 @@ export function catalogHitText(r: Pick<ScenarioResult, "catalog_hit_ratio">): st
   return `${pct(h.ratio)} of ${h.counted}${missing}`;
 }
 
-export function scenarioChart(r: ScenarioResult, title = "Tenpo: the chapter's Locust user"): string {
+export function scenarioChart(r: ScenarioResult, title = "Tenpo: the FastAPI original's Locust user"): string {
   const present = r.endpoints.filter((s) => s.requests > 0);
   return latencyChartSvg({
     title,

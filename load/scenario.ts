@@ -1,5 +1,5 @@
 /**
- * The chapter's Locust user (shared/spec/seed-chapter.md, row 10), for Node, on undici's Pool:
+ * The FastAPI original's Locust user (README.md, "The FastAPI original"), for Node, on undici's Pool:
  *
  *   on_start: POST /api/v1/auth/login {"username", "password"} → access_token
  *   task 3:   GET  /api/v1/products?page=<1..10>
@@ -33,7 +33,7 @@ export interface ScenarioOptions {
   /** Users started per second. */
   spawnRate: number;
   durationS: number;
-  /** Think time of 1–3 s between tasks (the chapter's); false = as fast as each user can go. */
+  /** Think time of 1–3 s between tasks (the original's); false = as fast as each user can go. */
   wait: boolean;
   /** "spread": user N logs in as user<N>@example.com (1..1000, round robin); "chapter": all as test@example.com. */
   accounts: "spread" | "chapter";

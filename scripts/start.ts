@@ -33,11 +33,13 @@ import { migrateDatabase, redact } from "./migrate";
 import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
 import { startMetricsSink, type MetricsSink } from "./metrics-sink";
 import { startMailSink } from "./mail-sink";
-import { seedDemoData } from "./seed";
+import { seedDemoData } from "./seed/loader";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers, THROTTLE_REDIS_DB, throttleRedisUrl } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
 import { newLocalSecret } from "./local-http";
-import { readDevVars } from "./dev-vars";
+import { stopChild } from "./lib/children";
+import { readDevVars } from "./lib/dev-vars";
+import { waitUntilReady } from "./lib/wait-ready";
 import { LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE, REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE } from "../src/services/throttle-policy";
 import { startWorkerRuntime } from "./worker-runtime";
 
@@ -56,6 +58,8 @@ const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tenpo";
 /** The Upstash token .dev.vars.example once shipped: published, so it counts as unset. */
 const PUBLISHED_UPSTASH_TOKEN = "tenpo-local-token";
 const READY_TIMEOUT_MS = 90_000;
+/** How `npm start` waits for the API: /health/ready polled every 250 ms for 90 s. */
+const READINESS = { url: `http://${API_HOST}:${API_PORT}/health/ready`, timeoutMs: READY_TIMEOUT_MS, pollMs: 250 };
 const FORCE_EMBEDDED_DB = process.argv.includes("--embedded-db");
 const FORCE_KV_CACHE = process.argv.includes("--kv-cache");
 /** `npm run dev`: wrangler dev instead of the production bundle. */
@@ -100,12 +104,12 @@ async function main(): Promise<void> {
   let cronHint: string;
   if (DEV_SERVER) {
     const wrangler = startWrangler(vars);
-    running.push({ name: "wrangler dev", stop: () => stopChild(wrangler) });
-    await waitUntilReady(() => wrangler.exitCode === null);
+    running.push({ name: "wrangler dev", stop: () => stopChild(wrangler, { terminate: "group", killAfterMs: 5000 }) });
+    await waitUntilReady({ ...READINESS, alive: () => wrangler.exitCode === null });
     cronHint = `curl "http://${API_HOST}:${API_PORT}/__scheduled?cron=*/2+*+*+*+*"`;
   } else {
     const worker = await startProductionWorker(vars);
-    await waitUntilReady(() => true);
+    await waitUntilReady(READINESS);
     cronHint = `curl "${worker.controlUrl}/cdn-cgi/handler/scheduled?cron=*/2+*+*+*+*"; on its own: ${worker.crons.join(", ")} (UTC)`;
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -287,45 +291,6 @@ function startWrangler(vars: Record<string, string>): ChildProcess {
     }
   });
   return child;
-}
-
-/** Polls /health/ready until 200, while `alive()` (the server process is still there). */
-async function waitUntilReady(alive: () => boolean): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = "no answer yet";
-  while (Date.now() < deadline && alive()) {
-    try {
-      const res = await fetch(`http://${API_HOST}:${API_PORT}/health/ready`);
-      if (res.ok) return;
-      last = `${res.status} ${await res.text()}`;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`the API did not become ready within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }, 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      resolve();
-    }
-  });
 }
 
 let stopping = false;

@@ -17,7 +17,7 @@ import { readdirSync, statSync } from "node:fs";
 import { Cron } from "croner";
 import { Miniflare, type WorkerOptions } from "miniflare";
 import type { Readable } from "node:stream";
-import { readDevVars } from "./dev-vars";
+import { readDevVars } from "./lib/dev-vars";
 import { OFFLINE_WRANGLER_ENV } from "./services";
 
 /** The part of wrangler's API this module uses. */

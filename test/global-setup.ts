@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { migrateDatabase } from "../scripts/migrate";
-import { seedDemoData } from "../scripts/seed";
+import { seedDemoData } from "../scripts/seed/loader";
 import { startNeonHttpServer } from "../scripts/neon-http-server";
 import { newLocalSecret } from "../scripts/local-http";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";

@@ -1,9 +1,18 @@
 import { log } from "../log";
 import { passwordGate } from "./password-gate";
+import {
+  derivePasswordKey,
+  formatPasswordHash,
+  PASSWORD_HASH_ITERATIONS,
+  PASSWORD_HASH_SCHEME,
+  PASSWORD_KEY_BYTES,
+} from "./password-hash";
+
+export { PASSWORD_HASH_ITERATIONS };
 
 /**
  * Password hashes: PBKDF2-HMAC-SHA256 through WebCrypto, stored as
- * `pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>` (the format scripts/seed.ts writes).
+ * `pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>` (password-hash.ts, which the demo seed writes through too).
  * The parameters travel with each hash, so they can be raised later without invalidating old hashes.
  *
  * Every derivation waits for its turn at this isolate's password gate (password-gate.ts): a hash holds
@@ -11,17 +20,14 @@ import { passwordGate } from "./password-gate";
  * When too many are waiting, these functions throw 503 `service_unavailable` (ApiError) instead.
  */
 
-const SCHEME = "pbkdf2-sha256";
-
 /**
  * Deployed Workers refuse PBKDF2 with more than 100,000 iterations (local workerd accepts any number),
  * so this is both the value we hash with and a hard ceiling for the hashes we agree to verify.
  */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
-export const PASSWORD_HASH_ITERATIONS = 100_000;
 
 const SALT_BYTES = 16;
-const KEY_BYTES = 32;
+const KEY_BYTES = PASSWORD_KEY_BYTES;
 // What a stored hash may use; anything else is a corrupt or hostile row, refused without deriving.
 // The key is always the full 32 bytes: a truncated one would still match a prefix of the derived key.
 const STORED_SALT_BYTES = { min: 16, max: 64 };
@@ -33,12 +39,10 @@ const STORED_SALT_BYTES = { min: 16, max: 64 };
 const UNKNOWN_ACCOUNT_HASH =
   "pbkdf2-sha256$100000$IkWAgHEyaToJGLFyX8HQ2A==$mFj+y0icuoFz9AoG86lS2ngY+kcRm8hRQi65fdxkYKA=";
 
-const utf8 = new TextEncoder();
-
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const key = await deriveKey(password, salt, PASSWORD_HASH_ITERATIONS, KEY_BYTES);
-  return [SCHEME, PASSWORD_HASH_ITERATIONS, toBase64(salt), toBase64(key)].join("$");
+  return formatPasswordHash(PASSWORD_HASH_ITERATIONS, salt, key);
 }
 
 /**
@@ -62,7 +66,7 @@ type StoredHash = { iterations: number; salt: Uint8Array; key: Uint8Array };
 
 function parseStoredHash(storedHash: string): StoredHash | null {
   const parts = storedHash.split("$");
-  if (parts.length !== 4 || parts[0] !== SCHEME) return null;
+  if (parts.length !== 4 || parts[0] !== PASSWORD_HASH_SCHEME) return null;
   const [, iterationsText, saltText, keyText] = parts as [string, string, string, string];
   if (!/^[1-9][0-9]{0,9}$/.test(iterationsText)) return null;
   const iterations = Number(iterationsText);
@@ -81,19 +85,7 @@ function parseStoredHash(storedHash: string): StoredHash | null {
 }
 
 function deriveKey(password: string, salt: Uint8Array, iterations: number, keyBytes: number): Promise<Uint8Array> {
-  return passwordGate.run(() => derive(password, salt, iterations, keyBytes));
-}
-
-async function derive(password: string, salt: Uint8Array, iterations: number, keyBytes: number): Promise<Uint8Array> {
-  const material = await crypto.subtle.importKey("raw", utf8.encode(password), "PBKDF2", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, material, keyBytes * 8);
-  return new Uint8Array(bits);
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  return passwordGate.run(() => derivePasswordKey(password, salt, iterations, keyBytes));
 }
 
 /** Standard base64 with padding, as Node's Buffer and `btoa` write it; null for anything else. */

@@ -22,7 +22,7 @@ import { withinOneWindow } from "../support/windows";
 const SECRET = "tenpo-test-secret";
 // A port nothing listens on: the throttle's Redis is down.
 const CLOSED = "http://127.0.0.1:9";
-// scripts/seed.ts's hashPasswordForSeed("password123", demoSaltFor("test@example.com")).
+// The demo seed's (scripts/seed/loader.ts) hashPasswordForSeed("password123", demoSaltFor("test@example.com")).
 const SEED_FORMAT_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
 
 type User = { id: number; email: string; full_name: string | null; is_admin: boolean; created_at: string };
@@ -287,7 +287,7 @@ describe("POST /api/v1/auth/login", () => {
     }
   });
 
-  it("verifies passwords hashed by scripts/seed.ts", async () => {
+  it("verifies passwords hashed by the demo seed (scripts/seed/)", async () => {
     const email = uniqueEmail("seeded");
     await db.insert(users).values({ email, passwordHash: SEED_FORMAT_HASH, fullName: "Seeded User" });
     expect((await login(email, "password123")).status).toBe(200);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
 import { VALID_REQUESTS, isAuthenticated, listOperations, makeFixtures, toRequest } from "../support/operations";
 
-// The contract's conventions that belong to no one resource (api-v1.md, "Conventions").
+// The contract's conventions that belong to no one resource (docs/api.md, "Conventions").
 
 function expectErrorShape(body: unknown) {
   expect(body).toEqual({

@@ -16,7 +16,7 @@ async function openApiDocument(): Promise<OpenApiDocument> {
   return (await res.json()) as OpenApiDocument;
 }
 
-// The operations of api-v1.md that this issue covers, by their full paths.
+// Operations of docs/api.md (accounts, catalog and operations; test/docs/api-contract.test.ts checks them all), by their full paths.
 const CONTRACT_OPERATIONS = [
   ["post", "/api/v1/auth/register"],
   ["post", "/api/v1/auth/login"],

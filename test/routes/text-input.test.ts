@@ -1,5 +1,5 @@
 /**
- * Specification of the rule for text input (api-v1.md, "Details that clients may rely on"; src/schemas/common.ts,
+ * Specification of the rule for text input (docs/api.md, "Details that clients may rely on"; src/schemas/common.ts,
  * text()): no control character and no lone surrogate in any text, in a body or a query, of any route.
  *
  * The first part walks the OpenAPI document the app serves: every string property of every JSON body and

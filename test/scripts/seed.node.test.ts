@@ -1,15 +1,16 @@
 /**
- * Specification of where the demo data may go (scripts/seed.ts): its passwords are published, so only
+ * Specification of where the demo data may go (scripts/seed/loader.ts): its passwords are published, so only
  * a database on this machine gets it unless told otherwise, and even then the admin's password is not
  * the published one. Run in Node: the seed is a Node command and talks to PostgreSQL itself.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDatabase } from "../../scripts/migrate";
-import { buildDemoUsers, demoSaltFor, hashPasswordForSeed, planSeed, seedDemoData } from "../../scripts/seed";
+import { buildDemoProducts, buildDemoUsers, DEMO_SEARCH_TERMS, demoSaltFor } from "../../scripts/seed/data";
+import { hashPasswordForSeed, planSeed, seedDemoData } from "../../scripts/seed/loader";
 import { dropDatabase, ensureDatabase } from "../../scripts/services";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -59,6 +60,14 @@ describe("planSeed", () => {
   });
 });
 
+describe("the demo data", () => {
+  it("has a product name for every search word the load tools use", () => {
+    const names = buildDemoProducts(10_000).map((product) => product.name.toLowerCase());
+    const unmatched = DEMO_SEARCH_TERMS.filter((term) => !names.some((name) => name.includes(term)));
+    expect(unmatched).toEqual([]);
+  });
+});
+
 describe("seedDemoData", () => {
   it("refuses a database that is not on this machine before connecting to it", async () => {
     // A host that cannot be resolved offline: a connection attempt would fail differently.
@@ -89,6 +98,9 @@ describe("seedDemoData", () => {
         const salt = demoSaltFor("admin@example.com");
         expect(rows[0]?.password_hash).toBe(await hashPasswordForSeed(result.generatedAdminPassword!, salt));
         expect(rows[0]?.password_hash).not.toBe(await hashPasswordForSeed("admin123", salt));
+        // The stored format, computed here independently of the code that writes it.
+        const key = pbkdf2Sync(result.generatedAdminPassword!, salt, 100_000, 32, "sha256");
+        expect(rows[0]?.password_hash).toBe(`pbkdf2-sha256$100000$${Buffer.from(salt).toString("base64")}$${key.toString("base64")}`);
       } finally {
         await client.end();
       }

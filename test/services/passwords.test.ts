@@ -11,7 +11,7 @@ import {
   verifyPasswordOfUnknownAccount,
 } from "../../src/services/passwords";
 
-// Written by scripts/seed.ts in Node: hashPasswordForSeed("password123", demoSaltFor("test@example.com"))
+// Written by the demo seed (scripts/seed/loader.ts) in Node: hashPasswordForSeed("password123", demoSaltFor("test@example.com"))
 // and hashPasswordForSeed("admin123", demoSaltFor("admin@example.com")).
 const SEED_TEST_USER_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
 const SEED_ADMIN_HASH = "pbkdf2-sha256$100000$CGu4kiByvqTYjIiNY4357g==$LlLP92IyVcdL196+3cnPOrP6AVOBAQvIiaCC6ftpTY4=";
@@ -29,7 +29,7 @@ async function pbkdf2Hash(password: string, salt: Uint8Array, iterations: number
   return `pbkdf2-sha256$${iterations}$${base64(salt)}$${base64(new Uint8Array(bits))}`;
 }
 
-/** scripts/seed.ts's demo salt rule: the first 16 bytes of sha256("tenpo-demo-salt:<email>"). */
+/** The demo seed's salt rule (scripts/seed/data.ts): the first 16 bytes of sha256("tenpo-demo-salt:<email>"). */
 async function seedSaltFor(email: string): Promise<Uint8Array> {
   const digest = await crypto.subtle.digest("SHA-256", utf8.encode(`tenpo-demo-salt:${email}`));
   return new Uint8Array(digest).slice(0, 16);
@@ -113,7 +113,7 @@ describe("verifyPassword", () => {
     expect(await verifyPassword("パスワード", hash)).toBe(false);
   });
 
-  it("verifies the hashes scripts/seed.ts writes for the demo accounts", async () => {
+  it("verifies the hashes the demo seed (scripts/seed/) writes for the demo accounts", async () => {
     expect(await verifyPassword("password123", SEED_TEST_USER_HASH)).toBe(true);
     expect(await verifyPassword("admin123", SEED_ADMIN_HASH)).toBe(true);
     expect(await verifyPassword("password124", SEED_TEST_USER_HASH)).toBe(false);

@@ -90,7 +90,7 @@ export type ValidRequest = {
   status: number;
 };
 
-// scripts/seed.ts's hash of "password123" (the salt travels in the hash), so fixtures log in without a registration.
+// The demo seed's (scripts/seed/loader.ts) hash of "password123" (the salt travels in the hash), so fixtures log in without a registration.
 const PASSWORD = "password123";
 const PASSWORD_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
 

@@ -1,5 +1,5 @@
 /**
- * The benchmark's back end, run as a CHILD process of `npm run bench` (scripts/bench-stack.ts) so the
+ * The benchmark's back end, run as a CHILD process of `npm run bench` (scripts/bench/stack.ts) so the
  * load generator in the parent never shares an event loop with the servers it measures:
  *
  *   1. a database of its own for this run: `tenpo_bench_run_<epoch>_<pid>`, cloned (CREATE DATABASE …
@@ -25,13 +25,13 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import pg from "pg";
-import { startEmbeddedPostgres } from "./embedded-postgres";
-import { startMailSink } from "./mail-sink";
-import { MIGRATIONS_FOLDER, migrateDatabase } from "./migrate";
-import { startNeonHttpServer } from "./neon-http-server";
-import { seedDemoData } from "./seed";
-import { postgresAnswers, redisAnswers, throttleRedisUrl } from "./services";
-import { startUpstashRestServer } from "./upstash-rest-server";
+import { startEmbeddedPostgres } from "../embedded-postgres";
+import { startMailSink } from "../mail-sink";
+import { MIGRATIONS_FOLDER, migrateDatabase } from "../migrate";
+import { startNeonHttpServer } from "../neon-http-server";
+import { seedDemoData } from "../seed/loader";
+import { postgresAnswers, redisAnswers, throttleRedisUrl } from "../services";
+import { startUpstashRestServer } from "../upstash-rest-server";
 
 export interface BenchServicesOptions {
   sqlPort: number;
@@ -63,7 +63,7 @@ export interface BenchServicesReady {
   emailApiUrl: string;
 }
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TEMPLATE = "tenpo_bench_template";
 const RUN_PREFIX = "tenpo_bench_run_";
 const STALE_RUN_S = 6 * 3600;
@@ -231,7 +231,9 @@ function dataFingerprint(): string {
     }
   };
   walk(MIGRATIONS_FOLDER);
-  hash.update(readFileSync(`${ROOT}scripts/seed.ts`));
+  walk(`${ROOT}scripts/seed`);
+  // The stored password format the seed writes through.
+  hash.update(readFileSync(`${ROOT}src/services/passwords.ts`));
   return hash.digest("hex").slice(0, 16);
 }
 

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { processIsAlive } from "./services";
+import { processIsAlive } from "../services";
 
 /**
  * Tracked and untracked (not ignored) files of `root` copied into a new temporary folder, node_modules

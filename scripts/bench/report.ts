@@ -1,13 +1,13 @@
 /**
  * The benchmark's report: its shape (JSON) and its Markdown tables. Every phase is shown as a share of
- * the hello world on npm start's path measured in the same run; targets come from scripts/bench-targets.ts.
+ * the hello world on npm start's path measured in the same run; targets come from scripts/bench/targets.ts.
  */
-import { catalogHitText, errorText, pct } from "../load/report";
-import type { ScenarioResult } from "../load/scenario";
-import type { CostEstimate } from "./bench-cost";
-import type { PhaseResult, Settle } from "./bench-phases";
-import type { ProcRole } from "./bench-proc";
-import type { TargetResult } from "./bench-targets";
+import { catalogHitText, errorText, pct } from "../../load/report";
+import type { ScenarioResult } from "../../load/scenario";
+import type { CostEstimate } from "./cost";
+import type { PhaseResult, Settle } from "./phases";
+import type { ProcRole } from "./proc";
+import type { TargetResult } from "./targets";
 
 /** One Locust run and the counters read around it. */
 export interface MixedRun {
@@ -161,7 +161,7 @@ function costText(report: BenchReport): string {
   const c = report.cost;
   if (!c) return "Cost: n/a (no CPU figure for the no-think-time Locust run).";
   return (
-    `Cost on Workers Standard of one million requests of the chapter's mix (the no-think-time Locust run): ` +
+    `Cost on Workers Standard of one million requests of the FastAPI original's mix (the no-think-time Locust run): ` +
     `**$${c.total_usd.toFixed(4)}** = $${c.requests_usd.toFixed(2)} (requests) + $0.02 × ${num(c.cpu_ms_per_request, 3)} CPU-ms/req = $${c.cpu_usd.toFixed(4)} (CPU). ${c.basis}`
   );
 }

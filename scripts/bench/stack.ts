@@ -1,5 +1,5 @@
 /**
- * The stack in its benchmark configuration, for `npm run bench` (scripts/bench.ts).
+ * The stack in its benchmark configuration, for `npm run bench` (scripts/bench/bench.ts).
  *
  * The serving path is `npm start`'s: the production bundle (`wrangler deploy --dry-run`) on workerd
  * through Miniflare with the API port bound directly to the Worker (scripts/worker-runtime.ts), with
@@ -12,28 +12,29 @@
  *     wrangler.toml's empty default: no metrics sink (npm start runs scripts/metrics-sink.ts);
  *   - no cron: a re-send sweep during a phase would be counted against that phase;
  *   - order e-mails go to a mail sink of the bench's own, not to npm start's on 8025;
- *   - a snapshot of the working tree (scripts/bench-snapshot.ts), from which the bundle is built: the
+ *   - a snapshot of the working tree (scripts/bench/snapshot.ts), from which the bundle is built: the
  *     code measured is the code as it was when the bench started;
  *   - fresh state: its own database cloned from a seeded template, its own Redis logical databases
- *     (the cache's and the throttles', flushed), an empty persist folder (KV, Cache API and queues) — scripts/bench-services.ts;
+ *     (the cache's and the throttles', flushed), an empty persist folder (KV, Cache API and queues) — scripts/bench/services.ts;
  *   - nothing runs in the process generating load: the database and protocol servers run in one child
- *     (scripts/bench-services.ts), each Worker runtime in a child of its own (scripts/bench-runtime.ts):
+ *     (scripts/bench/services.ts), each Worker runtime in a child of its own (scripts/bench/runtime.ts):
  *     the app, and scripts/hello-world.js on the same path and on bare `workerd serve`.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startReadyChild, type ReadyChild } from "./bench-child";
-import { sampleProcesses, type ProcSample } from "./bench-proc";
-import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./bench-runtime";
-import type { BenchServicesOptions, BenchServicesReady } from "./bench-services";
-import { stageWorkingTree } from "./bench-snapshot";
-import { readDevVars } from "./dev-vars";
-import { newLocalSecret } from "./local-http";
-import { freePort } from "./services";
+import { startReadyChild, type ReadyChild } from "./child";
+import { sampleProcesses, type ProcSample } from "./proc";
+import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./runtime";
+import type { BenchServicesOptions, BenchServicesReady } from "./services";
+import { stageWorkingTree } from "./snapshot";
+import { readDevVars } from "../lib/dev-vars";
+import { waitUntilReady } from "../lib/wait-ready";
+import { newLocalSecret } from "../local-http";
+import { freePort } from "../services";
 
-export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 180_000;
 
@@ -66,7 +67,7 @@ export interface BenchStack {
   dbRoundTrips(): Promise<number>;
   /** Upstash REST requests so far, or null when the cache runs on KV alone. */
   cacheRoundTrips(): Promise<number | null>;
-  /** CPU samples of the processes a phase on `target` is charged for (scripts/bench-proc.ts). */
+  /** CPU samples of the processes a phase on `target` is charged for (scripts/bench/proc.ts). */
   processes(target: RuntimeKey): ProcSample[];
   stop(): Promise<void>;
 }
@@ -107,7 +108,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
     const runtime = (spec: Omit<BenchRuntimeSpec, "root" | "host" | "outputFile">): Promise<ReadyChild<BenchRuntimeReady>> =>
       startReadyChild<BenchRuntimeReady>({
-        script: join(ROOT, "scripts/bench-runtime.ts"),
+        script: join(ROOT, "scripts/bench/runtime.ts"),
         options: { ...spec, root: stageDir, host: HOST, outputFile: opts.workerLogFile } satisfies BenchRuntimeSpec,
         cwd: stageDir,
         logStream,
@@ -130,7 +131,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     };
     const [services, hello, bare] = await Promise.all([
       startReadyChild<BenchServicesReady>({
-        script: join(ROOT, "scripts/bench-services.ts"),
+        script: join(ROOT, "scripts/bench/services.ts"),
         options: servicesOptions,
         cwd: ROOT,
         logStream,
@@ -167,7 +168,13 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     const started = performance.now();
     const app = track(await runtime({ kind: "app", port: apiPort, vars, persistTo: join(stageDir, ".bench-state") }));
     guard(app);
-    await waitUntilReady(app.ready.url, opts.logFile);
+    await waitUntilReady({
+      url: `${app.ready.url}/health/ready`,
+      timeoutMs: READY_TIMEOUT_MS,
+      pollMs: 300,
+      requestTimeoutMs: 5000,
+      failureDetail: () => tail(opts.logFile),
+    });
     log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const runtimes: Record<RuntimeKey, BenchRuntimeReady> = { app: app.ready, "hello-miniflare": hello.ready, "hello-workerd": bare.ready };
@@ -220,22 +227,6 @@ function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string;
     NEON_HTTP_SECRET: newLocalSecret(),
     EMAIL_API_KEY: vars.EMAIL_API_KEY || "tenpo-local-mail-key",
   };
-}
-
-async function waitUntilReady(apiUrl: string, logFile: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = "no answer yet";
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${apiUrl}/health/ready`, { signal: AbortSignal.timeout(5000) });
-      if (res.ok) return;
-      last = `${res.status} ${await res.text()}`;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`the API did not become ready within ${READY_TIMEOUT_MS / 1000} s (last: ${last}):\n${tail(logFile)}`);
 }
 
 function tail(file: string, lines = 25): string {

@@ -1,5 +1,5 @@
 /**
- * One Worker runtime of the benchmark, run as a CHILD process of `npm run bench` (scripts/bench-stack.ts)
+ * One Worker runtime of the benchmark, run as a CHILD process of `npm run bench` (scripts/bench/stack.ts)
  * so that the load generator's event loop is never the one hosting Miniflare:
  *
  *   - "app": the production bundle built from the bench's snapshot, on npm start's path
@@ -13,9 +13,9 @@
  */
 import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { descendants, readStat } from "./bench-proc";
-import { serveOnBareWorkerd } from "./workerd-serve";
-import { compatibilityOf, serveModule, startWorkerRuntime } from "./worker-runtime";
+import { descendants, readStat } from "./proc";
+import { serveOnBareWorkerd } from "../workerd-serve";
+import { compatibilityOf, serveModule, startWorkerRuntime } from "../worker-runtime";
 
 /** Which runtime the child serves. */
 export type BenchRuntimeKind = "app" | "hello-miniflare" | "hello-workerd";

@@ -3,9 +3,9 @@
  * was not measured is never made up: a phase that could not run, or a figure that could not be read,
  * is n/a with the reason.
  */
-import { catalogHitText, errorText, pct } from "../load/report";
-import type { PhaseResult } from "./bench-phases";
-import type { BenchReport } from "./bench-report";
+import { catalogHitText, errorText, pct } from "../../load/report";
+import type { PhaseResult } from "./phases";
+import type { BenchReport } from "./report";
 
 export type Verdict = "PASS" | "MISS" | "n/a";
 /** One target's row. */

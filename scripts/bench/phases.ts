@@ -5,9 +5,9 @@
  * short sequential probe that counts round trips per request exactly (no requests in flight at either end).
  */
 import autocannon from "autocannon";
-import { percentile, round } from "../load/recorder";
-import { cpuDelta, otherLoadMeter, type ProcRole } from "./bench-proc";
-import type { BenchStack, RuntimeKey } from "./bench-stack";
+import { percentile, round } from "../../load/recorder";
+import { cpuDelta, otherLoadMeter, type ProcRole } from "./proc";
+import type { BenchStack, RuntimeKey } from "./stack";
 
 /** What one phase sends, to which runtime. */
 export interface PhaseSpec {

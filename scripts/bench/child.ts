@@ -1,11 +1,12 @@
 /**
- * The benchmark's child processes (scripts/bench-services.ts, scripts/bench-runtime.ts) share one
+ * The benchmark's child processes (scripts/bench/services.ts, scripts/bench/runtime.ts) share one
  * protocol: options as JSON in argv[2], one `READY <json>` line on stdout once up, stop on SIGTERM or
  * when stdin closes. This starts one, forwards its output to the run's log, and stops it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
+import { stopChild } from "../lib/children";
 
 export type ReadyChildOptions = {
   /** The TypeScript file to run (through tsx). */
@@ -52,7 +53,9 @@ export function startReadyChild<T>(opts: ReadyChildOptions): Promise<ReadyChild<
           send: (message) => {
             if (child.stdin?.writable) child.stdin.write(`${JSON.stringify(message)}\n`);
           },
-          stop: () => stopChild(child, opts.killAfterMs, opts.detached ?? false),
+          // SIGTERM to the child itself (it cleans up: drops its database, disposes Miniflare); a detached
+          // child's group is killed at the end in case something outlived it.
+          stop: () => stopChild(child, { terminate: "child", killAfterMs: opts.killAfterMs, sweepGroup: opts.detached ?? false }),
         });
       } else if (!settled && line.startsWith(opts.prefix) && !/ms$/.test(line)) {
         opts.log(line.slice(opts.prefix.length).trimStart());
@@ -61,37 +64,5 @@ export function startReadyChild<T>(opts: ReadyChildOptions): Promise<ReadyChild<
     child.once("exit", (code, signal) => {
       if (!settled) reject(new Error(`${opts.script} stopped before it was ready (${signal ?? code}); see the log`));
     });
-  });
-}
-
-/**
- * SIGTERM to the child itself (it cleans up: drops its database, disposes Miniflare), SIGKILL after
- * `killAfterMs`; a detached child's group is killed at the end in case something outlived it.
- */
-function stopChild(child: ChildProcess, killAfterMs: number, group: boolean): Promise<void> {
-  const killGroup = (): void => {
-    if (!group || child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Nothing left in it.
-    }
-  };
-  if (child.exitCode !== null || child.signalCode !== null) {
-    killGroup();
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      killGroup();
-      resolve();
-    }, killAfterMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      killGroup();
-      resolve();
-    });
-    child.kill("SIGTERM");
   });
 }

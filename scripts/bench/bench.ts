@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: starts the stack in its benchmark configuration (scripts/bench-stack.ts says exactly
+ * `npm run bench`: starts the stack in its benchmark configuration (scripts/bench/stack.ts says exactly
  * how it differs from `npm start`; the serving path is npm start's: the production bundle on workerd
  * through Miniflare, direct socket), measures everything in ONE run, prints a Markdown table and writes
  * load/results/bench-<timestamp>.{json,md,svg} (plus the logs). See load/README.md.
@@ -9,7 +9,7 @@
  *   2. fixed concurrency (autocannon): cached list (pages 1..10 at random), cached detail (products
  *      1..100 at random), uncached search, orders list, order create — each warmed up, probed with
  *      sequential requests (exact round trips per request), then measured;
- *   3. the chapter's Locust user (load/scenario.ts) at 200 users, without think time and with 1–3 s;
+ *   3. the FastAPI original's Locust user (load/scenario.ts) at 200 users, without think time and with 1–3 s;
  *   4. both hello worlds again (drift check), the cost of a million requests, PASS / MISS / n/a per target.
  *
  *   --quick              short phases, 10 connections, 20 users: a smoke test (~1–2 min), not a benchmark
@@ -18,7 +18,7 @@
  *   --warmup S           seconds of warm-up per phase (default 3)
  *   --mixed-users N      users in the Locust scenario (default 200)
  *   --mixed-duration S   its duration (default 30)
- *   --no-think-time-run  skip the Locust scenario with the chapter's 1–3 s think time (run by default)
+ *   --no-think-time-run  skip the Locust scenario with the original's 1–3 s think time (run by default)
  *   --request-log        the Worker's per-request JSON log line on (LOG_REQUESTS=true), to bench-<timestamp>-worker.log
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
@@ -29,16 +29,16 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { latencyChartSvg } from "../load/chart";
-import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../load/demo";
-import { fileStamp, writeScenarioReport } from "../load/report";
-import { runLocustScenario } from "../load/scenario";
-import { costPerMillionRequests } from "./bench-cost";
-import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./bench-phases";
-import { cpuDelta, otherLoadMeter } from "./bench-proc";
-import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./bench-report";
-import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./bench-stack";
-import { evaluateTargets } from "./bench-targets";
+import { latencyChartSvg } from "../../load/chart";
+import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../../load/demo";
+import { fileStamp, writeScenarioReport } from "../../load/report";
+import { runLocustScenario } from "../../load/scenario";
+import { costPerMillionRequests } from "./cost";
+import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./phases";
+import { cpuDelta, otherLoadMeter } from "./proc";
+import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./report";
+import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./stack";
+import { evaluateTargets } from "./targets";
 
 const log = (line: string): void => console.log(`[bench] ${line}`);
 /** Set on Ctrl-C / SIGTERM: the stack is being stopped under the running phase, whose errors are moot. */
@@ -137,7 +137,7 @@ function appPhaseSpecs(tokens: string[]): PhaseSpec[] {
   const sorts = ["id", "price", "-price", "created_at", "-created_at", "name"];
   return [
     { key: "health", label: "app GET /health", target: "app", method: "GET", next: () => ({ path: "/health" }) },
-    // The chapter's traffic: 10 list pages and 100 products, at random, as the Locust user reads them.
+    // The original's traffic: 10 list pages and 100 products, at random, as the Locust user reads them.
     { key: "list", label: "cached list GET /api/v1/products?page=1..10", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products?page=${randomInt(1, 10)}` }) },
     { key: "detail", label: "cached detail GET /api/v1/products/1..100", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products/${randomInt(1, 100)}` }) },
     {
