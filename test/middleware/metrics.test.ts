@@ -21,9 +21,8 @@ import {
   type SinkRecord,
 } from "../../src/observability/data-point";
 import { apiWithEnv, type ErrorBody } from "../support/api";
+import { CLOSED } from "../support/network";
 
-// A port nothing listens on: the database is down.
-const CLOSED = "http://127.0.0.1:9";
 const SERVER_TIMING = /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
 
 // The failures provoked here log errors and warnings on purpose (test/middleware/logging.test.ts checks those lines).

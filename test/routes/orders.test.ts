@@ -7,20 +7,10 @@ import { orders, products } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
 import { issueToken } from "../../src/services/tokens";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
-import {
-  db,
-  jsonRequest,
-  mailTo,
-  makeProducts,
-  makeUser,
-  outboxOf,
-  placeOk,
-  postOrder,
-  stockOf,
-  stocksOf,
-  waitFor,
-  type TestUser,
-} from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { jsonRequest, mailTo, outboxOf, placeOk, postOrder, stockOf, stocksOf, waitFor } from "../support/orders";
 
 type OrderPage = { items: OrderBody[]; total: number; page: number; page_size: number; total_pages: number };
 type ValidationBody = { error: { code: string; details: Array<{ field: string; message: string }> } };

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { idempotencyKeys } from "../../src/db/schema";
 import { mergeLines } from "../../src/schemas/orders";
 import { placeOrder, purgeExpiredIdempotencyKeys, requestFingerprint } from "../../src/services/orders";
-import { db, makeProducts, makeUser, stockOf } from "../support/orders";
+import { makeUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { stockOf } from "../support/orders";
 
 // The order service against the real database, below the HTTP layer: the idempotency race in slow
 // motion, the outbox written with the order, and the clean-up the cron runs.
