@@ -6,15 +6,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { isPrivateResponse } from "../../src/middleware/private-responses";
-import { postJson } from "../support/accounts";
+import { makeUser, postJson } from "../support/accounts";
 import { api } from "../support/api";
-import { makeUser } from "../support/accounts";
 import { makeProducts } from "../support/catalog";
 import { jsonRequest, postOrder } from "../support/orders";
 
 const PRIVATE = "private, no-store";
 
-// postJson (test/support/accounts.ts) sends each request from a client address of its own, so the login throttle counts nobody else's attempts.
+// postJson sends each request from a client address of its own, so the login throttle counts nobody else's attempts.
 
 /** Each response, by a label, must have this status and be private. */
 async function expectPrivate(cases: Array<[label: string, status: number, send: () => Promise<Response>]>): Promise<void> {

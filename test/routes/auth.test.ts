@@ -3,11 +3,9 @@
  * the real Worker entry against the real database and Redis. Other test files share both in parallel: every
  * test makes its own accounts (unique emails) and sends its own client address (CF-Connecting-IP).
  */
-import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import {
   ACCOUNT_FAILURES_PER_WINDOW,
@@ -18,6 +16,7 @@ import {
 } from "../../src/services/throttle-policy";
 import { SEED_PASSWORD_HASH, loginAs, postJson, registerUser, uniqueEmail, uniqueIp } from "../support/accounts";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
+import { db } from "../support/db";
 import { CLOSED } from "../support/network";
 import { withinOneWindow } from "../support/windows";
 
@@ -26,8 +25,6 @@ const SECRET = "tenpo-test-secret";
 type User = { id: number; email: string; full_name: string | null; is_admin: boolean; created_at: string };
 type Token = { access_token: string; token_type: string; expires_in: number };
 type ValidationBody = { error: { code: string; message: string; details: { field: string; message: string }[] } };
-
-const db = createDb(env);
 
 const register = (body: unknown, ip?: string) => postJson("/api/v1/auth/register", body, ip);
 const login = (username: unknown, password: unknown, ip?: string) => postJson("/api/v1/auth/login", { username, password }, ip);
