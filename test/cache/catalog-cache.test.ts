@@ -5,7 +5,9 @@ import { FRESH_MS, MAX_AGE_MS } from "../../src/cache/policy";
 import { ApiError } from "../../src/errors";
 import { newRequestStats, withRequestStats, type RequestStats } from "../../src/middleware/request-stats";
 import type { Reach } from "../../src/cache/reach";
-import { CLOSED, db, globalStoreKeys, newNamespace, sleep } from "./helpers";
+import { db } from "../support/db";
+import { CLOSED } from "../support/network";
+import { globalStoreKeys, newNamespace, sleep } from "./helpers";
 
 // The read-through path on its own (no HTTP): which layer answers, how often Postgres is asked,
 // and what a failing layer costs. The request stats are this test's own record here.

@@ -2,20 +2,11 @@ import { env } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
 import { vi } from "vitest";
 import { createRedis, usesRedis } from "../../src/cache/redis";
-import { createDb } from "../../src/db/client";
-import { users } from "../../src/db/schema";
-import { issueToken } from "../../src/services/tokens";
 
 /** Shared by the catalog cache tests. Each file runs in its own isolate, so the counters below only see this file. */
 
-export const db = createDb(env);
-
 /** A namespace of its own: nothing else in the run reads or writes these cache keys (and faults can target them). */
 export const newNamespace = (label = "t") => `test:${label}:${crypto.randomUUID()}`;
-export const newCategory = () => `cache-${crypto.randomUUID().slice(0, 8)}`;
-
-/** A port nothing listens on: a dependency that is down. */
-export const CLOSED = "http://127.0.0.1:9";
 
 /**
  * The SQL-over-HTTP requests the driver sends while `run` runs, as their bodies: every database
@@ -37,21 +28,6 @@ export async function countDatabaseRequests<T>(
   } finally {
     neonConfig.fetchFunction = original;
   }
-}
-
-export async function tokens(): Promise<{ admin: string; customer: string }> {
-  const suffix = crypto.randomUUID().slice(0, 8);
-  const [admin, customer] = await db
-    .insert(users)
-    .values([
-      { email: `cache-admin-${suffix}@example.com`, passwordHash: "unused", isAdmin: true },
-      { email: `cache-customer-${suffix}@example.com`, passwordHash: "unused", isAdmin: false },
-    ])
-    .returning({ id: users.id });
-  return {
-    admin: await issueToken({ id: admin!.id, isAdmin: true, tokenVersion: 0 }, env.JWT_SECRET),
-    customer: await issueToken({ id: customer!.id, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET),
-  };
 }
 
 /**

@@ -4,7 +4,10 @@ import { products } from "../../src/db/schema";
 import { learnFromApp, serveHotRead } from "../../src/cache/hot-reads";
 import { app } from "../../src/app";
 import { eq } from "drizzle-orm";
-import { countDatabaseRequests, db, newCategory, newNamespace, sleep, tokens } from "./helpers";
+import { adminAndCustomerTokens } from "../support/accounts";
+import { insertProduct, insertProducts, newCategory } from "../support/catalog";
+import { db } from "../support/db";
+import { countDatabaseRequests, newNamespace, sleep } from "./helpers";
 import { api } from "../support/api";
 
 // The hot path (src/cache/hot-reads.ts): catalog HITs answered from L0 before the app runs. `api` goes
@@ -16,7 +19,7 @@ let admin: string;
 let customer: string;
 
 beforeAll(async () => {
-  ({ admin, customer } = await tokens());
+  ({ admin, customer } = await adminAndCustomerTokens());
 });
 
 async function hot(path: string, headers: Record<string, string> = {}): Promise<Response | undefined> {
@@ -26,10 +29,7 @@ async function hot(path: string, headers: Record<string, string> = {}): Promise<
   return res;
 }
 
-async function newProduct(stock = 10): Promise<number> {
-  const [row] = await db.insert(products).values({ name: "hot", category: newCategory(), price: "2.50", stock }).returning({ id: products.id });
-  return row!.id;
-}
+const newProduct = (stock = 10): Promise<number> => insertProduct({ name: "hot", price: "2.50", stock });
 
 /** Header names and values that do not change from one response to the next. */
 function stableHeaders(res: Response): Record<string, string> {
@@ -124,7 +124,7 @@ describe("the hot path", () => {
 
   it("answers list pages under their exact query", async () => {
     const category = newCategory();
-    await db.insert(products).values([{ name: "l1", category, price: "1.00", stock: 1 }, { name: "l2", category, price: "3.00", stock: 1 }]);
+    await insertProducts(category, [{ name: "l1", price: "1.00", stock: 1 }, { name: "l2", price: "3.00", stock: 1 }]);
     const path = `/api/v1/products?category=${category}&sort=-price`;
     const body = await (await api(path)).text();
     const res = await hot(path);

@@ -7,7 +7,8 @@ import type { CurrentStock, StockShape } from "../../src/cache/stock-view";
 import { RedisVersionSource } from "../../src/cache/versions";
 import { ApiError } from "../../src/errors";
 import { newRequestStats, withRequestStats } from "../../src/middleware/request-stats";
-import { db, newNamespace, stopClock } from "./helpers";
+import { db } from "../support/db";
+import { newNamespace, stopClock } from "./helpers";
 
 // The stock view on its own (README "Catalog cache"): L0 entries of lists and details live until the
 // catalog version changes, and one statement a second keeps the stock they show current. Here the

@@ -4,7 +4,8 @@ import { createRedis } from "../../src/cache/redis";
 import { LayerGuard } from "../../src/cache/resilience";
 import { PostgresVersionSource, RedisVersionSource, VersionCache, type VersionSource } from "../../src/cache/versions";
 import { CALL_TIMEOUT_MS, MAX_AGE_MS, VERSION_TTL_MS } from "../../src/cache/policy";
-import { db, newNamespace, sleep } from "./helpers";
+import { db } from "../support/db";
+import { newNamespace, sleep } from "./helpers";
 
 describe.each([
   ["Postgres (cache_versions)", (name: string): VersionSource => new PostgresVersionSource(db, name)],

@@ -5,9 +5,10 @@ import { products } from "../../src/db/schema";
 import { READ_DEADLINE_MS } from "../../src/db/resilience";
 import { BLOB_FIELDS } from "../../src/observability/data-point";
 import { newNamespace } from "../cache/helpers";
-import { db, makeProducts } from "../support/orders";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { CLOSED } from "../support/network";
 import {
-  CLOSED,
   capturingMetrics,
   clearFaults,
   expectServiceUnavailable,

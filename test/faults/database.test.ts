@@ -12,9 +12,12 @@ import {
 } from "../../src/db/resilience";
 import { BLOB_FIELDS } from "../../src/observability/data-point";
 import { READY_TIMEOUT_MS } from "../../src/routes/health";
-import { db, jsonRequest, makeProducts, makeUser, stockOf, type TestUser } from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { jsonRequest, stockOf } from "../support/orders";
+import { CLOSED } from "../support/network";
 import {
-  CLOSED,
   capturingMetrics,
   clearFaults,
   expectServiceUnavailable,

@@ -3,7 +3,9 @@ import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../src/queue/order-emails";
 import type { OrderEmailMessage } from "../../src/services/email-outbox";
-import { db, mailTo, outboxOf, type TestUser } from "../support/orders";
+import { type TestUser } from "../support/accounts";
+import { db } from "../support/db";
+import { mailTo, outboxOf } from "../support/orders";
 import { deliver, orderWithEmailJob, QUEUE } from "../support/queue";
 import { clearFaults, markedDatabase, quietLogs, setSqlFault, sqlFault } from "./support";
 

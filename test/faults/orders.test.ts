@@ -2,7 +2,10 @@ import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WRITE_TIMEOUT_MS } from "../../src/db/resilience";
 import type { OrderBody } from "../../src/schemas/orders";
-import { db, jsonRequest, makeProducts, makeUser, outboxOf, stocksOf, type TestUser } from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { jsonRequest, outboxOf, stocksOf } from "../support/orders";
 import { apiWithEnv } from "../support/api";
 import { clearFaults, expectServiceUnavailable, markedDatabase, setSqlFault, sqlFault, sqlFaultSettled, quietLogs } from "./support";
 

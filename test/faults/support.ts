@@ -19,9 +19,6 @@ import { sqlServerFetch } from "../support/sql-server";
  * Every fault set here is remembered and cleared by `clearFaults()` (afterEach), scope by scope.
  */
 
-/** A port nothing listens on: a dependency that is down. */
-export const CLOSED = "http://127.0.0.1:9";
-
 export type SqlFault = {
   delayMs?: number;
   failStatus?: number;

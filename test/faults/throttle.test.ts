@@ -9,10 +9,10 @@ import {
   THROTTLE_TIMEOUT_MS,
 } from "../../src/services/throttle-policy";
 import type { ErrorBody } from "../support/api";
-import { api } from "../support/api";
+import { registerUser, uniqueIp, type RegisteredUser } from "../support/accounts";
 import { withinOneWindow } from "../support/windows";
+import { CLOSED } from "../support/network";
 import {
-  CLOSED,
   capturingMetrics,
   clearFaults,
   clearThrottleRedisFault,
@@ -33,10 +33,6 @@ afterEach(async () => {
   await clearFaults();
 });
 
-const uniqueIp = () => {
-  const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
-  return `2001:db8:${hex()}:${hex()}::1`;
-};
 const json = (body: unknown, ip = uniqueIp()): RequestInit => ({
   method: "POST",
   headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip },
@@ -44,12 +40,7 @@ const json = (body: unknown, ip = uniqueIp()): RequestInit => ({
 });
 
 /** A fresh account, registered while nothing fails. */
-async function newAccount(): Promise<{ email: string; password: string }> {
-  const email = `throttle-fault-${crypto.randomUUID()}@example.com`;
-  const password = `pw-${crypto.randomUUID()}`;
-  expect((await api("/api/v1/auth/register", json({ email, password }))).status).toBe(201);
-  return { email, password };
-}
+const newAccount = (): Promise<RegisteredUser> => registerUser({ tag: "throttle-fault" });
 
 type Inject = (namespace: string) => Promise<Partial<Env>>;
 

@@ -3,8 +3,7 @@ import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { serveHotRead } from "../../src/cache/hot-reads";
-import { products } from "../../src/db/schema";
-import { db, newCategory } from "../cache/helpers";
+import { insertProduct } from "../support/catalog";
 import { api, type ErrorBody } from "../support/api";
 
 // The settings guard (src/middleware/config-guard.ts): development settings are served to this
@@ -76,8 +75,8 @@ describe("off this machine", () => {
 
   it("refuses even a catalog read this isolate could answer from memory", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
-    const [row] = await db.insert(products).values({ name: "guarded", category: newCategory(), price: "1.00", stock: 5 }).returning({ id: products.id });
-    const path = `/api/v1/products/${row!.id}`;
+    const id = await insertProduct({ name: "guarded", price: "1.00", stock: 5 });
+    const path = `/api/v1/products/${id}`;
     await api(path);
     await api(path);
     // The hot path alone would answer it; the entry asks the guard first.

@@ -14,8 +14,8 @@ import { trackRequestStats } from "../../src/middleware/request-stats";
 import { logJob, requestLogEnabled } from "../../src/observability/logging";
 import { issueToken } from "../../src/services/tokens";
 import { apiWithEnv } from "../support/api";
+import { CLOSED } from "../support/network";
 
-const CLOSED = "http://127.0.0.1:9";
 // vitest.config.ts turns request lines off for the rest of the suite.
 const ON = { LOG_REQUESTS: "true" };
 

@@ -6,17 +6,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { isPrivateResponse } from "../../src/middleware/private-responses";
+import { makeUser, postJson } from "../support/accounts";
 import { api } from "../support/api";
-import { jsonRequest, makeProducts, makeUser, postOrder } from "../support/orders";
+import { makeProducts } from "../support/catalog";
+import { jsonRequest, postOrder } from "../support/orders";
 
 const PRIVATE = "private, no-store";
 
-/** A client address of this test alone, so the login throttle counts nobody else's attempts. */
-const uniqueIp = () => `2001:db8:${Math.floor(Math.random() * 0x10000).toString(16)}:${Math.floor(Math.random() * 0x10000).toString(16)}::7`;
-
-function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return api(path, { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueIp(), ...headers }, body: JSON.stringify(body) });
-}
+// postJson sends each request from a client address of its own, so the login throttle counts nobody else's attempts.
 
 /** Each response, by a label, must have this status and be private. */
 async function expectPrivate(cases: Array<[label: string, status: number, send: () => Promise<Response>]>): Promise<void> {

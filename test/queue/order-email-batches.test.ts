@@ -5,7 +5,10 @@ import { retryDelaySeconds } from "../../src/queue/order-emails";
 import { CLAIM_LEASE_SECONDS, type OrderEmailMessage } from "../../src/services/email-outbox";
 import { claimOrderEmails, recordOrderEmailSends } from "../../src/services/email-outbox-batch";
 import { apiWithEnv } from "../support/api";
-import { clearMailFaults, db, failMailTo, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, type TestUser } from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { clearMailFaults, failMailTo, jsonRequest, mailTo, outboxOf } from "../support/orders";
 import { deliver, orderWithEmailJob, QUEUE } from "../support/queue";
 import { countedDatabase } from "../support/round-trips";
 

@@ -4,7 +4,10 @@ import { RECIPIENT_CAP, RECIPIENT_CAP_WINDOW_SECONDS, type OrderEmailMessage } f
 import { placeOrder } from "../../src/services/order-placement";
 import type { OrderBody } from "../../src/schemas/orders";
 import { api } from "../support/api";
-import { clearMailFaults, db, failMailTo, jsonRequest, mailTo, makeProducts, makeUser, placeOk, waitFor, type TestUser } from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { clearMailFaults, failMailTo, jsonRequest, mailTo, placeOk, waitFor } from "../support/orders";
 import { DEAD_LETTER_QUEUE, deliver, QUEUE } from "../support/queue";
 import { countedDatabase } from "../support/round-trips";
 

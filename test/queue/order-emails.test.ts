@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { emailIdempotencyKey, retryDelaySeconds } from "../../src/queue/order-emails";
 import { renderOrderConfirmation } from "../../src/queue/render-email";
 import type { OrderEmailPayload } from "../../src/services/email-outbox";
-import { clearMailFaults, db, failMailTo, mailTo, outboxOf } from "../support/orders";
+import { db } from "../support/db";
+import { clearMailFaults, failMailTo, mailTo, outboxOf } from "../support/orders";
 import { DEAD_LETTER_QUEUE, deliver, orderWithEmailJob, QUEUE } from "../support/queue";
 
 // The order e-mail consumers, driven with hand-made batches (createMessageBatch) so that deliveries,

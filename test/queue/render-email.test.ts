@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { renderOrderConfirmation } from "../../src/queue/render-email";
 import type { OrderEmailPayload } from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/order-placement";
-import { db, mailTo, makeProducts, makeUser } from "../support/orders";
+import { makeUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { mailTo } from "../support/orders";
 import { deliver, QUEUE } from "../support/queue";
 
 // The order confirmation as it is sent: the customer's name only where it is a name, everything the

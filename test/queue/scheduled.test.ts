@@ -7,7 +7,10 @@ import type { OrderBody } from "../../src/schemas/orders";
 import { RECIPIENT_CAP, resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/order-placement";
 import { apiWithEnv } from "../support/api";
-import { db, jsonRequest, mailTo, makeProducts, makeUser, outboxOf, waitFor, type OutboxRow } from "../support/orders";
+import { makeUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { jsonRequest, mailTo, outboxOf, waitFor, type OutboxRow } from "../support/orders";
 
 // The cron trigger: the outbox's safety net and the Idempotency-Key clean-up. Everything that sweeps
 // the outbox lives in this one file, so its tests run one after another and never take each other's rows.

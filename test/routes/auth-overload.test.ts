@@ -9,24 +9,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ACCOUNT_FAILURES_PER_WINDOW } from "../../src/services/throttle-policy";
 import { PASSWORD_GATE_LIMITS, passwordGate } from "../../src/services/password-gate";
 import { HASH_BUSY_RETRY_AFTER_SECONDS } from "../../src/services/password-policy";
+import { postJson, registerUser, type RegisteredUser } from "../support/accounts";
 import { api, type ErrorBody } from "../support/api";
-import { makeProducts } from "../support/orders";
+import { makeProducts } from "../support/catalog";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-let ipCounter = 0;
-/** A client address of its own per request, so no client throttle is shared with other tests. */
-const uniqueIp = () => `2001:db8:${(Date.now() % 0xffff).toString(16)}:${(++ipCounter).toString(16)}::1`;
-
-const postJson = (path: string, body: unknown) =>
-  api(path, { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueIp() }, body: JSON.stringify(body) });
+// postJson sends each request from a client address of its own, so no client throttle is shared with other tests.
 const login = (username: string, password: string) => postJson("/api/v1/auth/login", { username, password });
 
-async function newAccount(): Promise<{ email: string; password: string }> {
-  const email = `overload-${crypto.randomUUID()}@example.com`;
-  const password = `pw-${crypto.randomUUID()}`;
-  expect((await postJson("/api/v1/auth/register", { email, password })).status).toBe(201);
-  return { email, password };
-}
+const newAccount = (): Promise<RegisteredUser> => registerUser({ tag: "overload" });
 
 /** Holds the isolate's password gate (its one turn) until released, as a long hash would. */
 function occupyGate(): () => Promise<void> {

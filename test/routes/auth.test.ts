@@ -3,11 +3,9 @@
  * the real Worker entry against the real database and Redis. Other test files share both in parallel: every
  * test makes its own accounts (unique emails) and sends its own client address (CF-Connecting-IP).
  */
-import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createDb } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import {
   ACCOUNT_FAILURES_PER_WINDOW,
@@ -16,55 +14,22 @@ import {
   REGISTER_ATTEMPTS_PER_MINUTE,
   REGISTER_TAKEN_PER_WINDOW,
 } from "../../src/services/throttle-policy";
+import { SEED_PASSWORD_HASH, loginAs, postJson, registerUser, uniqueEmail, uniqueIp } from "../support/accounts";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
+import { db } from "../support/db";
+import { CLOSED } from "../support/network";
 import { withinOneWindow } from "../support/windows";
 
 const SECRET = "tenpo-test-secret";
-// A port nothing listens on: the throttle's Redis is down.
-const CLOSED = "http://127.0.0.1:9";
-// The demo seed's (scripts/seed/loader.ts) hashPasswordForSeed("password123", demoSaltFor("test@example.com")).
-const SEED_FORMAT_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
 
 type User = { id: number; email: string; full_name: string | null; is_admin: boolean; created_at: string };
 type Token = { access_token: string; token_type: string; expires_in: number };
 type ValidationBody = { error: { code: string; message: string; details: { field: string; message: string }[] } };
 
-const db = createDb(env);
-
-const uniqueEmail = (tag = "user") => `${tag}-${crypto.randomUUID()}@example.com`;
-/** A client address of this test alone: a random IPv6 /64 from the documentation range. */
-const uniqueIp = () => {
-  const hex = () => Math.floor(Math.random() * 0x10000).toString(16);
-  return `2001:db8:${hex()}:${hex()}::1`;
-};
-
-function postJson(path: string, body: unknown, ip = uniqueIp(), headers: Record<string, string> = {}): Promise<Response> {
-  return api(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip, ...headers },
-    body: JSON.stringify(body),
-  });
-}
-
 const register = (body: unknown, ip?: string) => postJson("/api/v1/auth/register", body, ip);
 const login = (username: unknown, password: unknown, ip?: string) => postJson("/api/v1/auth/login", { username, password }, ip);
 const me = (authorization?: string) =>
   api("/api/v1/auth/me", { headers: authorization === undefined ? {} : { Authorization: authorization } });
-
-/** A fresh account and its password. */
-async function newAccount(fields: Record<string, unknown> = {}): Promise<{ user: User; email: string; password: string }> {
-  const email = uniqueEmail();
-  const password = `pw-${crypto.randomUUID()}`;
-  const res = await register({ email, password, ...fields });
-  expect(res.status).toBe(201);
-  return { user: (await res.json()) as User, email, password };
-}
-
-async function tokenFor(email: string, password: string): Promise<string> {
-  const res = await login(email, password);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as Token).access_token;
-}
 
 const b64url = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const b64urlDecode = (part: string) => atob(part.replace(/-/g, "+").replace(/_/g, "/"));
@@ -118,13 +83,13 @@ describe("POST /api/v1/auth/register", () => {
       [{ isAdmin: true, admin: true, role: "admin" }],
       [{ id: 1, created_at: "2020-01-01T00:00:00.000Z", password_hash: "pbkdf2-sha256$1$AAAA$AAAA" }],
     ])("ignores %j", async (extra) => {
-      const { user, email, password } = await newAccount(extra);
+      const { user, email, password } = await registerUser({ fields: extra });
       expect(user.is_admin).toBe(false);
       expect(user.id).not.toBe(1);
       expect(user.created_at).not.toBe("2020-01-01T00:00:00.000Z");
       const [row] = await db.select().from(users).where(eq(users.id, user.id));
       expect(row!.isAdmin).toBe(false);
-      const token = await tokenFor(email, password);
+      const token = await loginAs(email, password);
       expect(((await (await me(`Bearer ${token}`)).json()) as User).is_admin).toBe(false);
     });
   });
@@ -241,7 +206,7 @@ describe("POST /api/v1/auth/register", () => {
 
 describe("POST /api/v1/auth/login", () => {
   it("answers 200 {access_token, token_type: bearer, expires_in: 3600}, not to be cached", async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const res = await login(email, password);
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("private, no-store");
@@ -252,8 +217,8 @@ describe("POST /api/v1/auth/login", () => {
   });
 
   it("issues an HS256 JWT with sub (the user id), iat and exp one hour later", async () => {
-    const { user, email, password } = await newAccount();
-    const [header, payload] = (await tokenFor(email, password)).split(".");
+    const { user, email, password } = await registerUser();
+    const [header, payload] = (await loginAs(email, password)).split(".");
     expect(JSON.parse(b64urlDecode(header!))).toMatchObject({ alg: "HS256", typ: "JWT" });
     const claims = JSON.parse(b64urlDecode(payload!)) as { sub: string; iat: number; exp: number; adm?: boolean };
     expect(claims.sub).toBe(String(user.id));
@@ -263,47 +228,47 @@ describe("POST /api/v1/auth/login", () => {
   });
 
   it("puts the account's token version in the token (ver): 0 for a new account, the current one after a revocation", async () => {
-    const { user, email, password } = await newAccount();
+    const { user, email, password } = await registerUser();
     const versionIn = (token: string) => (JSON.parse(b64urlDecode(token.split(".")[1]!)) as { ver?: unknown }).ver;
-    expect(versionIn(await tokenFor(email, password))).toBe(0);
+    expect(versionIn(await loginAs(email, password))).toBe(0);
     await db.update(users).set({ tokenVersion: 3 }).where(eq(users.id, user.id));
-    const token = await tokenFor(email, password);
+    const token = await loginAs(email, password);
     expect(versionIn(token)).toBe(3);
     expect((await me(`Bearer ${token}`)).status).toBe(200);
   });
 
   it("gives a token that /me accepts, naming the same account", async () => {
-    const { user, email, password } = await newAccount({ full_name: "Grace Hopper" });
-    const res = await me(`Bearer ${await tokenFor(email, password)}`);
+    const { user, email, password } = await registerUser({ fields: { full_name: "Grace Hopper" } });
+    const res = await me(`Bearer ${await loginAs(email, password)}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(user);
   });
 
   it("takes the email in any case and with surrounding spaces", async () => {
-    const { user, email, password } = await newAccount();
+    const { user, email, password } = await registerUser();
     for (const username of [email.toUpperCase(), ` ${email} `]) {
-      const token = await tokenFor(username, password);
+      const token = await loginAs(username, password);
       expect(((await (await me(`Bearer ${token}`)).json()) as User).id).toBe(user.id);
     }
   });
 
   it("verifies passwords hashed by the demo seed (scripts/seed/)", async () => {
     const email = uniqueEmail("seeded");
-    await db.insert(users).values({ email, passwordHash: SEED_FORMAT_HASH, fullName: "Seeded User" });
+    await db.insert(users).values({ email, passwordHash: SEED_PASSWORD_HASH, fullName: "Seeded User" });
     expect((await login(email, "password123")).status).toBe(200);
     expect((await login(email, "password124")).status).toBe(401);
   });
 
   it("puts the admin claim in an admin's token and is_admin in /me", async () => {
-    const { user, email, password } = await newAccount();
+    const { user, email, password } = await registerUser();
     await db.update(users).set({ isAdmin: true }).where(eq(users.id, user.id));
-    const token = await tokenFor(email, password);
+    const token = await loginAs(email, password);
     expect((JSON.parse(b64urlDecode(token.split(".")[1]!)) as { adm?: boolean }).adm).toBe(true);
     expect(((await (await me(`Bearer ${token}`)).json()) as User).is_admin).toBe(true);
   });
 
   it("answers a wrong password and an unknown email identically: 401 invalid_credentials", async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const wrongPassword = await login(email, "wrong password");
     const unknownUser = await login(uniqueEmail("nobody"), "wrong password");
     expect(wrongPassword.status).toBe(401);
@@ -317,14 +282,14 @@ describe("POST /api/v1/auth/login", () => {
   });
 
   it("refuses a password that differs only in case or whitespace", async () => {
-    const { email } = await newAccount({ password: "Correct Horse" });
+    const { email } = await registerUser({ fields: { password: "Correct Horse" } });
     expect((await login(email, "correct horse")).status).toBe(401);
     expect((await login(email, "Correct Horse ")).status).toBe(401);
     expect((await login(email, "Correct Horse")).status).toBe(200);
   });
 
   it("answers a password longer than any account can have with 401, not 400", async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const res = await login(email, "x".repeat(500));
     expect(res.status).toBe(401);
     expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_credentials");
@@ -361,8 +326,8 @@ describe("POST /api/v1/auth/login", () => {
 
 describe("GET /api/v1/auth/me", () => {
   it("answers the account without any password material, not to be cached", async () => {
-    const { user, email, password } = await newAccount();
-    const res = await me(`Bearer ${await tokenFor(email, password)}`);
+    const { user, email, password } = await registerUser();
+    const res = await me(`Bearer ${await loginAs(email, password)}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("private, no-store");
     const text = await res.text();
@@ -371,8 +336,8 @@ describe("GET /api/v1/auth/me", () => {
   });
 
   it("accepts the scheme in any case", async () => {
-    const { email, password } = await newAccount();
-    expect((await me(`bearer ${await tokenFor(email, password)}`)).status).toBe(200);
+    const { email, password } = await registerUser();
+    expect((await me(`bearer ${await loginAs(email, password)}`)).status).toBe(200);
   });
 
   describe("answers 401 unauthorized", () => {
@@ -388,7 +353,7 @@ describe("GET /api/v1/auth/me", () => {
     );
 
     it("for an unsigned token (alg none)", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const header = b64url(JSON.stringify({ alg: "none", typ: "JWT" }));
       const payload = b64url(JSON.stringify({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }));
       await expectUnauthorized(await me(`Bearer ${header}.${payload}.`));
@@ -396,27 +361,27 @@ describe("GET /api/v1/auth/me", () => {
     });
 
     it("for a token signed with another secret", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, "not-the-secret", "HS256");
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 
     it("for an expired token", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }, SECRET, "HS256");
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 
     it("for a token issued in the future", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds() + 3600, exp: nowSeconds() + 7200 }, SECRET, "HS256");
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 
     it("for a token whose claims were changed after signing (another sub, or admin)", async () => {
-      const victim = await newAccount();
-      const attacker = await newAccount();
-      const [header, , signature] = (await tokenFor(attacker.email, attacker.password)).split(".");
+      const victim = await registerUser();
+      const attacker = await registerUser();
+      const [header, , signature] = (await loginAs(attacker.email, attacker.password)).split(".");
       const claims = { sub: String(victim.user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 };
       await expectUnauthorized(await me(`Bearer ${header}.${b64url(JSON.stringify(claims))}.${signature}`));
       const asAdmin = { sub: String(attacker.user.id), iat: nowSeconds(), exp: nowSeconds() + 3600, adm: true };
@@ -424,7 +389,7 @@ describe("GET /api/v1/auth/me", () => {
     });
 
     it("for a token signed with the right secret but HS512 (the algorithm is pinned to HS256)", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS512");
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
@@ -443,14 +408,14 @@ describe("GET /api/v1/auth/me", () => {
     );
 
     it.each([[-1], [1.5], ["0"], [null], [2147483648]])("for a correctly signed token with the version (ver) %j", async (ver) => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600, ver }, SECRET, "HS256");
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 
     it("for a token of an older version than the account's (its tokens were revoked since)", async () => {
-      const { user, email, password } = await newAccount();
-      const token = await tokenFor(email, password);
+      const { user, email, password } = await registerUser();
+      const token = await loginAs(email, password);
       await db.update(users).set({ tokenVersion: 1 }).where(eq(users.id, user.id));
       const res = await me(`Bearer ${token}`);
       await expectUnauthorized(res.clone());
@@ -458,7 +423,7 @@ describe("GET /api/v1/auth/me", () => {
     });
 
     it("accepts a token issued before versions existed (no ver) as version 0, and not after a revocation", async () => {
-      const { user } = await newAccount();
+      const { user } = await registerUser();
       const token = await sign({ sub: String(user.id), iat: nowSeconds(), exp: nowSeconds() + 3600 }, SECRET, "HS256");
       expect((await me(`Bearer ${token}`)).status).toBe(200);
       await db.update(users).set({ tokenVersion: 1 }).where(eq(users.id, user.id));
@@ -495,7 +460,7 @@ describe("login throttling", () => {
   }
 
   it(`refuses the ${PAIR_FAILURES_PER_WINDOW + 1}th failed attempt of one client on one account with 429 rate_limited and Retry-After`, async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const ip = uniqueIp();
     for (let i = 1; i <= PAIR_FAILURES_PER_WINDOW; i++) {
       const res = await login(email, `wrong ${i}`, ip);
@@ -513,7 +478,7 @@ describe("login throttling", () => {
   });
 
   it(`answers ${PAIR_FAILURES_PER_WINDOW} of 60 concurrent wrong guesses with 401 and the other 50 with 429, however they arrive`, async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const ip = uniqueIp();
     const statuses = await statusesOf(Array.from({ length: 60 }, (_, i) => login(email, `wrong ${i}`, ip)));
     expect(statuses).toEqual([...Array(PAIR_FAILURES_PER_WINDOW).fill(401), ...Array(60 - PAIR_FAILURES_PER_WINDOW).fill(429)]);
@@ -523,7 +488,7 @@ describe("login throttling", () => {
   });
 
   it("answers a right password hidden in a burst of wrong ones like the wrong ones once the limit is used up", async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const ip = uniqueIp();
     for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) expect((await login(email, `wrong ${i}`, ip)).status).toBe(401);
     const answers = await Promise.all([login(email, "wrong a", ip), login(email, password, ip), login(email, "wrong b", ip)]);
@@ -533,7 +498,7 @@ describe("login throttling", () => {
   });
 
   it("keeps a locked-out client closed even to the right password, and only that client", async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const ip = uniqueIp();
     for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) await login(email, "wrong", ip);
     await expectRateLimited(await login(email, password, ip));
@@ -542,7 +507,7 @@ describe("login throttling", () => {
   });
 
   it(`closes an account to unfamiliar clients after ${ACCOUNT_FAILURES_PER_WINDOW} failures from many, while a familiar client still logs in`, async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const home = uniqueIp();
     expect((await login(email, password, home)).status).toBe(200); // familiar from now on
     const statuses: number[] = [];
@@ -558,7 +523,7 @@ describe("login throttling", () => {
   });
 
   it("lets a familiar client in while another client is locked out of the same account", async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const home = uniqueIp();
     expect((await login(email, password, home)).status).toBe(200);
     const attacker = uniqueIp();
@@ -568,7 +533,7 @@ describe("login throttling", () => {
   });
 
   it("counts an account by its email in any case", async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const ip = uniqueIp();
     for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) {
       await login(i % 2 ? email.toUpperCase() : email, "wrong", ip);
@@ -584,8 +549,8 @@ describe("login throttling", () => {
   });
 
   it("leaves other accounts alone", async () => {
-    const throttled = await newAccount();
-    const other = await newAccount();
+    const throttled = await registerUser();
+    const other = await registerUser();
     const ip = uniqueIp();
     for (let i = 0; i < PAIR_FAILURES_PER_WINDOW; i++) await login(throttled.email, "wrong", ip);
     expect((await login(throttled.email, throttled.password, ip)).status).toBe(429);
@@ -594,7 +559,7 @@ describe("login throttling", () => {
   });
 
   it("counts only failures: successes neither count nor are throttled, before or after failures", async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const ip = uniqueIp();
     for (let i = 0; i < PAIR_FAILURES_PER_WINDOW - 1; i++) expect((await login(email, "wrong", ip)).status).toBe(401);
     // 60 successful logins from one client within a minute, with 9 failures on record.
@@ -605,7 +570,7 @@ describe("login throttling", () => {
   });
 
   it("logs in 200 concurrent right logins of one account from one client, none refused", { timeout: 120_000 }, async () => {
-    const { email, password } = await newAccount();
+    const { email, password } = await registerUser();
     const ip = uniqueIp();
     const statuses = await statusesOf(Array.from({ length: 200 }, () => login(email, password, ip)));
     expect(statuses).toEqual(Array(200).fill(200));
@@ -615,10 +580,10 @@ describe("login throttling", () => {
     `refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts for the accounts it is not familiar with`,
     async () => {
       const addressInBlock = clientBlock();
-      const colleague = await newAccount();
+      const colleague = await registerUser();
       // Someone behind the same address logged in before: familiar.
       expect((await login(colleague.email, colleague.password, addressInBlock(1))).status).toBe(200);
-      const { email, password } = await newAccount();
+      const { email, password } = await registerUser();
       // Different unknown emails, so no account limit is reached; batches of 10 keep the test quick.
       const statuses: number[] = [];
       for (let sent = 0; sent < CLIENT_FAILURES_PER_WINDOW; sent += 10) {
@@ -651,7 +616,7 @@ describe("login throttling", () => {
 
     it("lets logins through the rate limiting binding within a bounded time, logging a JSON line", async () => {
       const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
-      const { email, password } = await newAccount();
+      const { email, password } = await registerUser();
       const started = Date.now();
       const res = await loginWithRedisDown(email, password);
       expect(res.status).toBe(200);
@@ -663,7 +628,7 @@ describe("login throttling", () => {
 
     it("still answers a wrong password with 401, not 429 or 500", async () => {
       vi.spyOn(console, "warn").mockImplementation(() => {});
-      const { email } = await newAccount();
+      const { email } = await registerUser();
       const res = await loginWithRedisDown(email, "wrong");
       expect(res.status).toBe(401);
       expect(((await res.json()) as ErrorBody).error.code).toBe("invalid_credentials");
@@ -675,7 +640,7 @@ describe("registration throttling", () => {
   const newEmail = () => uniqueEmail("reg");
 
   it(`answers at most ${REGISTER_TAKEN_PER_WINDOW} email_taken per client, then 429 for that client's registrations, also of a new address`, async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const ip = uniqueIp();
     const statuses: number[] = [];
     for (let i = 0; i < REGISTER_TAKEN_PER_WINDOW + 2; i++) statuses.push((await register({ email, password: "correct horse" }, ip)).status);
@@ -690,7 +655,7 @@ describe("registration throttling", () => {
   });
 
   it("gives a burst of taken addresses no more 409s than the cap", async () => {
-    const { email } = await newAccount();
+    const { email } = await registerUser();
     const ip = uniqueIp();
     const results = await Promise.all(Array.from({ length: REGISTER_TAKEN_PER_WINDOW + 10 }, () => register({ email, password: "correct horse" }, ip)));
     const statuses = results.map((r) => r.status).sort();

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
-
-// A port nothing listens on: a dependency that is down.
-const CLOSED = "http://127.0.0.1:9";
+import { CLOSED } from "../support/network";
 
 describe("GET /health", () => {
   it("answers ok while the worker runs", async () => {

@@ -1,5 +1,4 @@
 import { env } from "cloudflare:test";
-import { neonConfig } from "@neondatabase/serverless";
 import { eq, sql } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -7,20 +6,11 @@ import { orders, products } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
 import { issueToken } from "../../src/services/tokens";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
-import {
-  db,
-  jsonRequest,
-  mailTo,
-  makeProducts,
-  makeUser,
-  outboxOf,
-  placeOk,
-  postOrder,
-  stockOf,
-  stocksOf,
-  waitFor,
-  type TestUser,
-} from "../support/orders";
+import { makeUser, type TestUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { jsonRequest, mailTo, outboxOf, placeOk, postOrder, stockOf, stocksOf, waitFor } from "../support/orders";
+import { countedDatabase } from "../support/round-trips";
 
 type OrderPage = { items: OrderBody[]; total: number; page: number; page_size: number; total_pages: number };
 type ValidationBody = { error: { code: string; details: Array<{ field: string; message: string }> } };
@@ -620,29 +610,15 @@ describe("a signed token whose account is gone, revoked its tokens, or cannot ex
 
 describe("database round trips (SQL-over-HTTP requests, counted per request)", () => {
   /**
-   * Counts the SQL-over-HTTP requests one API request makes, including its waitUntil work. The
-   * request runs through apiWithEnv with a DATABASE_URL that carries a marker of its own
-   * (application_name, which the driver sends in Neon-Connection-String and the local server
-   * ignores), and the driver's fetch is wrapped to count only requests with that marker. Other
-   * test files sharing the database and the server cannot disturb the count, and every request
-   * the driver makes is seen, which a before/after on the server's /__stats could not promise.
+   * Counts the SQL-over-HTTP requests one API request makes, including its waitUntil work
+   * (apiWithEnv waits for it): the request runs with a DATABASE_URL of its own marker
+   * (test/support/round-trips.ts), so other test files sharing the database and the server cannot
+   * disturb the count.
    */
   async function roundTrips(path: string, init: RequestInit): Promise<{ res: Response; count: number }> {
-    const marker = `rt${crypto.randomUUID().replaceAll("-", "")}`;
-    const url = new URL(env.DATABASE_URL);
-    url.searchParams.set("application_name", marker);
-    const original = neonConfig.fetchFunction as typeof fetch;
-    let count = 0;
-    neonConfig.fetchFunction = ((input: RequestInfo | URL, requestInit?: RequestInit) => {
-      if (new Headers(requestInit?.headers).get("Neon-Connection-String")?.includes(marker)) count += 1;
-      return original(input, requestInit);
-    }) as typeof fetch;
-    try {
-      const res = await apiWithEnv({ DATABASE_URL: url.toString() }, path, init);
-      return { res, count };
-    } finally {
-      neonConfig.fetchFunction = original;
-    }
+    const counted = countedDatabase();
+    const res = await apiWithEnv({ DATABASE_URL: counted.env.DATABASE_URL }, path, init);
+    return { res, count: (await counted.counts()).requests };
   }
 
   let reader: TestUser;

@@ -3,7 +3,11 @@ import { eq } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { products } from "../../src/db/schema";
-import { CLOSED, countDatabaseRequests, db, globalStoreKeys, newCategory, newNamespace, sleep, tokens } from "../cache/helpers";
+import { adminAndCustomerTokens } from "../support/accounts";
+import { insertProducts, newCategory } from "../support/catalog";
+import { db } from "../support/db";
+import { CLOSED } from "../support/network";
+import { countDatabaseRequests, globalStoreKeys, newNamespace, sleep } from "../cache/helpers";
 import { api, apiWithEnv } from "../support/api";
 
 // GET /products, /products/{id} and /categories through the catalog cache (README "Catalog cache"),
@@ -19,7 +23,7 @@ let admin: string;
 let customer: string;
 
 beforeAll(async () => {
-  ({ admin, customer } = await tokens());
+  ({ admin, customer } = await adminAndCustomerTokens());
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -37,14 +41,6 @@ const BACKENDS: Array<[string, () => Call]> = [
   ["kv", () => backendCall("kv")],
   ["upstash", () => backendCall("upstash")],
 ];
-
-async function insertProducts(category: string, specs: Array<{ name: string; price?: string; stock?: number }>): Promise<number[]> {
-  const rows = await db
-    .insert(products)
-    .values(specs.map((spec) => ({ price: "1.00", stock: 10, ...spec, category })))
-    .returning({ id: products.id });
-  return rows.map((row) => row.id);
-}
 
 async function json<T>(res: Response): Promise<T> {
   expect(res.status, await res.clone().text()).toBe(200);

@@ -5,9 +5,12 @@ import { MAX_AGE_MS, STOCK_REFRESH_MS } from "../../src/cache/policy";
 import { createRedis } from "../../src/cache/redis";
 import { products } from "../../src/db/schema";
 import { productStocks } from "../../src/services/products";
-import { countDatabaseRequests, db, newCategory, newNamespace, stopClock, tokens } from "../cache/helpers";
+import { adminAndCustomerTokens, makeUser } from "../support/accounts";
+import { insertProducts as insertIntoCategory, newCategory } from "../support/catalog";
+import { db } from "../support/db";
+import { countDatabaseRequests, newNamespace, stopClock } from "../cache/helpers";
 import { apiWithEnv } from "../support/api";
-import { jsonRequest, makeUser } from "../support/orders";
+import { jsonRequest } from "../support/orders";
 
 // The stock view through the API (README "Catalog cache"): product lists and details stay in this
 // isolate's memory until the catalog version changes, and one statement a second keeps the stock they
@@ -22,7 +25,7 @@ type Page = { items: Product[]; total: number };
 let admin: string;
 
 beforeAll(async () => {
-  ({ admin } = await tokens());
+  ({ admin } = await adminAndCustomerTokens());
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -37,11 +40,7 @@ function catalog() {
 
 async function insertProducts(specs: Array<{ name: string; stock?: number }>): Promise<{ ids: number[]; category: string }> {
   const category = newCategory();
-  const rows = await db
-    .insert(products)
-    .values(specs.map((spec) => ({ price: "1.00", stock: 10, ...spec, category })))
-    .returning({ id: products.id });
-  return { ids: rows.map((row) => row.id), category };
+  return { ids: await insertIntoCategory(category, specs), category };
 }
 
 /** The stock view's statement, as the driver sends it. */

@@ -1,14 +1,16 @@
-import { env } from "cloudflare:test";
 import { neonConfig } from "@neondatabase/serverless";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../src/db/client";
-import { products, users } from "../../src/db/schema";
-import { issueToken } from "../../src/services/tokens";
+import { products } from "../../src/db/schema";
+import { adminAndCustomerTokens } from "../support/accounts";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
+import { insertProducts, newCategory } from "../support/catalog";
+import { db } from "../support/db";
 
 // The test database is shared with other files running at the same time: every test makes its own
-// products in a category of its own and only looks at that category.
+// products in a category of its own and only looks at that category. Reads get their products
+// straight from the database (test/support/catalog.ts); the tests of POST, PATCH and DELETE create
+// theirs through the API.
 
 type ProductBody = {
   id: number;
@@ -23,37 +25,14 @@ type ProductBody = {
 type ProductPage = { items: ProductBody[]; total: number; page: number; page_size: number; total_pages: number };
 type ValidationBody = { error: { code: string; message: string; details: Array<{ field: string; message: string }> } };
 
-const db = createDb(env);
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let adminToken: string;
 let customerToken: string;
 
 beforeAll(async () => {
-  const suffix = crypto.randomUUID().slice(0, 8);
-  const [admin, customer] = await db
-    .insert(users)
-    .values([
-      { email: `products-admin-${suffix}@example.com`, passwordHash: "unused", isAdmin: true },
-      { email: `products-customer-${suffix}@example.com`, passwordHash: "unused", isAdmin: false },
-    ])
-    .returning({ id: users.id });
-  adminToken = await issueToken({ id: admin!.id, isAdmin: true, tokenVersion: 0 }, env.JWT_SECRET);
-  customerToken = await issueToken({ id: customer!.id, isAdmin: false, tokenVersion: 0 }, env.JWT_SECRET);
+  ({ admin: adminToken, customer: customerToken } = await adminAndCustomerTokens());
 });
-
-const newCategory = () => `cat-${crypto.randomUUID().slice(0, 8)}`;
-
-type ProductSpec = Partial<typeof products.$inferInsert> & { name: string };
-
-/** Inserts products straight into the database (timestamps and deletions under the test's control); ids in input order. */
-async function insertProducts(category: string, specs: ProductSpec[]): Promise<number[]> {
-  const rows = await db
-    .insert(products)
-    .values(specs.map((spec) => ({ price: "1.00", ...spec, category })))
-    .returning({ id: products.id });
-  return rows.map((row) => row.id);
-}
 
 async function list(params: Record<string, string | number>): Promise<ProductPage> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));

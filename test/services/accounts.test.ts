@@ -8,15 +8,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { users } from "../../src/db/schema";
 import { NO_PASSWORD_HASH, deleteAccount, revokeTokens } from "../../src/services/accounts";
 import { api, type ErrorBody } from "../support/api";
-import { db, makeProducts, placeOk, postOrder } from "../support/orders";
+import { makeAccount, type Account } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { placeOk, postOrder } from "../support/orders";
 import {
   VALID_REQUESTS,
   isAuthenticated,
   listOperations,
-  makeAccount,
   makeFixtures,
   toRequest,
-  type Account,
   type Fixtures,
   type Operation,
 } from "../support/operations";

@@ -4,7 +4,10 @@ import { idempotencyKeys } from "../../src/db/schema";
 import { requestFingerprint } from "../../src/routes/order-fingerprint";
 import { purgeExpiredIdempotencyKeys } from "../../src/services/order-idempotency";
 import { placeOrder } from "../../src/services/order-placement";
-import { db, makeProducts, makeUser, stockOf } from "../support/orders";
+import { makeUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { stockOf } from "../support/orders";
 
 // Idempotency keys against the real database, below the HTTP layer: the race of two requests with
 // one key in slow motion, and the clean-up the cron runs.

@@ -1,7 +1,10 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { placeOrder } from "../../src/services/order-placement";
-import { db, makeProducts, makeUser, stockOf } from "../support/orders";
+import { makeUser } from "../support/accounts";
+import { makeProducts } from "../support/catalog";
+import { db } from "../support/db";
+import { stockOf } from "../support/orders";
 
 // Order placement against the real database, below the HTTP layer: the order and its e-mail job are
 // written together or not at all, and the database itself refuses negative stock.

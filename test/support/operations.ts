@@ -1,7 +1,7 @@
-import { eq } from "drizzle-orm";
-import { users } from "../../src/db/schema";
+import { makeAccount, type Account } from "./accounts";
 import { api } from "./api";
-import { db, makeProducts, makeUser, placeOk, type TestUser } from "./orders";
+import { makeProducts } from "./catalog";
+import { placeOk } from "./orders";
 
 /**
  * The API's operations as the OpenAPI document it serves lists them, and a valid request for each,
@@ -75,9 +75,6 @@ export function stringFields(operation: Operation, schema: Schema, path: Array<s
   return Object.entries(resolved.properties ?? {}).flatMap(([name, property]) => stringFields(operation, property, [...path, name]));
 }
 
-/** Who sends a request: a customer or an admin, with a token and a password that logs in. */
-export type Account = TestUser & { password: string };
-
 /** What valid requests are made of; `product` and `order` make a new one of the customer's each time. */
 export type Fixtures = { customer: Account; admin: Account; product: () => Promise<number>; order: () => Promise<number> };
 
@@ -89,10 +86,6 @@ export type ValidRequest = {
   as?: "customer" | "admin";
   status: number;
 };
-
-// The demo seed's (scripts/seed/loader.ts) hash of "password123" (the salt travels in the hash), so fixtures log in without a registration.
-const PASSWORD = "password123";
-const PASSWORD_HASH = "pbkdf2-sha256$100000$tcpWD0hebHmQwiam9O2D+A==$N4YCnxwd0Z1OHUqdVgkVA2YvaYLNcSNlhcNI1lgO1LU=";
 
 export const VALID_REQUESTS: Record<string, (f: Fixtures) => Promise<ValidRequest>> = {
   "POST /api/v1/auth/register": async () => ({
@@ -134,13 +127,6 @@ export const VALID_REQUESTS: Record<string, (f: Fixtures) => Promise<ValidReques
   "GET /api/v1/orders/{id}": async (f) => ({ path: `/api/v1/orders/${await f.order()}`, as: "customer", status: 200 }),
   "POST /api/v1/orders/{id}/cancel": async (f) => ({ path: `/api/v1/orders/${await f.order()}/cancel`, as: "customer", status: 200 }),
 };
-
-/** A new account that logs in with its password, at token version 0. */
-export async function makeAccount(opts: { admin?: boolean; fullName?: string } = {}): Promise<Account> {
-  const user = await makeUser(opts);
-  await db.update(users).set({ passwordHash: PASSWORD_HASH }).where(eq(users.id, user.id));
-  return { ...user, password: PASSWORD };
-}
 
 /** Fixtures of a customer and an admin of their own. */
 export async function makeFixtures(): Promise<Fixtures> {

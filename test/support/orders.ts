@@ -1,51 +1,18 @@
 import { env } from "cloudflare:test";
 import { eq, inArray, sql } from "drizzle-orm";
-import { createDb } from "../../src/db/client";
-import { products, users } from "../../src/db/schema";
+import { products } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
-import { issueToken } from "../../src/services/tokens";
-import { api } from "./api";
 import type { SinkEmail } from "../../scripts/mail-sink";
+import type { TestUser } from "./accounts";
+import { api } from "./api";
+import { db } from "./db";
 
 /**
- * Helpers of the order, queue and cron tests. The test database and the mail sink are shared with
- * other files running at the same time: every test makes its own users (so its own recipients) and
- * its own products, and only looks at those.
+ * Helpers of the order, queue and cron tests: placing orders through the API, reading stock, the
+ * outbox and the mail sink. The test database and the mail sink are shared with other files running
+ * at the same time: every test makes its own users (test/support/accounts.ts, so its own recipients)
+ * and its own products (test/support/catalog.ts), and only looks at those.
  */
-
-export const db = createDb(env);
-
-export type TestUser = { id: number; email: string; token: string };
-
-/** A user of its own; `email` (default: a fresh address) for tests about one mailbox under several spellings. */
-export async function makeUser(opts: { admin?: boolean; fullName?: string; email?: string } = {}): Promise<TestUser> {
-  const email = opts.email ?? `orders-${crypto.randomUUID().slice(0, 12)}@example.com`;
-  const [row] = await db
-    .insert(users)
-    .values({ email, passwordHash: "unused", isAdmin: opts.admin ?? false, fullName: opts.fullName ?? null })
-    .returning({ id: users.id });
-  return { id: row!.id, email, token: await issueToken({ id: row!.id, isAdmin: opts.admin ?? false, tokenVersion: 0 }, env.JWT_SECRET) };
-}
-
-export type ProductSpec = { stock?: number; price?: string; name?: string; deleted?: boolean };
-
-/** Products of a category of their own; ids in input order. */
-export async function makeProducts(specs: ProductSpec[]): Promise<number[]> {
-  const category = `orders-${crypto.randomUUID().slice(0, 8)}`;
-  const rows = await db
-    .insert(products)
-    .values(
-      specs.map((spec, i) => ({
-        name: spec.name ?? `Test Product ${i + 1}`,
-        category,
-        price: spec.price ?? "10.00",
-        stock: spec.stock ?? 100,
-        deletedAt: spec.deleted ? new Date() : null,
-      })),
-    )
-    .returning({ id: products.id });
-  return rows.map((row) => row.id);
-}
 
 export async function stockOf(id: number): Promise<number> {
   const [row] = await db.select({ stock: products.stock }).from(products).where(eq(products.id, id));

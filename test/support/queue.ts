@@ -3,7 +3,9 @@ import { vi } from "vitest";
 import worker from "../../src/index";
 import type { OrderEmailMessage } from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/order-placement";
-import { db, makeProducts, makeUser, type TestUser } from "./orders";
+import { makeUser, type TestUser } from "./accounts";
+import { makeProducts } from "./catalog";
+import { db } from "./db";
 
 /**
  * Helpers of the queue consumer tests: hand-made batches (createMessageBatch) run through the
