@@ -1,5 +1,5 @@
 import type { Database } from "./db/client";
-import type { AuthenticatedUser } from "./services/tokens";
+import type { AuthenticatedUser } from "./lib/access-token";
 
 /** Hono typing shared by the app and every route: the Worker's bindings and per-request variables. */
 export type AppEnv = {

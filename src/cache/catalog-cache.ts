@@ -1,9 +1,8 @@
 import type { Database } from "../db/client";
 import { isDatabaseUnavailable } from "../db/resilience";
 import { ApiError } from "../errors";
-import { errorFields, log } from "../log";
-import { recordCacheLookup, recordDegraded, type CacheStatus } from "../middleware/request-stats";
-import { warnThrottled } from "../observability/logging";
+import { errorFields, log, warnThrottled } from "../observability/logging";
+import { recordCacheLookup, recordDegraded, type CacheStatus } from "../observability/request-stats";
 import { EdgeCache } from "./edge-cache";
 import { ageOf, freshnessOf, remainingSeconds, renderEntry, servableIfError, type CacheEntry, type RenderedEntry } from "./entry";
 import { KvStore, RedisStore, type GlobalStore } from "./global-store";

@@ -2,9 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors";
 import { getTokenAccount } from "../services/auth";
-import { TOKEN_ACCOUNT_GONE, readToken, tokenRefused, type AuthenticatedUser } from "../services/tokens";
-
-const BEARER = /^Bearer\s+(\S+)$/i;
+import { bearerToken, readToken, type AuthenticatedUser } from "../lib/access-token";
+import { TOKEN_ACCOUNT_GONE, tokenRefused } from "../services/tokens";
 
 /** Reads a bearer token when one is sent and sets `user`; a token that is sent but not valid is 401. */
 export const optionalUser: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -39,7 +38,7 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 async function authenticate(c: Context<AppEnv>): Promise<AuthenticatedUser | null> {
   const header = c.req.header("Authorization");
   if (!header) return null;
-  const token = BEARER.exec(header)?.[1];
+  const token = bearerToken(header);
   const user = token ? await readToken(token, c.env.JWT_SECRET) : null;
   if (!user) throw tokenRefused();
   c.set("user", user);

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors";
 import { isLocalConnectionString, isLoopbackHostname } from "../lib/loopback";
-import { log } from "../log";
+import { log } from "../observability/logging";
 
 /**
  * The settings a Worker refuses to serve with. wrangler.toml's top-level [vars] and .dev.vars are

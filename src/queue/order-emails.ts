@@ -1,5 +1,5 @@
 import { createDb } from "../db/client";
-import { errorFields, log } from "../log";
+import { errorFields, log } from "../observability/logging";
 import {
   CLAIM_LEASE_SECONDS,
   isOrderEmailMessage,
