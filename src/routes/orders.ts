@@ -58,7 +58,7 @@ orders.openapi(
     },
   }),
   async (c) => {
-    const user = c.get("user")!;
+    const user = c.var.user;
     const { items } = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint(items) };
@@ -102,7 +102,7 @@ orders.openapi(
   }),
   async (c) => {
     const { page, page_size } = c.req.valid("query");
-    return c.json(await listOrders(c.get("db"), c.get("user")!, page, page_size), 200);
+    return c.json(await listOrders(c.get("db"), c.var.user, page, page_size), 200);
   },
 );
 
@@ -123,7 +123,7 @@ orders.openapi(
       404: errorResponses[404],
     },
   }),
-  async (c) => c.json(await getOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+  async (c) => c.json(await getOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
 );
 
 orders.openapi(
@@ -145,5 +145,5 @@ orders.openapi(
       404: errorResponses[404],
     },
   }),
-  async (c) => c.json(await cancelOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+  async (c) => c.json(await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
 );
