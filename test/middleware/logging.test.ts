@@ -5,12 +5,8 @@
  * file runs in its own isolate, so the lines seen here are this file's.
  */
 import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AppEnv } from "../../src/app-env";
-import { renderError } from "../../src/middleware/error-handler";
-import { observeRequests } from "../../src/middleware/observe-requests";
-import { trackRequestStats } from "../../src/middleware/request-stats";
+import { createApp } from "../../src/app";
 import { requestLogEnabled } from "../../src/observability/logging";
 import { issueToken } from "../../src/services/tokens";
 import { apiWithEnv } from "../support/api";
@@ -150,13 +146,12 @@ describe("a failed request", () => {
   });
 
   it("leaves no other line behind: every line of a failing request is one JSON object", async () => {
-    const app = new Hono<AppEnv>();
-    app.use(trackRequestStats);
-    app.use(observeRequests);
-    app.get("/explode", () => {
-      throw new TypeError("cannot read the thing");
+    const app = createApp({
+      extraRoutes: (routes) =>
+        routes.get("/explode", () => {
+          throw new TypeError("cannot read the thing");
+        }),
     });
-    app.onError(renderError);
     const ctx = createExecutionContext();
     const res = await app.fetch(new Request("http://tenpo.localhost/explode"), { ...env, ...ON }, ctx);
     await waitOnExecutionContext(ctx);
