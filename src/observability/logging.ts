@@ -1,3 +1,5 @@
+import { settingsOf, type SettingsSource } from "../config";
+
 /**
  * Structured logs: one JSON object per line, which Workers Logs indexes by field. Every log line of
  * the Worker goes through `log` so they all share the same shape. Field names are snake_case and
@@ -30,10 +32,9 @@ function withoutParams(text: string): string {
   return text.replace(/\nparams: .*/g, "\nparams: [redacted]");
 }
 
-/** The per-request line is on unless LOG_REQUESTS is "false" (the benchmark turns it off). Failed requests always log. */
-export function requestLogEnabled(env: { LOG_REQUESTS?: string }): boolean {
-  const value = env.LOG_REQUESTS?.trim().toLowerCase();
-  return value !== "false" && value !== "0" && value !== "off";
+/** The per-request line is on unless LOG_REQUESTS is "false" (the benchmark turns it off; Settings.requestLog). Failed requests always log. */
+export function requestLogEnabled(env: SettingsSource): boolean {
+  return settingsOf(env).requestLog;
 }
 
 /**

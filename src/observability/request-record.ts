@@ -1,10 +1,9 @@
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
+import { settingsOf } from "../config";
 import { errorFields, log, requestLogEnabled, warnThrottled, type LogFields } from "./logging";
 import { LOCAL_COLO, UNMATCHED_ROUTE, toDataPoint, type RequestSample } from "./data-point";
 import { sendToMetricsSink } from "./metrics-sink-client";
-
-const LOCAL_ENVIRONMENTS = new Set(["development", "test"]);
 
 /** What recordRequest needs of a request besides its sample: no Hono context, so a path outside the app can use it. */
 export type ObservedRequest = {
@@ -49,7 +48,7 @@ export function routePattern(c: Context): string {
 /** The Cloudflare location that served the request; "local" in local environments and when the runtime gives none. */
 export function coloOf(env: Pick<Env, "ENVIRONMENT">, request: Request): string {
   // Miniflare fakes a `cf` object (colo "DFW") under wrangler dev: locally the colo is "local".
-  if (LOCAL_ENVIRONMENTS.has(env.ENVIRONMENT)) return LOCAL_COLO;
+  if (settingsOf(env).localEnvironment) return LOCAL_COLO;
   const value = request.cf?.colo;
   return typeof value === "string" && value ? value : LOCAL_COLO;
 }
