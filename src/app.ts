@@ -1,82 +1,72 @@
-import { requestId } from "hono/request-id";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
-import { cors } from "hono/cors";
-import { bodyLimit } from "hono/body-limit";
-import { createDb } from "./db/client";
+import type { AppEnv } from "./app-env";
 import { ApiError } from "./errors";
+import { limitBodySize } from "./middleware/body-limit";
 import { refuseUnsafeSettings } from "./middleware/config-guard";
+import { corsFromSettings } from "./middleware/cors";
+import { provideDatabase } from "./middleware/database";
 import { renderError } from "./middleware/error-handler";
 import { parseJsonBody } from "./middleware/json-body";
 import { observeRequests } from "./middleware/observe-requests";
 import { keepAccountResponsesPrivate } from "./middleware/private-responses";
+import { assignRequestId, echoRequestId } from "./middleware/request-id";
 import { trackRequestStats } from "./middleware/request-stats";
-import { requestIdFor } from "./lib/request-id";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
-import { categories, products } from "./routes/products";
-import { orders } from "./routes/orders";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
+import { orders } from "./routes/orders";
+import { categories, products } from "./routes/products";
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** The app's router type: what `createApp` returns and `extraRoutes` receives. */
+export type App = OpenAPIHono<AppEnv>;
 
-export const app = createRouter();
+export type AppOptions = {
+  /**
+   * Mounts more routes after the API's own, before notFound, behind the whole middleware chain and
+   * onError: for tests that need a route the API does not have (one that throws, say).
+   */
+  extraRoutes?: (app: App) => void;
+};
 
-// Middleware order, outermost first. Every response, errors included, gets a request id and
-// security headers; CORS answers preflights before any body is read; the body limit applies
-// before anything parses a body.
-app.use(trackRequestStats);
-// Right inside the stats record, around everything else: Server-Timing, the metrics data point and the
-// request's log line see the final response, including those onError and notFound render.
-app.use(observeRequests);
-app.use(
-  requestId({
-    // hono/request-id accepts a wider alphabet than the contract, so it only stores the id
-    // (headerName "") and the generator applies the contract's rule.
-    headerName: "",
-    generator: (c) => requestIdFor(c.req.header("X-Request-Id")),
-  }),
-);
-app.use(async (c, next) => {
-  c.header("X-Request-Id", c.get("requestId"));
-  await next();
-});
-app.use(secureHeaders());
-// Outside every middleware that can answer (CORS, body limit, auth …), so account responses leave as private, errors too.
-app.use(keepAccountResponsesPrivate);
-app.use((c, next) => {
-  const origins = c.env.CORS_ORIGINS === "*" ? "*" : c.env.CORS_ORIGINS.split(",").map((o) => o.trim());
-  return cors({
-    origin: origins,
-    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "X-Cache", "ETag", "Location", "Retry-After", "Server-Timing", "Idempotent-Replayed"],
-    maxAge: 600,
-  })(c, next);
-});
-app.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-    },
-  }),
-);
-// Every path, health checks included: a deployment with development settings must fail its probes too.
-app.use(refuseUnsafeSettings);
-app.use("/api/*", parseJsonBody);
-app.use(async (c, next) => {
-  c.set("db", createDb(c.env));
-  await next();
-});
+/** The Hono app: the middleware chain in order, the routes, notFound and the one onError. */
+export function createApp(options: AppOptions = {}): App {
+  const app = createRouter();
 
-app.route("/", health);
-app.route("/api/v1/auth", auth);
-app.route("/api/v1/products", products);
-app.route("/api/v1/categories", categories);
-app.route("/api/v1/orders", orders);
-app.route("/", docs(app));
+  // Middleware order, outermost first. Every response, errors included, gets a request id and
+  // security headers; CORS answers preflights before any body is read; the body limit applies
+  // before anything parses a body.
+  app.use(trackRequestStats);
+  // Right inside the stats record, around everything else: Server-Timing, the metrics data point and the
+  // request's log line see the final response, including those onError and notFound render.
+  app.use(observeRequests);
+  app.use(assignRequestId);
+  app.use(echoRequestId);
+  app.use(secureHeaders());
+  // Outside every middleware that can answer (CORS, body limit, auth …), so account responses leave as private, errors too.
+  app.use(keepAccountResponsesPrivate);
+  app.use(corsFromSettings);
+  app.use(limitBodySize);
+  // Every path, health checks included: a deployment with development settings must fail its probes too.
+  app.use(refuseUnsafeSettings);
+  app.use("/api/*", parseJsonBody);
+  app.use(provideDatabase);
 
-app.notFound((c) => {
-  throw ApiError.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`);
-});
-app.onError(renderError);
+  app.route("/", health);
+  app.route("/api/v1/auth", auth);
+  app.route("/api/v1/products", products);
+  app.route("/api/v1/categories", categories);
+  app.route("/api/v1/orders", orders);
+  app.route("/", docs(app));
+  options.extraRoutes?.(app);
+
+  app.notFound((c) => {
+    throw ApiError.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  });
+  app.onError(renderError);
+  return app;
+}
+
+/** The Worker's app (src/index.ts). */
+export const app = createApp();

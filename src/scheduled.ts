@@ -1,5 +1,5 @@
 import { createDb } from "./db/client";
-import { errorFields, log } from "./log";
+import { errorFields, log } from "./observability/logging";
 import { RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/order-idempotency";
 

@@ -1,5 +1,5 @@
 import type { Database } from "../db/client";
-import { recordCacheLookup } from "../middleware/request-stats";
+import { recordCacheLookup } from "../observability/request-stats";
 import { CatalogReader, secondsLeft, type CatalogContext, type CatalogRead, type Load, type ReadKeeping } from "./catalog-reader";
 import { scopeFor } from "./catalog-scope";
 import type { CacheEntry } from "./entry";

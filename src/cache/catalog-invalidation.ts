@@ -1,5 +1,5 @@
 import type { Database } from "../db/client";
-import { errorFields, log } from "../log";
+import { errorFields, log } from "../observability/logging";
 import { CatalogLayers, scopeFor } from "./catalog-scope";
 import { BUMP_TIMEOUT_MS } from "./policy";
 

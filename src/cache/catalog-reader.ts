@@ -1,8 +1,8 @@
 import type { Database } from "../db/client";
 import { isDatabaseUnavailable } from "../db/resilience";
 import { ApiError } from "../errors";
-import { errorFields } from "../log";
-import { recordCacheLookup, recordDegraded, type CacheStatus } from "../middleware/request-stats";
+import { errorFields } from "../observability/logging";
+import { recordCacheLookup, recordDegraded, type CacheStatus } from "../observability/request-stats";
 import { warnThrottled } from "../observability/logging";
 import { CatalogLayers, type CatalogScope, type Filled, type GuardedLayer, type Held, type Source } from "./catalog-scope";
 import { ageOf, freshnessOf, remainingSeconds, renderEntry, servableIfError, type CacheEntry, type RenderedEntry } from "./entry";

@@ -1,6 +1,6 @@
 import type { Database } from "../db/client";
 import { isDatabaseUnavailable } from "../db/resilience";
-import { errorFields } from "../log";
+import { errorFields } from "../observability/logging";
 import { warnThrottled } from "../observability/logging";
 import { EdgeCache } from "./edge-cache";
 import type { CacheEntry } from "./entry";

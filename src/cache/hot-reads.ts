@@ -1,5 +1,5 @@
 import type { RequestSample } from "../observability/data-point";
-import { coloOf, recordRequest } from "../middleware/observe-requests";
+import { coloOf, recordRequest } from "../observability/request-record";
 import { serverTiming, serverTimingMode } from "../observability/server-timing";
 import { peekMemoryHit } from "./catalog-cache";
 import { createDb } from "../db/client";

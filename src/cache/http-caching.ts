@@ -1,14 +1,15 @@
 import type { Context, TypedResponse } from "hono";
 import type { JSONParsed } from "hono/utils/types";
 import type { AppEnv } from "../app-env";
-import { currentRequestStats, type CacheStatus, type RequestStats } from "../middleware/request-stats";
-import { readToken } from "../services/tokens";
+import { currentRequestStats, type CacheStatus, type RequestStats } from "../observability/request-stats";
+import { bearerToken, claimsAdmin, readToken } from "../lib/access-token";
+import { runAfterResponse } from "../lib/run-after-response";
 import { readCatalog, type CatalogContext, type CatalogRead, type ReadKeeping } from "./catalog-cache";
 import { etagOf, type CacheEntry } from "./entry";
 import type { CatalogResource } from "./keys";
 import { pathAndQuery, rememberCatalogRead } from "./known-reads";
 import type { Reach } from "./reach";
-import { routePattern } from "../middleware/observe-requests";
+import { routePattern } from "../observability/request-record";
 
 /**
  * The HTTP face of the catalog cache, for GET /products, /products/{id} and /categories:
@@ -93,8 +94,6 @@ export function ifNoneMatch(header: string | undefined, etag: string): boolean {
   });
 }
 
-const BEARER = /^Bearer\s+(\S+)$/i;
-
 /**
  * The bearer token of a read that claims the `adm` claim, else undefined: no token (most reads) costs
  * one header read. Only a token that claims it is verified (isAdmin), so customers' reads cost no
@@ -106,8 +105,7 @@ function adminClaim(c: Context<AppEnv>): string | undefined {
 
 /** The bearer token of an `Authorization` header when it claims `adm` (unverified), else undefined. */
 export function adminClaimOf(authorization: string | null | undefined): string | undefined {
-  if (!authorization) return undefined;
-  const token = BEARER.exec(authorization)?.[1];
+  const token = bearerToken(authorization);
   return token && claimsAdmin(token) ? token : undefined;
 }
 
@@ -120,37 +118,14 @@ async function isAdmin(token: string, secret: string): Promise<boolean> {
   return user?.isAdmin === true;
 }
 
-/** Whether a token's payload claims `adm` (unverified: a claim only decides who must be verified). */
-function claimsAdmin(token: string): boolean {
-  const payload = token.split(".")[1];
-  if (!payload) return false;
-  try {
-    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    return (JSON.parse(json) as { adm?: unknown }).adm === true;
-  } catch {
-    return false;
-  }
-}
-
-/** What the cache needs from the request; the origin (a URL parse) and waitUntil are only made if used: an L0 hit uses neither. */
+/** What the cache needs from the request; the origin (a URL parse) is only made if used: an L0 hit does not. */
 function catalogContext(c: Context<AppEnv>): CatalogContext {
-  let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   return {
     env: c.env,
     db: c.get("db"),
     get origin() {
       return new URL(c.req.url).origin;
     },
-    waitUntil: (promise) => (waitUntil ??= waitUntilOf(c))(promise),
+    waitUntil: (promise) => runAfterResponse(promise, () => c.executionCtx),
   };
-}
-
-/** The request's waitUntil; outside a Worker invocation (no execution context) the promise just runs. */
-function waitUntilOf(c: Context<AppEnv>): (promise: Promise<unknown>) => void {
-  try {
-    const ctx = c.executionCtx;
-    return (promise) => ctx.waitUntil(promise);
-  } catch {
-    return (promise) => void promise.catch(() => {});
-  }
 }

@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
+import { settingsOf, type SettingsSource } from "../config";
 
 export type RedisOptions = {
   /** Retries after a failed request (default 1, 50 ms apart). */
@@ -30,7 +31,7 @@ export function createRedis(
   });
 }
 
-/** Whether the deployment's global cache store is Redis; otherwise KV alone (the embedded default). */
-export function usesRedis(env: Pick<Env, "CACHE_BACKEND">): boolean {
-  return env.CACHE_BACKEND === "upstash";
+/** Whether the deployment's global cache store is Redis; otherwise KV alone (the embedded default). See Settings.cacheBackend. */
+export function usesRedis(env: SettingsSource): boolean {
+  return settingsOf(env).cacheBackend === "upstash";
 }

@@ -1,6 +1,6 @@
-import { errorFields, log } from "../log";
-import { recordDegraded } from "../middleware/request-stats";
-import { warnThrottled } from "../observability/logging";
+import { TimeoutError, withTimeout } from "../lib/with-timeout";
+import { LogThrottle, errorFields, log, warnThrottled } from "../observability/logging";
+import { recordDegraded } from "../observability/request-stats";
 import { CALL_TIMEOUT_MS, EVENT_LOOP_LAG_MS, FAILURE_LOG_INTERVAL_MS, RETRY_AFTER_MS } from "./policy";
 
 /** A layer that is skipped for now after failing: the read falls through without waiting. */
@@ -9,26 +9,6 @@ export class LayerUnavailableError extends Error {
     super(`${layer} is skipped after a recent failure`);
     this.name = "LayerUnavailableError";
   }
-}
-
-export class TimeoutError extends Error {
-  constructor(what: string, ms: number) {
-    super(`${what}: no answer within ${ms} ms`);
-    this.name = "TimeoutError";
-  }
-}
-
-/**
- * `promise`, or a TimeoutError after `ms`. The timer belongs to the caller's request, so a caller
- * waiting on a promise another request started still wakes up if that request goes away.
- */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(what, ms)), ms);
-  });
-  promise.catch(() => {}); // a late failure after the timeout won is not an unhandled rejection
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export type RunOptions = { timeoutMs?: number; evenIfSkipped?: boolean };
@@ -48,8 +28,7 @@ export class LayerGuard {
   private skipUntil = 0;
   private failing = false;
   private answeredAt = Number.NEGATIVE_INFINITY;
-  private lastLoggedAt = Number.NEGATIVE_INFINITY;
-  private unlogged = 0;
+  private readonly failureLog = new LogThrottle(FAILURE_LOG_INTERVAL_MS);
 
   /** What the layer depends on, as request stats name it: "redis", "kv", "cache-api" or "db". */
   readonly dependency: string;
@@ -98,18 +77,16 @@ export class LayerGuard {
     const now = Date.now();
     this.skipUntil = now + RETRY_AFTER_MS;
     this.failing = true;
-    this.unlogged += 1;
-    if (now - this.lastLoggedAt < FAILURE_LOG_INTERVAL_MS) return;
+    const failures = this.failureLog.count(now);
+    if (failures === undefined) return;
     log("warn", "catalog cache layer failing: reads go on without it (next layer, else Postgres)", {
       layer: this.layer,
       operation: what,
-      failures: this.unlogged,
+      failures,
       retry_after_ms: RETRY_AFTER_MS,
       ...errorFields(err),
       stack: undefined,
     });
-    this.lastLoggedAt = now;
-    this.unlogged = 0;
   }
 
   private recovered(): void {

@@ -1,5 +1,5 @@
 import { FOLLOWER_WAIT_MS } from "./policy";
-import { TimeoutError, withTimeout } from "./resilience";
+import { TimeoutError, withTimeout } from "../lib/with-timeout";
 
 /**
  * At most one run of the work for a key at a time in this isolate: whoever comes while it runs

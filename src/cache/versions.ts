@@ -2,10 +2,11 @@ import { sql } from "drizzle-orm";
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Database } from "../db/client";
 import { cacheVersions } from "../db/schema";
-import { waitUntil } from "cloudflare:workers";
+import { runAfterResponse } from "../lib/run-after-response";
 import { BUMP_TIMEOUT_MS, CALL_TIMEOUT_MS, MAX_AGE_MS, REDIS_VERSION_TTL_SECONDS, VERSION_TTL_MS } from "./policy";
-import { recordDegraded } from "../middleware/request-stats";
-import { withTimeout, type LayerGuard } from "./resilience";
+import { recordDegraded } from "../observability/request-stats";
+import { withTimeout } from "../lib/with-timeout";
+import type { LayerGuard } from "./resilience";
 
 /**
  * The catalog version: one counter per cache namespace, part of every key, bumped by every admin
@@ -154,7 +155,8 @@ export class VersionCache {
         if (this.reading === reading) this.reading = undefined;
       });
     this.reading = reading;
-    keepAlive(reading);
+    // Settled here: a failed read is its caller's to handle, not the invocation's.
+    runAfterResponse(reading.catch(() => {}));
     return reading;
   }
 
@@ -188,18 +190,5 @@ export class VersionCache {
     } finally {
       this.generation++;
     }
-  }
-}
-
-/**
- * Lets `promise` finish after the response of the request that started it (waitUntil of the current
- * invocation). Outside of one there is nothing to keep alive, and nothing to do.
- */
-function keepAlive(promise: Promise<unknown>): void {
-  const settled = promise.catch(() => {});
-  try {
-    waitUntil(settled);
-  } catch {
-    // not in an invocation (e.g. at module scope): the promise runs on its own
   }
 }

@@ -1,6 +1,6 @@
 import { neon, neonConfig } from "@neondatabase/serverless";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
-import { currentRequestStats, recordDegraded } from "../middleware/request-stats";
+import { currentRequestStats, recordDegraded } from "../observability/request-stats";
 import { boundedSqlFetch, DatabaseUnavailableError } from "./resilience";
 import * as schema from "./schema";
 

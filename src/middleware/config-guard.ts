@@ -1,8 +1,9 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
+import { settingsOf } from "../config";
 import { ApiError } from "../errors";
 import { isLocalConnectionString, isLoopbackHostname } from "../lib/loopback";
-import { log } from "../log";
+import { log } from "../observability/logging";
 
 /**
  * The settings a Worker refuses to serve with. wrangler.toml's top-level [vars] and .dev.vars are
@@ -56,7 +57,7 @@ const OFF_LOOPBACK_RULES: readonly Rule[] = [
   {
     setting: "ENVIRONMENT",
     reason: "only staging and production serve the internet; development and test are configured for one machine",
-    refuses: (env) => !isDeployed(env.ENVIRONMENT),
+    refuses: (env) => !settingsOf(env).deployed,
   },
   REAL_SECRET,
   {
@@ -129,7 +130,7 @@ export const refuseUnsafeSettings: MiddlewareHandler<AppEnv> = async (c, next) =
 function verdictFor(env: GuardedSettings): Verdict {
   let verdict = verdicts.get(env);
   if (!verdict) {
-    const everywhere = isDeployed(env.ENVIRONMENT) ? DEPLOYED_RULES.filter((rule) => rule.refuses(env)) : [];
+    const everywhere = settingsOf(env).deployed ? DEPLOYED_RULES.filter((rule) => rule.refuses(env)) : [];
     // A setting refused everywhere is named once, with its deployed reason.
     const offLoopback = OFF_LOOPBACK_RULES.filter((rule) => rule.refuses(env) && !everywhere.some((r) => r.setting === rule.setting));
     const describe = (rules: readonly Rule[]) => rules.map((rule) => `${rule.setting}: ${rule.reason}`);
@@ -137,10 +138,6 @@ function verdictFor(env: GuardedSettings): Verdict {
     verdicts.set(env, verdict);
   }
   return verdict;
-}
-
-function isDeployed(environment: string): boolean {
-  return environment === "staging" || environment === "production";
 }
 
 function isRealSecret(secret: string | undefined): boolean {

@@ -1,72 +1,84 @@
-import { errorFields, log, type LogFields, type LogLevel } from "../log";
+import { settingsOf, type SettingsSource } from "../config";
 
 /**
- * Structured lines for requests and queue jobs, on top of the one JSON logger (src/log.ts). Field
- * names are snake_case and shared: `request_id` ties a request's line to the jobs it enqueued.
+ * Structured logs: one JSON object per line, which Workers Logs indexes by field. Every log line of
+ * the Worker goes through `log` so they all share the same shape. Field names are snake_case and
+ * shared: `request_id` ties a request's line to the jobs it enqueued.
  */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, unknown>;
 
-/** The per-request line is on unless LOG_REQUESTS is "false" (the benchmark turns it off). Failed requests always log. */
-export function requestLogEnabled(env: { LOG_REQUESTS?: string }): boolean {
-  const value = env.LOG_REQUESTS?.trim().toLowerCase();
-  return value !== "false" && value !== "0" && value !== "off";
+/** Writes one line: `time`, `level` and `msg`, then `fields`. */
+export function log(level: LogLevel, msg: string, fields: LogFields = {}): void {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
 }
-
-const RESERVED = new Set(["time", "level", "msg"]);
-
-export type JobOutcome = "ok" | "retry" | "failed" | "dead_letter" | "skipped";
-
-export type JobLogEntry = {
-  /** What the job does, e.g. "order-confirmation-email". */
-  job: string;
-  /** The queue it came from (`batch.queue`). */
-  queue?: string;
-  /** `message.id`. */
-  messageId?: string;
-  /** `message.attempts` (1 on the first delivery). */
-  attempt?: number;
-  outcome: JobOutcome;
-  durationMs?: number;
-  /** The request that enqueued the job, when the message carries it: joins the job's line to the request's. */
-  requestId?: string;
-  /** The error of a failed or retried attempt: its message and stack go to the server log only. */
-  error?: unknown;
-  /** Anything else worth indexing (e.g. order_id). */
-  fields?: LogFields;
-};
 
 /**
- * One JSON line per queue job attempt, for the queue consumer:
- *
- *   logJob({ job: "order-confirmation-email", queue: batch.queue, messageId: msg.id, attempt: msg.attempts,
- *            outcome: "ok", durationMs: Date.now() - started, requestId: msg.body.requestId,
- *            fields: { order_id: msg.body.orderId } });
- *
- * Level: "error" for failed and dead-lettered attempts, "warn" for retries, "info" otherwise.
+ * An error's message and stack for the server-side log only (never for a response). drizzle's query
+ * errors append the bound parameters ("params: a@b.com,…"); those can be personal data or password
+ * hashes, so they are cut off: the SQL text and the Postgres error are enough to debug.
  */
-export function logJob(entry: JobLogEntry): void {
-  const level: LogLevel =
-    entry.outcome === "failed" || entry.outcome === "dead_letter" ? "error" : entry.outcome === "retry" ? "warn" : "info";
-  const fields: LogFields = {};
-  // The logger's own keys (time, level, msg) stay the logger's.
-  for (const [key, value] of Object.entries(entry.fields ?? {})) if (!RESERVED.has(key)) fields[key] = value;
-  fields.job = entry.job;
-  fields.outcome = entry.outcome;
-  if (entry.queue !== undefined) fields.queue = entry.queue;
-  if (entry.messageId !== undefined) fields.message_id = entry.messageId;
-  if (entry.attempt !== undefined) fields.attempt = entry.attempt;
-  if (entry.durationMs !== undefined) fields.duration_ms = Math.round(entry.durationMs * 100) / 100;
-  if (entry.requestId !== undefined) fields.request_id = entry.requestId;
-  if (entry.error !== undefined) Object.assign(fields, errorFields(entry.error));
-  log(level, "job", fields);
+export function errorFields(err: unknown): LogFields {
+  if (!(err instanceof Error)) return { error: withoutParams(String(err)) };
+  const fields: LogFields = { error: withoutParams(err.message), stack: err.stack && withoutParams(err.stack) };
+  if (err.cause instanceof Error) fields.cause = err.cause.message;
+  return fields;
 }
 
-const lastWarned = new Map<string, number>();
+function withoutParams(text: string): string {
+  return text.replace(/\nparams: .*/g, "\nparams: [redacted]");
+}
 
-/** A warning at most once a minute per key and isolate: a broken metrics path must not flood the logs. */
+/** The per-request line is on unless LOG_REQUESTS is "false" (the benchmark turns it off; Settings.requestLog). Failed requests always log. */
+export function requestLogEnabled(env: SettingsSource): boolean {
+  return settingsOf(env).requestLog;
+}
+
+/**
+ * How often a recurring event is logged: its first occurrence, then at most once per `intervalMs`,
+ * each line with how many occurrences it stands for. Per isolate, like everything in memory here.
+ */
+export class LogThrottle {
+  private loggedAt = Number.NEGATIVE_INFINITY;
+  private unlogged = 0;
+
+  constructor(readonly intervalMs: number) {}
+
+  /**
+   * Counts one occurrence. When a line is due now: how many occurrences it stands for (this one
+   * included, and those not logged since the last line); else undefined, and the caller logs nothing.
+   */
+  count(now = Date.now()): number | undefined {
+    this.unlogged += 1;
+    if (now - this.loggedAt < this.intervalMs) return undefined;
+    this.loggedAt = now;
+    const occurrences = this.unlogged;
+    this.unlogged = 0;
+    return occurrences;
+  }
+
+  /** Ends a run of occurrences (e.g. an outage that is over): the ones not logged yet; the next one logs at once. */
+  reset(): number {
+    const unlogged = this.unlogged;
+    this.unlogged = 0;
+    this.loggedAt = Number.NEGATIVE_INFINITY;
+    return unlogged;
+  }
+}
+
+/** One throttle per warning key. */
+const warnings = new Map<string, LogThrottle>();
+
+/** A warning at most once a minute (`intervalMs`) per key and isolate: a broken metrics path must not flood the logs. */
 export function warnThrottled(key: string, msg: string, fields: LogFields = {}, intervalMs = 60_000): void {
-  const now = Date.now();
-  const last = lastWarned.get(key);
-  if (last !== undefined && now - last < intervalMs) return;
-  lastWarned.set(key, now);
+  let throttle = warnings.get(key);
+  if (!throttle) {
+    throttle = new LogThrottle(intervalMs);
+    warnings.set(key, throttle);
+  }
+  if (throttle.count() === undefined) return;
   log("warn", msg, fields);
 }

@@ -1,6 +1,5 @@
 import type { SinkRecord } from "./data-point";
-import { errorFields, type LogFields } from "../log";
-import { warnThrottled } from "./logging";
+import { errorFields, warnThrottled, type LogFields } from "./logging";
 
 /**
  * Local only: Analytics Engine is a stub under wrangler dev, so when METRICS_SINK_URL is set the same

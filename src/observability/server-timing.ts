@@ -1,3 +1,4 @@
+import { settingsOf, type SettingsSource } from "../config";
 import type { RequestSample } from "./data-point";
 
 /**
@@ -10,10 +11,9 @@ import type { RequestSample } from "./data-point";
  */
 export type ServerTimingMode = "detail" | "total" | "off";
 
-/** The deployment's mode, read here only. */
-export function serverTimingMode(env: { SERVER_TIMING?: string }): ServerTimingMode {
-  const value = env.SERVER_TIMING;
-  return value === "detail" || value === "total" ? value : "off";
+/** The deployment's mode (Settings.serverTiming). */
+export function serverTimingMode(env: SettingsSource): ServerTimingMode {
+  return settingsOf(env).serverTiming;
 }
 
 /**

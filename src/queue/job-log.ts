@@ -1,8 +1,8 @@
-import { log, type LogFields } from "../log";
+import { log, type LogFields } from "../observability/logging";
 import { isOrderEmailMessage } from "../services/email-outbox";
 
 /**
- * The one JSON log line (src/log.ts) each queue message ends in, with the job fields the request
+ * The one JSON log line (src/observability/logging.ts) each queue message ends in, with the job fields the request
  * lines share: job, outcome, queue, message_id, attempt (the delivery), duration_ms, and, once the
  * body is known to be an order e-mail message, request_id (of the request that placed the order),
  * outbox_id and order_id.

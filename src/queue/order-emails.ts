@@ -1,5 +1,6 @@
+import { settingsOf } from "../config";
 import { createDb } from "../db/client";
-import { errorFields, log } from "../log";
+import { errorFields, log } from "../observability/logging";
 import {
   CLAIM_LEASE_SECONDS,
   isOrderEmailMessage,
@@ -31,7 +32,6 @@ import { renderOrderConfirmation } from "./render-email";
  * suppressed (the recipient's cap, decided by the claim: the line names the order, never the address).
  */
 
-const DEFAULT_FROM = "Tenpo <orders@tenpo.example>";
 const BACKOFF_BASE_SECONDS = 10;
 const BACKOFF_MAX_SECONDS = 15 * 60;
 
@@ -148,7 +148,7 @@ function settleUnclaimed({ message, log }: Job, claim: Exclude<ClaimResult, { st
 async function attemptSend(job: Job, payload: OrderEmailPayload, env: Env): Promise<Attempt> {
   const outboxId = job.body.outbox_id;
   try {
-    const email = renderOrderConfirmation(payload, env.EMAIL_FROM || DEFAULT_FROM);
+    const email = renderOrderConfirmation(payload, settingsOf(env).emailFrom);
     const { id } = await sendEmail(env, email, emailIdempotencyKey(env, outboxId));
     return { job, outcome: { outboxId, sent: true, providerMessageId: id }, toDomain: email.to.split("@")[1] };
   } catch (err) {

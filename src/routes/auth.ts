@@ -127,7 +127,7 @@ auth.openapi(
     },
   }),
   async (c) => {
-    const user = await getTokenAccount(c.get("db"), c.get("user")!);
+    const user = await getTokenAccount(c.get("db"), c.var.user);
     // A valid token of an account that is gone or revoked it: the caller has to log in again, as with an expired token.
     if (!user) throw tokenRefused(TOKEN_ACCOUNT_GONE);
     return c.json(user, 200);

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { sql } from "drizzle-orm";
 import { createRedis, usesRedis } from "../cache/redis";
 import type { AppEnv } from "../app-env";
-import { log } from "../log";
+import { log } from "../observability/logging";
 
 type Check = { name: "database" | "cache"; run: () => Promise<unknown> };
 type CheckResult = { status: "ok" | "error"; backend?: string; error?: string };

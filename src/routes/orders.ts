@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
+import { runAfterResponse } from "../lib/run-after-response";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
 import { IdParamSchema, bodyErrorResponses, errorResponses } from "../schemas/common";
@@ -77,7 +76,7 @@ orders.openapi(
     },
   }),
   async (c) => {
-    const user = c.get("user")!;
+    const user = c.var.user;
     const { items } = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     const idempotency = key === undefined ? undefined : { key, fingerprint: await requestFingerprint(items) };
@@ -86,11 +85,10 @@ orders.openapi(
       // After the commit, off the response path; a failure here loses nothing (the outbox row stays
       // unsent and the re-send cron picks it up) and never fails the order.
       // No database round trip either: the enqueue is not recorded (src/services/email-outbox.ts).
-      runAfterResponse(c, enqueueOrderEmail(c.env.ORDER_EMAILS, {
-        outbox_id: result.outboxId,
-        order_id: result.body.id,
-        request_id: c.get("requestId"),
-      }));
+      runAfterResponse(
+        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: result.outboxId, order_id: result.body.id, request_id: c.get("requestId") }),
+        () => c.executionCtx,
+      );
       c.header("Location", `/api/v1/orders/${result.body.id}`);
       return c.json(result.body, 201);
     }
@@ -123,7 +121,7 @@ orders.openapi(
   }),
   async (c) => {
     const { page, page_size } = c.req.valid("query");
-    return c.json(await listOrders(c.get("db"), c.get("user")!, page, page_size), 200);
+    return c.json(await listOrders(c.get("db"), c.var.user, page, page_size), 200);
   },
 );
 
@@ -145,7 +143,7 @@ orders.openapi(
       404: errorResponses[404],
     },
   }),
-  async (c) => c.json(await getOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+  async (c) => c.json(await getOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
 );
 
 orders.openapi(
@@ -170,14 +168,5 @@ orders.openapi(
       413: bodyErrorResponses[413],
     },
   }),
-  async (c) => c.json(await cancelOrder(c.get("db"), c.get("user")!, c.req.valid("param").id), 200),
+  async (c) => c.json(await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
 );
-
-/** Keeps the Worker alive for `promise` after the response; without an execution context it just runs. */
-function runAfterResponse(c: Context<AppEnv>, promise: Promise<unknown>): void {
-  try {
-    c.executionCtx.waitUntil(promise);
-  } catch {
-    // No ExecutionContext (e.g. app.request in a unit test): the promise runs on its own.
-  }
-}

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../app-env";
+import type { AuthenticatedEnv } from "../app-env";
 import { invalidateCatalog } from "../cache/catalog-cache";
 import { serveCatalogRead } from "../cache/http-caching";
 import { CATEGORIES_RESOURCE, listResource, productResource } from "../cache/keys";
@@ -76,7 +76,7 @@ const pageStock: StockShape = {
 };
 
 /** After an admin write: the next read through this isolate is exact, every other within 1 s (src/cache/catalog-cache.ts). */
-const invalidate = (c: Context<AppEnv>) => invalidateCatalog({ env: c.env, db: c.get("db") });
+const invalidate = (c: Context<AuthenticatedEnv>) => invalidateCatalog({ env: c.env, db: c.get("db") });
 
 /** /api/v1/products: public catalog reads, admin writes. */
 export const products = createRouter();

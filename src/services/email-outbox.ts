@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { errorFields, log } from "../log";
+import { errorFields, log } from "../observability/logging";
 
 /**
  * The e-mail outbox (table email_outbox): the order statement writes a row per order; this module

@@ -1,4 +1,4 @@
-import { log } from "../log";
+import { log } from "../observability/logging";
 import { passwordGate } from "./password-gate";
 import {
   derivePasswordKey,

@@ -1,11 +1,10 @@
 import { Ratelimit, type Duration } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
 import { createRedis } from "../cache/redis";
-import { withTimeout } from "../cache/resilience";
 import { ApiError } from "../errors";
-import { log } from "../log";
-import { recordDegraded } from "../middleware/request-stats";
-import { warnThrottled } from "../observability/logging";
+import { withTimeout } from "../lib/with-timeout";
+import { LogThrottle, log, warnThrottled } from "../observability/logging";
+import { recordDegraded } from "../observability/request-stats";
 import { OUTAGE_LOG_INTERVAL_MS, THROTTLE_TIMEOUT_MS, THROTTLE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./throttle-policy";
 
 /**
@@ -30,7 +29,8 @@ export const DEFAULT_THROTTLE_NAMESPACE = "tenpo:ratelimit:";
 /** What a Redis call gave: its value, or nothing because the store is unavailable. */
 export type StoreResult<T> = { value: T } | null;
 
-const outage = { failing: false, loggedAt: Number.NEGATIVE_INFINITY, failures: 0 };
+/** This isolate's view of the throttles' Redis: failing since the last answer, and the log of its failed calls. */
+const outage = { failing: false, failures: new LogThrottle(OUTAGE_LOG_INTERVAL_MS) };
 
 export class ThrottleStore {
   /** Null when no URL is configured: the store is unavailable from the start. */
@@ -94,16 +94,14 @@ export class ThrottleStore {
   private fail(operation: string, err: unknown): null {
     this.unavailable = true;
     recordDegraded("throttle-redis");
-    outage.failures += 1;
-    const now = Date.now();
-    if (!outage.failing || now - outage.loggedAt >= OUTAGE_LOG_INTERVAL_MS) {
+    // The first failed call of an outage is logged at once (recovered() resets the throttle), later ones at most once per interval.
+    const failures = outage.failures.count();
+    if (failures !== undefined) {
       log("warn", "throttle store unavailable; counting attempts on the rate limiting binding", {
         operation,
-        failures: outage.failures,
+        failures,
         error: err instanceof Error ? err.message : String(err),
       });
-      outage.loggedAt = now;
-      outage.failures = 0;
     }
     outage.failing = true;
     return null;
@@ -112,9 +110,8 @@ export class ThrottleStore {
 
 /** The first answer after an outage ends it: logged with the failed calls not logged yet. */
 function recovered(): void {
-  log("info", "throttle store answers again", { failures: outage.failures });
+  log("info", "throttle store answers again", { failures: outage.failures.reset() });
   outage.failing = false;
-  outage.failures = 0;
 }
 
 /** Stands in for a Redis that is not configured; `call` never lets it be reached. */

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { clearCatalogMemory, invalidateCatalog, readCatalog, type CatalogContext } from "../../src/cache/catalog-cache";
 import { FRESH_MS, MAX_AGE_MS } from "../../src/cache/policy";
 import { ApiError } from "../../src/errors";
-import { newRequestStats, withRequestStats, type RequestStats } from "../../src/middleware/request-stats";
+import { newRequestStats, withRequestStats, type RequestStats } from "../../src/observability/request-stats";
 import type { Reach } from "../../src/cache/reach";
 import { db } from "../support/db";
 import { CLOSED } from "../support/network";

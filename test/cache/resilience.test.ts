@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EVENT_LOOP_LAG_MS, RETRY_AFTER_MS } from "../../src/cache/policy";
-import { LayerGuard, LayerUnavailableError, TimeoutError, withTimeout } from "../../src/cache/resilience";
+import { LayerGuard, LayerUnavailableError } from "../../src/cache/resilience";
+import { TimeoutError, withTimeout } from "../../src/lib/with-timeout";
 
 describe("resilience", () => {
   afterEach(() => vi.restoreAllMocks());

@@ -6,7 +6,7 @@ import { FRESH_MS, MAX_AGE_MS, MEMORY_MAX_LIFETIME_MS, STOCK_READ_WINDOW_MS, STO
 import type { CurrentStock, StockShape } from "../../src/cache/stock-view";
 import { RedisVersionSource } from "../../src/cache/versions";
 import { ApiError } from "../../src/errors";
-import { newRequestStats, withRequestStats } from "../../src/middleware/request-stats";
+import { newRequestStats, withRequestStats } from "../../src/observability/request-stats";
 import { db } from "../support/db";
 import { newNamespace, stopClock } from "./helpers";
 

@@ -1,17 +1,13 @@
 /**
  * Specification of the JSON log lines: one per request (src/middleware/observe-requests.ts, switched by
- * LOG_REQUESTS), exactly one per failed request with the error's stack (server side only), and one per
- * queue job attempt (logJob). Console output is captured with spies; each test file runs in its own
- * isolate, so the lines seen here are this file's.
+ * LOG_REQUESTS) and exactly one per failed request with the error's stack (server side only); the
+ * queue's lines are test/queue/job-log.test.ts's. Console output is captured with spies; each test
+ * file runs in its own isolate, so the lines seen here are this file's.
  */
 import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AppEnv } from "../../src/app-env";
-import { renderError } from "../../src/middleware/error-handler";
-import { observeRequests } from "../../src/middleware/observe-requests";
-import { trackRequestStats } from "../../src/middleware/request-stats";
-import { logJob, requestLogEnabled } from "../../src/observability/logging";
+import { createApp } from "../../src/app";
+import { requestLogEnabled } from "../../src/observability/logging";
 import { issueToken } from "../../src/services/tokens";
 import { apiWithEnv } from "../support/api";
 import { CLOSED } from "../support/network";
@@ -150,13 +146,12 @@ describe("a failed request", () => {
   });
 
   it("leaves no other line behind: every line of a failing request is one JSON object", async () => {
-    const app = new Hono<AppEnv>();
-    app.use(trackRequestStats);
-    app.use(observeRequests);
-    app.get("/explode", () => {
-      throw new TypeError("cannot read the thing");
+    const app = createApp({
+      extraRoutes: (routes) =>
+        routes.get("/explode", () => {
+          throw new TypeError("cannot read the thing");
+        }),
     });
-    app.onError(renderError);
     const ctx = createExecutionContext();
     const res = await app.fetch(new Request("http://tenpo.localhost/explode"), { ...env, ...ON }, ctx);
     await waitOnExecutionContext(ctx);
@@ -164,52 +159,5 @@ describe("a failed request", () => {
     const all = lines();
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ level: "error", route: "/explode", error: "cannot read the thing" });
-  });
-});
-
-describe("logJob", () => {
-  it("writes one JSON line per job attempt with its outcome", () => {
-    logJob({
-      job: "order-confirmation-email",
-      queue: "tenpo-order-emails",
-      messageId: "m-1",
-      attempt: 1,
-      outcome: "ok",
-      durationMs: 12.345,
-      requestId: "req-1",
-      fields: { order_id: 42 },
-    });
-    const [line] = lines();
-    expect(line).toMatchObject({
-      level: "info",
-      msg: "job",
-      job: "order-confirmation-email",
-      queue: "tenpo-order-emails",
-      message_id: "m-1",
-      attempt: 1,
-      outcome: "ok",
-      duration_ms: 12.35,
-      request_id: "req-1",
-      order_id: 42,
-    });
-    expect(output[0]!.stream).toBe("log");
-  });
-
-  it("logs a retry as a warning and a failure as an error, with the stack", () => {
-    logJob({ job: "order-confirmation-email", outcome: "retry", attempt: 2, error: new Error("SMTP 451") });
-    logJob({ job: "order-confirmation-email", outcome: "failed", attempt: 5, error: new Error("SMTP 550") });
-    logJob({ job: "order-confirmation-email", outcome: "dead_letter" });
-    const [retry, failed, dead] = lines();
-    expect(retry).toMatchObject({ level: "warn", outcome: "retry", attempt: 2, error: "SMTP 451" });
-    expect(retry!.stack).toEqual(expect.stringContaining("SMTP 451"));
-    expect(failed).toMatchObject({ level: "error", outcome: "failed", error: "SMTP 550" });
-    expect(dead).toMatchObject({ level: "error", outcome: "dead_letter" });
-    expect(output.map((o) => o.stream)).toEqual(["warn", "error", "error"]);
-  });
-
-  it("cannot be told to overwrite its own fields", () => {
-    logJob({ job: "x", outcome: "ok", fields: { job: "spoofed", outcome: "spoofed", level: "debug" } });
-    const [line] = lines();
-    expect(line).toMatchObject({ level: "info", msg: "job", job: "x", outcome: "ok" });
   });
 });

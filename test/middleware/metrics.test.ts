@@ -13,7 +13,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AppEnv } from "../../src/app-env";
 import { renderError } from "../../src/middleware/error-handler";
 import { observeRequests } from "../../src/middleware/observe-requests";
-import { currentRequestStats, recordCacheLookup, trackRequestStats, type CacheStatus } from "../../src/middleware/request-stats";
+import { trackRequestStats } from "../../src/middleware/request-stats";
+import { currentRequestStats, recordCacheLookup, type CacheStatus } from "../../src/observability/request-stats";
 import {
   BLOB_FIELDS,
   DOUBLE_FIELDS,
