@@ -84,7 +84,9 @@ health.openapi(
 /** One dependency's check, bounded by READY_TIMEOUT_MS; a failure is logged and named, never thrown. */
 async function runCheck(name: "database" | "cache", run: () => Promise<unknown>): Promise<CheckResult> {
   try {
-    await withTimeout(run(), READY_TIMEOUT_MS, `${name} readiness check`);
+    // Promise.resolve: a drizzle query is a lazy thenable that runs again on every then/catch, and
+    // withTimeout attaches two; as one real promise the check sends its query once.
+    await withTimeout(Promise.resolve(run()), READY_TIMEOUT_MS, `${name} readiness check`);
     return { status: "ok" };
   } catch (err) {
     // The dependency's own message names what failed (connection refused, timeout); no SQL is involved here.
