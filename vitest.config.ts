@@ -1,5 +1,11 @@
+import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { writeDocsAssets } from "./scripts/docs-assets";
+
+// wrangler.toml's [assets] directory (the Swagger UI files of /docs) must exist before the pool reads it;
+// vitest runs no wrangler build, so it is written here.
+writeDocsAssets(fileURLToPath(new URL(".", import.meta.url)));
 
 // Tests run inside workerd with the bindings of wrangler.toml, pointed by test/global-setup.ts at a
 // fresh database of their own and at the local protocol servers in front of the real PostgreSQL and Redis.

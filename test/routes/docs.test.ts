@@ -117,4 +117,17 @@ describe("GET /docs", () => {
     expect(styles.length).toBeGreaterThan(50_000);
     expect(styles).toContain(".swagger-ui");
   });
+
+  // They come from the static assets (wrangler.toml [assets]) through the app, as they came from the bundle:
+  // same type, a year of caching (their URLs carry the version), the app's headers, never a bare 304.
+  it("serves the Swagger UI files from the static assets with the app's headers and a year of caching", async () => {
+    for (const path of ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]) {
+      const res = await api(`${path}?v=1`, { headers: { "If-None-Match": "*" } });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("Cache-Control"), path).toBe("public, max-age=31536000, immutable");
+      expect(res.headers.get("X-Request-Id"), path).toBeTruthy();
+      expect(res.headers.get("X-Content-Type-Options"), path).toBe("nosniff");
+      expect((await res.text()).length, path).toBeGreaterThan(50_000);
+    }
+  });
 });
