@@ -15,7 +15,7 @@
  * thresholds. Categories show no stock: in L0 they are current until the catalog version changes.
  * Either way an L0 entry lives at most MEMORY_MAX_LIFETIME_MS after its load.
  *
- * So no response is built from stock read more than MAX_AGE_MS ago: the contract's 5 s stock bound.
+ * So no response is built from stock read more than MAX_AGE_MS ago: docs/api.md's 5 s stock bound.
  * The one exception is stale-if-error: while Postgres does not answer (timeout, unreachable, 5xx),
  * an expired entry younger than STALE_IF_ERROR_MS is served as STALE instead of failing the read
  * with 503. Entries are therefore kept (not served) until STALE_IF_ERROR_MS.
@@ -118,7 +118,7 @@ export const REDIS_VERSION_TTL_SECONDS = 7 * 24 * 3600;
  * someone busting the cache with ever new searches) costs Postgres its queries but not one KV or Redis
  * command, and cannot push shared entries out there. They give up little: a global entry is only
  * served until MAX_AGE_MS after its load, and a repeat in the same location finds the Cache API's copy.
- * 200 rows: ten pages of the default 20, further than shoppers page (the contract's load test reads pages 1–10).
+ * 200 rows: ten pages of the default 20, further than shoppers page (the FastAPI original's Locust user, load/scenario.ts, reads pages 1–10).
  */
 export const SHARED_LIST_ROWS = 200;
 

@@ -8,9 +8,9 @@ const CANONICAL_JSON = "application/json";
 
 /**
  * Parses JSON request bodies once, before validation, so that:
- *  - malformed JSON is a 400 `invalid_json` in the contract's shape;
+ *  - malformed JSON is a 400 `invalid_json` in docs/api.md's error shape;
  *  - numbers written with an exponent (`1e3`) reach the schemas as strings and fail integer checks,
- *    as the contract demands (JSON.parse alone would turn `1e3` into the integer 1000);
+ *    as docs/api.md demands (JSON.parse alone would turn `1e3` into the integer 1000);
  *  - every JSON media type is JSON to the routes: a `Content-Type` with parameters, with or without
  *    whitespace around the `;` (`application/json ; charset=utf-8`, RFC 9110), or of the `+json`
  *    family. The route validators check the header with a narrower pattern of their own (no space

@@ -5,8 +5,8 @@ import { requestIdFor } from "../lib/request-id";
 
 /**
  * Gives the request its id (`c.var.requestId`): the caller's X-Request-Id when it is sane, else a new
- * one. hono/request-id accepts a wider alphabet than the contract, so it only stores the id (headerName
- * "") and the generator applies the contract's rule (src/lib/request-id.ts).
+ * one. hono/request-id accepts a wider alphabet than docs/api.md allows, so it only stores the id (headerName
+ * "") and the generator applies docs/api.md's rule (src/lib/request-id.ts).
  */
 export const assignRequestId: MiddlewareHandler<AppEnv> = requestId({
   headerName: "",

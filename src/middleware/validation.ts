@@ -4,7 +4,7 @@ import { ApiError, type FieldProblem } from "../errors";
 type ValidationResult = { success: true } | { success: false; error: z.ZodError };
 
 /**
- * The hook every zod-validated route uses: a failed validation becomes the contract's
+ * The hook every zod-validated route uses: a failed validation becomes docs/api.md's
  * 400 `validation_error` with `details: [{field, message}]`, thrown so `app.onError` renders it.
  */
 export const validationHook = (result: ValidationResult): void => {

@@ -13,9 +13,9 @@
 /** Blob positions: blob1 is BLOB_FIELDS[0]. Append only; never reorder (stored data keeps its positions). */
 export const BLOB_FIELDS = ["method", "route", "status", "cache_status", "colo", "degraded"] as const;
 /**
- * Double positions: double1 is DOUBLE_FIELDS[0]. Append only. cache_ms is the one beyond the issue's
- * four: with db_ms it splits a request's duration into database, cache and the rest (Server-Timing
- * shows the same split per response).
+ * Double positions: double1 is DOUBLE_FIELDS[0]. Append only. cache_ms came last, after the first four:
+ * with db_ms it splits a request's duration into database, cache and the rest (Server-Timing shows the
+ * same split per response).
  */
 export const DOUBLE_FIELDS = ["duration_ms", "db_round_trips", "db_ms", "cache_lookups", "cache_ms"] as const;
 

@@ -20,7 +20,8 @@ import {
   REGISTER_TAKEN_PER_WINDOW,
   REGISTER_TAKEN_WINDOW_MINUTES,
 } from "../services/throttle-policy";
-import { TOKEN_ACCOUNT_GONE, TOKEN_TTL_SECONDS, issueToken, tokenRefused } from "../services/tokens";
+import { TOKEN_TTL_SECONDS, issueToken } from "../lib/access-token";
+import { TOKEN_ACCOUNT_GONE, tokenRefused } from "../services/tokens";
 
 /** /api/v1/auth: register, login, me. */
 export const auth = createRouter();

@@ -6,7 +6,7 @@ import type { UserBody } from "../schemas/auth";
 import type { LoginAttempt, LoginThrottle } from "./login-throttle";
 import { hashPassword, verifyPassword, verifyPasswordOfUnknownAccount } from "./passwords";
 import type { RegisterThrottle } from "./register-throttle";
-import type { AuthenticatedUser } from "./tokens";
+import type { AuthenticatedUser } from "../lib/access-token";
 
 /** Accounts: registration and password login (both throttled), and reading the account a token stands for. */
 

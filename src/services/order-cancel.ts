@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import type { OrderBody } from "../schemas/orders";
 import { selectedOrder, selectOrder, visibleTo, type SelectedOrder } from "./order-reads";
 import { bumpedUpdatedAt } from "./sql-fragments";
-import type { AuthenticatedUser } from "./tokens";
+import type { AuthenticatedUser } from "../lib/access-token";
 
 /**
  * Cancelling an order: its stock goes back exactly once, however often and concurrently it is

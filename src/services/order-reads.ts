@@ -4,7 +4,8 @@ import { ApiError } from "../errors";
 import { toPage, type Page } from "../schemas/common";
 import type { OrderBody } from "../schemas/orders";
 import { isoUtc } from "./sql-fragments";
-import { TOKEN_ACCOUNT_GONE, tokenRefused, type AuthenticatedUser } from "./tokens";
+import type { AuthenticatedUser } from "../lib/access-token";
+import { TOKEN_ACCOUNT_GONE, tokenRefused } from "./tokens";
 
 /**
  * Reading orders: one order, or a page of the viewer's own, each in ONE statement that renders the

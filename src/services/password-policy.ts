@@ -28,7 +28,7 @@ export const HASH_PAUSE_MS = 1;
 
 /**
  * Password checks that may wait for their turn; one more is refused with 503 at once. Sized for a
- * burst of logins rather than for steady traffic: the chapter's load test starts 200 users in 4 s, all
+ * burst of logins rather than for steady traffic: the FastAPI original's Locust user (load/scenario.ts) starts 200 users in 4 s, all
  * logging in, and on a saturated 2-core machine (~37 ms a hash, arrivals at 50/s) about 100 of them
  * wait at once. 256 hashes are ~3 s of work on an idle machine and ~9.5 s on a saturated one: a client
  * still gets its token, and past that a 503 with Retry-After serves it better than a longer line.

@@ -17,14 +17,14 @@ import type { Duration } from "@upstash/ratelimit";
  * previous bucket still weighs in), and the next answer then gives a new `Retry-After`.
  */
 
-/** Every login counter looks back this far: the contract's 15 minutes. */
+/** Every login counter looks back this far: docs/api.md's 15 minutes. */
 export const LOGIN_WINDOW_MINUTES = 15;
 export const LOGIN_WINDOW: Duration = `${LOGIN_WINDOW_MINUTES} m`;
 
 /**
  * Hard lock: failures of one client on one account (account, client). Reached, that client is refused
  * on that account with 429, even with the right password, until the window has passed, so a guess past
- * the limit never tells right from wrong. 10: a person who mistypes is far below it, and the contract's
+ * the limit never tells right from wrong. 10: a person who mistypes is far below it, and docs/api.md's
  * 5..20 holds even for failures timed at a bucket boundary (twice 10).
  */
 export const PAIR_FAILURES_PER_WINDOW = 10;
@@ -33,7 +33,7 @@ export const PAIR_FAILURES_PER_WINDOW = 10;
  * Softer step for the account as a whole (failures from every client). Reached, clients unfamiliar to the
  * account are refused (429 before any hash), while a familiar client keeps its own pair budget: a third
  * party guessing from many addresses cannot lock the owner out. 15, not 20: the most an attacker rotating
- * addresses gets before the account closes to strangers, kept under the contract's 20 with room for the
+ * addresses gets before the account closes to strangers, kept under docs/api.md's 20 with room for the
  * rounding above, and still 5 more than one client's own lock, so one client alone does not close the
  * account to the owner's new devices.
  */
@@ -42,7 +42,7 @@ export const ACCOUNT_FAILURES_PER_WINDOW = 15;
 /**
  * Per client across accounts (credential spraying). Reached, the client is refused for every account it
  * is not familiar with; colleagues behind one NAT who have logged in from there before still get in. 150:
- * the contract lets a client fail at least 100 times, and the previous bucket's weight can hold a client
+ * docs/api.md lets a client fail at least 100 times, and the previous bucket's weight can hold a client
  * below its limit for a while after a burst; 150 keeps 100 available even then.
  */
 export const CLIENT_FAILURES_PER_WINDOW = 150;
@@ -63,7 +63,7 @@ export const FAMILIAR_REFRESH_MS = 24 * 3600 * 1000;
 
 /**
  * Registrations from one client in a minute, counted before the password is hashed (each costs a
- * PBKDF2 derivation). 120: twice the 60 a minute the contract never refuses, so a client at that rate
+ * PBKDF2 derivation). 120: twice the 60 a minute docs/api.md never refuses, so a client at that rate
  * never reaches it, however its minute falls across buckets; a script gets no more than two a second.
  */
 export const REGISTER_ATTEMPTS_PER_MINUTE = 120;
@@ -102,7 +102,7 @@ export const OUTAGE_LOG_INTERVAL_MS = 60_000;
  * bindings). It counts in fixed
  * windows of 10 or 60 s per Cloudflare location and has no way to read a count without adding to it,
  * so it cannot count failures alone: every attempt counts, right passwords too. 5 a minute keeps the
- * contract's minimum (five wrong passwords in a row each get their 401) and holds guessing to 75 per 15
+ * docs/api.md's minimum (five wrong passwords in a row each get their 401) and holds guessing to 75 per 15
  * minutes per location instead of unlimited; no binding setting holds 20 per 15 minutes without
  * refusing the fifth attempt.
  */

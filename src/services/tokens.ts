@@ -1,19 +1,7 @@
 import { ApiError } from "../errors";
 
-/**
- * The token codec lives in src/lib/access-token.ts (the cache reads tokens too); it is re-exported
- * here for the services and routes that issue and check tokens.
- */
-export {
-  MAX_TOKEN_VERSION,
-  MAX_USER_ID,
-  TOKEN_ALGORITHM,
-  TOKEN_TTL_SECONDS,
-  issueToken,
-  readToken,
-  type AuthenticatedUser,
-  type TokenClaims,
-} from "../lib/access-token";
+// The token itself (sign, verify, claims) is src/lib/access-token.ts: the catalog cache reads tokens
+// too, and cache/ may not import services/. What is here is how the API refuses a token.
 
 /**
  * The answer to a request whose token is missing or not (or no longer) valid: 401 `unauthorized`

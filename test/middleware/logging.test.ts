@@ -8,7 +8,7 @@ import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { requestLogEnabled } from "../../src/observability/logging";
-import { issueToken } from "../../src/services/tokens";
+import { issueToken } from "../../src/lib/access-token";
 import { apiWithEnv } from "../support/api";
 import { CLOSED } from "../support/network";
 

@@ -8,12 +8,8 @@
  * own, so the answer is always 200 and a MISS with exactly one database round trip.
  */
 import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { Hono } from "hono";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AppEnv } from "../../src/app-env";
-import { renderError } from "../../src/middleware/error-handler";
-import { observeRequests } from "../../src/middleware/observe-requests";
-import { trackRequestStats } from "../../src/middleware/request-stats";
+import { createApp } from "../../src/app";
 import { currentRequestStats, recordCacheLookup, type CacheStatus } from "../../src/observability/request-stats";
 import {
   BLOB_FIELDS,
@@ -27,19 +23,6 @@ import { apiWithEnv, type ErrorBody } from "../support/api";
 import { insertProduct } from "../support/catalog";
 import { CLOSED } from "../support/network";
 import { countedDatabase } from "../support/round-trips";
-
-/**
- * The app's metrics middleware chain (request stats, then the observation that writes the data point
- * and Server-Timing, then the app's error rendering) around routes of the test's own.
- */
-function onMetricsChain(addRoutes: (app: Hono<AppEnv>) => void): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.use(trackRequestStats);
-  app.use(observeRequests);
-  addRoutes(app);
-  app.onError(renderError);
-  return app;
-}
 
 const SERVER_TIMING = /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
 
@@ -87,9 +70,9 @@ function expectValidPoint(point: AnalyticsEngineDataPoint): void {
   expect(point.blobs![1]).toBe(index);
 }
 
-/** A tiny app on the real middleware whose route reports a cache outcome, like the catalog cache does. */
+/** The real app (its whole middleware chain and onError) with test routes: one reports a cache outcome, like the catalog cache does; two throw. */
 function cacheTestApp() {
-  return onMetricsChain((app) => {
+  return createApp({ extraRoutes: (app) => {
     app.get("/cached/:id", (c) => {
       const status = c.req.query("status") as CacheStatus;
       recordCacheLookup("l0", false, 0.5);
@@ -104,7 +87,7 @@ function cacheTestApp() {
       // Some libraries throw strings or plain objects.
       throw "not an Error";
     });
-  });
+  } });
 }
 
 /**

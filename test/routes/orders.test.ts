@@ -4,7 +4,7 @@ import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orders, products } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
-import { issueToken } from "../../src/services/tokens";
+import { issueToken } from "../../src/lib/access-token";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
 import { makeUser, type TestUser } from "../support/accounts";
 import { makeProducts } from "../support/catalog";

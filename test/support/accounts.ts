@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { users } from "../../src/db/schema";
 import type { UserBody } from "../../src/schemas/auth";
-import { issueToken } from "../../src/services/tokens";
+import { issueToken } from "../../src/lib/access-token";
 import { api } from "./api";
 import { db } from "./db";
 
