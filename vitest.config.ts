@@ -45,7 +45,12 @@ export default defineConfig({
       // Everything, inside workerd, against this run's servers (test/global-setup.ts).
       {
         extends: true,
-        test: { name: "workerd", globalSetup: ["./test/global-setup.ts"], include: ["test/**/*.test.ts"], exclude: ["test/**/*.node.test.ts"] },
+        test: {
+          name: "workerd",
+          globalSetup: ["./test/global-setup.ts"],
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/**/*.node.test.ts"],
+        },
       },
       // Node-side scripts where workerd cannot reach: processes (exit codes) and raw HTTP (a Host header
       // of one's choosing). Named *.node.test.ts; each starts what it needs.

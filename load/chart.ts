@@ -82,7 +82,17 @@ export function latencyChartSvg(input: ChartInput): string {
   const series = Object.entries(input.series ?? {});
   if (timeline.length > 1 && series.length > 0) {
     y += 20;
-    parts.push(text(20, y, "Over time: requests per second (grey bars, left axis) and p95 latency per endpoint (lines, right axis)", 13, "start", "#222", "bold"));
+    parts.push(
+      text(
+        20,
+        y,
+        "Over time: requests per second (grey bars, left axis) and p95 latency per endpoint (lines, right axis)",
+        13,
+        "start",
+        "#222",
+        "bold",
+      ),
+    );
     y += 14;
     lx = LEFT;
     series.forEach(([, label], i) => {
@@ -107,10 +117,14 @@ export function latencyChartSvg(input: ChartInput): string {
     const bw = Math.max(1, plotW / Math.max(1, tN - t0 + 1) - 1);
     for (const p of timeline) {
       const bh = (h * p.requests) / maxReq;
-      parts.push(`<rect x="${xOf(p.t).toFixed(1)}" y="${(y + h - bh).toFixed(1)}" width="${bw.toFixed(1)}" height="${bh.toFixed(1)}" fill="#d9d9d9"/>`);
+      parts.push(
+        `<rect x="${xOf(p.t).toFixed(1)}" y="${(y + h - bh).toFixed(1)}" width="${bw.toFixed(1)}" height="${bh.toFixed(1)}" fill="#d9d9d9"/>`,
+      );
       if (p.errors > 0) {
         const eh = (h * p.errors) / maxReq;
-        parts.push(`<rect x="${xOf(p.t).toFixed(1)}" y="${(y + h - eh).toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(1, eh).toFixed(1)}" fill="#e45756" opacity="0.6"/>`);
+        parts.push(
+          `<rect x="${xOf(p.t).toFixed(1)}" y="${(y + h - eh).toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.max(1, eh).toFixed(1)}" fill="#e45756" opacity="0.6"/>`,
+        );
       }
     }
     series.forEach(([key], i) => {

@@ -48,7 +48,10 @@ export function scenarioMarkdown(r: ScenarioResult): string {
         s.p99_ms,
         errorText(s),
         s.endpoint === "all" ? `catalog reads: ${catalogHitText(r)}` : cacheText(s),
-      ].join(" | ").replace(/^/, "| ").replace(/$/, " |"),
+      ]
+        .join(" | ")
+        .replace(/^/, "| ")
+        .replace(/$/, " |"),
     ),
   ];
   return lines.join("\n");
@@ -93,5 +96,8 @@ export function writeScenarioReport(dir: string, r: ScenarioResult): { json: str
 
 /** 2026-11-28T08-57-03Z: a timestamp usable in a file name. */
 export function fileStamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-");
 }

@@ -74,9 +74,12 @@ async function readQuery(name: QueryName): Promise<string> {
 }
 
 async function writeDashboard(): Promise<void> {
-  const files = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await readQuery(n)] as const))) as Record<QueryName, string>;
+  const files = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await readQuery(n)] as const))) as Record<
+    QueryName,
+    string
+  >;
   const path = `${DIR}grafana-dashboard.json`;
-  await writeFile(path, JSON.stringify(buildDashboard(files), null, 2) + "\n");
+  await writeFile(path, `${JSON.stringify(buildDashboard(files), null, 2)}\n`);
   console.log(`wrote ${path}`);
 }
 
@@ -102,7 +105,9 @@ async function main(): Promise<void> {
   let failed = false;
   for (const name of opts.queries) {
     const sql = expandMacros(queryBody(await readQuery(name)), values);
-    console.log(`\n== ${name} (${opts.dataset}, last ${opts.minutes} min${QUERIES.find((q) => q.name === name)!.format === "time_series" ? `, ${opts.step} s buckets` : ""})`);
+    console.log(
+      `\n== ${name} (${opts.dataset}, last ${opts.minutes} min${QUERIES.find((q) => q.name === name)!.format === "time_series" ? `, ${opts.step} s buckets` : ""})`,
+    );
     if (!creds) {
       console.log(sql);
       continue;

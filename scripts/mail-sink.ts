@@ -206,14 +206,24 @@ function parseEmail(raw: string): EmailMessage {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be a JSON object");
   const { from, to, subject, text, html } = body as Record<string, unknown>;
   const recipients = typeof to === "string" ? [to] : to;
-  if (!Array.isArray(recipients) || recipients.length === 0 || !recipients.every((r) => typeof r === "string" && /^[^@\s]+@[^@\s]+$/.test(r))) {
+  if (
+    !Array.isArray(recipients) ||
+    recipients.length === 0 ||
+    !recipients.every((r) => typeof r === "string" && /^[^@\s]+@[^@\s]+$/.test(r))
+  ) {
     throw new HttpError(400, '"to" must be an e-mail address or a non-empty list of them');
   }
   for (const [name, value] of Object.entries({ from, subject, text })) {
     if (typeof value !== "string" || value === "") throw new HttpError(400, `"${name}" must be a non-empty string`);
   }
   if (html !== undefined && typeof html !== "string") throw new HttpError(400, '"html" must be a string');
-  return { from: from as string, to: recipients as string[], subject: subject as string, text: text as string, html: (html as string | undefined) ?? null };
+  return {
+    from: from as string,
+    to: recipients as string[],
+    subject: subject as string,
+    text: text as string,
+    html: (html as string | undefined) ?? null,
+  };
 }
 
 function parseFault(raw: string): Fault {
@@ -228,7 +238,8 @@ function parseFault(raw: string): Fault {
     throw new HttpError(400, '"failStatus" must be an HTTP status from 400 to 599');
   }
   if (to !== undefined && typeof to !== "string") throw new HttpError(400, '"to" must be a string');
-  if (times !== undefined && (!Number.isInteger(times) || (times as number) < 1)) throw new HttpError(400, '"times" must be a positive integer');
+  if (times !== undefined && (!Number.isInteger(times) || (times as number) < 1))
+    throw new HttpError(400, '"times" must be a positive integer');
   return { failStatus: failStatus as number, to: to as string | undefined, remaining: times as number | undefined };
 }
 

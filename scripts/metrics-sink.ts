@@ -54,7 +54,7 @@ export async function startMetricsSink(opts: MetricsSinkOptions = {}): Promise<M
   let writes: Promise<void> = Promise.resolve();
 
   async function store(records: SinkRecord[]): Promise<void> {
-    const text = records.map((r) => JSON.stringify(r) + "\n").join("");
+    const text = records.map((r) => `${JSON.stringify(r)}\n`).join("");
     const write = writes.then(() => appendFile(file, text));
     writes = write.catch(() => {});
     await write;

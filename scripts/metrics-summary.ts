@@ -142,7 +142,10 @@ export function formatSummary(summary: MetricsSummary | null, opts: { minutes: n
   const header = COLUMNS.map((c) => c.title);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   const out = [
     `${summary.total.count} requests in the last ${opts.minutes} min; traffic from ${clock(summary.from)} to ${clock(summary.to)} ` +

@@ -52,7 +52,17 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { cliOption, hasBearer, HttpError, isMainModule, newLocalSecret, readBody, refuseForeignRequest, sendJson, stopOnSignals } from "./local-http";
+import {
+  cliOption,
+  hasBearer,
+  HttpError,
+  isMainModule,
+  newLocalSecret,
+  readBody,
+  refuseForeignRequest,
+  sendJson,
+  stopOnSignals,
+} from "./local-http";
 
 export interface NeonHttpServerOptions {
   host?: string;
@@ -132,8 +142,22 @@ const BATCH_MODES: Record<string, Record<string, string>> = {
 };
 // The fields NeonDbError copies from a 400 body (the driver's own list).
 const PG_ERROR_FIELDS = [
-  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
-  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+  "severity",
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
 ] as const;
 
 // Every column comes back as Postgres' text output; the driver parses it like Neon's would be.
@@ -214,7 +238,13 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions): Promise<
     }
   }
 
-  async function runSql(target: Target, body: SqlQuery | SqlQuery[], begin: string, arrayMode: boolean, fault: Fault | undefined): Promise<unknown> {
+  async function runSql(
+    target: Target,
+    body: SqlQuery | SqlQuery[],
+    begin: string,
+    arrayMode: boolean,
+    fault: Fault | undefined,
+  ): Promise<unknown> {
     if (fault?.delayMs) await sleep(fault.delayMs);
     const failAt = fault && (fault.failStatus !== undefined || fault.drop) ? (fault.failAt ?? "before") : undefined;
     if (failAt === "before") throw injected(fault!);
@@ -223,7 +253,12 @@ export async function startNeonHttpServer(opts: NeonHttpServerOptions): Promise<
     const pool = poolFor(target);
     try {
       if (Array.isArray(body) || failAt === "mid-batch") {
-        const afterFirst = failAt === "mid-batch" ? () => { throw injected(fault!); } : undefined;
+        const afterFirst =
+          failAt === "mid-batch"
+            ? () => {
+                throw injected(fault!);
+              }
+            : undefined;
         const results = await runBatch(pool, Array.isArray(body) ? body : [body], begin || "BEGIN", arrayMode, onStatement, afterFirst);
         if (failAt === "after-commit") throw injected(fault!);
         return Array.isArray(body) ? { results } : results[0];
@@ -309,17 +344,25 @@ async function runStatement(db: pg.Pool | pg.PoolClient, q: SqlQuery, arrayMode:
   // Extended protocol even without params: a multi-statement string must fail, as it does on Neon.
   const config = { text: q.query, values: q.params, rowMode: "array" as const, types: RAW_TEXT_TYPES, queryMode: "extended" };
   const result = await db.query<unknown[]>(config);
-  const fields = result.fields.map(({ name, tableID, columnID, dataTypeID, dataTypeSize, dataTypeModifier, format }) => (
-    { name, tableID, columnID, dataTypeID, dataTypeSize, dataTypeModifier, format }
-  ));
-  const rows = arrayMode
-    ? result.rows
-    : result.rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, row[i]])));
+  const fields = result.fields.map(({ name, tableID, columnID, dataTypeID, dataTypeSize, dataTypeModifier, format }) => ({
+    name,
+    tableID,
+    columnID,
+    dataTypeID,
+    dataTypeSize,
+    dataTypeModifier,
+    format,
+  }));
+  const rows = arrayMode ? result.rows : result.rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, row[i]])));
   return { command: result.command, rowCount: result.rowCount, rowAsArray: arrayMode, fields, rows };
 }
 
 async function runBatch(
-  pool: pg.Pool, queries: SqlQuery[], begin: string, arrayMode: boolean, onStatement: () => void,
+  pool: pg.Pool,
+  queries: SqlQuery[],
+  begin: string,
+  arrayMode: boolean,
+  onStatement: () => void,
   afterFirst?: () => void,
 ): Promise<unknown[]> {
   const client = await pool.connect();
@@ -336,7 +379,9 @@ async function runBatch(
     return results;
   } catch (err) {
     // If even ROLLBACK fails the connection is unusable: hand it back as broken so the pool drops it.
-    await client.query("ROLLBACK").catch((e: Error) => { broken = e; });
+    await client.query("ROLLBACK").catch((e: Error) => {
+      broken = e;
+    });
     throw err;
   } finally {
     client.release(broken);
@@ -382,7 +427,9 @@ function parseTarget(header: string | string[] | undefined, opts: NeonHttpServer
     application_name: "neon-http-server",
     Client: TimedClient,
     // Neon sessions run in UTC; match it so date arithmetic in SQL behaves the same locally.
-    onConnect: async (client) => { await client.query("SET TIME ZONE 'UTC'"); },
+    onConnect: async (client) => {
+      await client.query("SET TIME ZONE 'UTC'");
+    },
   };
   // sslmode, application_name, options etc. are deliberately ignored: TLS is Neon's concern, not ours.
   const application = url.searchParams.get("application_name") ?? undefined;
@@ -415,11 +462,14 @@ function parseFaults(raw: string): Fault {
     throw new HttpError(400, '"failStatus" must be an HTTP status from 400 to 599');
   }
   if (database !== undefined && typeof database !== "string") throw new HttpError(400, '"database" must be a string');
-  if (marker !== undefined && (typeof marker !== "string" || marker === "")) throw new HttpError(400, '"marker" must be a non-empty string');
+  if (marker !== undefined && (typeof marker !== "string" || marker === ""))
+    throw new HttpError(400, '"marker" must be a non-empty string');
   if (drop !== undefined && typeof drop !== "boolean") throw new HttpError(400, '"drop" must be a boolean');
-  if (failAt !== undefined && !FAIL_AT.includes(failAt as FailAt)) throw new HttpError(400, `"failAt" must be one of ${FAIL_AT.join(", ")}`);
+  if (failAt !== undefined && !FAIL_AT.includes(failAt as FailAt))
+    throw new HttpError(400, `"failAt" must be one of ${FAIL_AT.join(", ")}`);
   if (failAt !== undefined && failStatus === undefined && !drop) throw new HttpError(400, '"failAt" needs "failStatus" or "drop"');
-  if (times !== undefined && (!Number.isInteger(times) || Number(times) < 1)) throw new HttpError(400, '"times" must be a positive integer');
+  if (times !== undefined && (!Number.isInteger(times) || Number(times) < 1))
+    throw new HttpError(400, '"times" must be a positive integer');
   return {
     delayMs,
     failStatus: failStatus as number | undefined,
@@ -451,9 +501,13 @@ function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof pg.DatabaseError) {
     const body: Record<string, unknown> = { message: err.message };
     for (const field of PG_ERROR_FIELDS) if (err[field] !== undefined) body[field] = err[field];
-    return sendJson(res, 400, body);
+    sendJson(res, 400, body);
+    return;
   }
-  if (err instanceof HttpError) return sendJson(res, err.status, { message: err.message });
+  if (err instanceof HttpError) {
+    sendJson(res, err.status, { message: err.message });
+    return;
+  }
   sendJson(res, 500, { message: `neon-http-server internal error: ${err instanceof Error ? err.message : String(err)}` });
 }
 

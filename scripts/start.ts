@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   await migrateDatabase(databaseUrl.url);
   const seeded = await seedDemoData(databaseUrl.url, { onProgress: (msg) => log(msg) });
   log(seeded.seeded ? "demo data loaded" : "demo data already present");
-  if (seeded.generatedAdminPassword) log(`admin@example.com's password is ${seeded.generatedAdminPassword} (generated for this remote database; keep it now)`);
+  if (seeded.generatedAdminPassword)
+    log(`admin@example.com's password is ${seeded.generatedAdminPassword} (generated for this remote database; keep it now)`);
 
   const neonSecret = newLocalSecret();
   const neon = await startNeonHttpServer({ port: NEON_HTTP_PORT, maxConnections: databaseUrl.maxConnections, secret: neonSecret });
@@ -160,7 +161,11 @@ type CacheChoice = { backend: "upstash"; server: UpstashRestServer; token: strin
 async function findCache(): Promise<CacheChoice> {
   const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   if (FORCE_KV_CACHE || !(await redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
-    log(FORCE_KV_CACHE ? "--kv-cache: the catalog cache runs on KV alone" : `no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`);
+    log(
+      FORCE_KV_CACHE
+        ? "--kv-cache: the catalog cache runs on KV alone"
+        : `no Redis answers at ${redisUrl.host}: the catalog cache runs on KV alone`,
+    );
     return { backend: "kv" };
   }
   // A token of the developer's own in .dev.vars is kept; otherwise a new one for this run.

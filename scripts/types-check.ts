@@ -17,7 +17,11 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TYPES_FILE = `${ROOT}worker-configuration.d.ts`;
 
 const committed = readFileSync(TYPES_FILE, "utf8");
-const run = spawnSync("npm", ["run", "--silent", "types"], { cwd: ROOT, env: { ...process.env, ...OFFLINE_WRANGLER_ENV }, encoding: "utf8" });
+const run = spawnSync("npm", ["run", "--silent", "types"], {
+  cwd: ROOT,
+  env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
+  encoding: "utf8",
+});
 const generated = readFileSync(TYPES_FILE, "utf8");
 writeFileSync(TYPES_FILE, committed);
 

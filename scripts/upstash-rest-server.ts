@@ -54,8 +54,15 @@ export interface UpstashRestServerOptions {
   log?: (line: string) => void;
 }
 /** Since start or the last reset: REST requests, and the Redis commands they carried. */
-export interface UpstashRestStats { requests: number; commands: number }
-export interface Faults { delayMs?: number; failStatus?: number; keyPrefix?: string }
+export interface UpstashRestStats {
+  requests: number;
+  commands: number;
+}
+export interface Faults {
+  delayMs?: number;
+  failStatus?: number;
+  keyPrefix?: string;
+}
 export interface UpstashRestServer {
   url: string /* http://127.0.0.1:<port> */;
   port: number;
@@ -81,9 +88,11 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const OK = Buffer.from("OK");
 // They would block, or change the state of, the one connection every request shares; Upstash refuses them too.
 const CONNECTION_COMMANDS = new Set(
-  ("BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF SUBSCRIBE PSUBSCRIBE SSUBSCRIBE " +
+  (
+    "BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF SUBSCRIBE PSUBSCRIBE SSUBSCRIBE " +
     "UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR SELECT QUIT RESET HELLO AUTH CLIENT MULTI EXEC DISCARD WATCH " +
-    "UNWATCH SYNC PSYNC").split(" "),
+    "UNWATCH SYNC PSYNC"
+  ).split(" "),
 );
 /**
  * Commands on the Redis server itself rather than on keys, and why each is refused: the Redis behind this
@@ -281,7 +290,8 @@ async function injectFaults(commands: Arg[][], faults: Map<string, Faults>): Pro
 function parseFaults(value: unknown): Faults {
   const { delayMs, failStatus, keyPrefix } = (value ?? {}) as Faults;
   const ok =
-    typeof value === "object" && !Array.isArray(value) &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
     (delayMs === undefined || (typeof delayMs === "number" && delayMs >= 0 && delayMs <= 60_000)) &&
     (failStatus === undefined || (Number.isInteger(failStatus) && failStatus >= 400 && failStatus <= 599)) &&
     (keyPrefix === undefined || (typeof keyPrefix === "string" && keyPrefix !== ""));
@@ -336,7 +346,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, state
   const forwarded = commands.map((command) => forRedis(command, state));
   if (isBatch) {
     const entries = await runBatch(forwarded, pathname === "/multi-exec", base64, state);
-    return send(res, 200, entries.map((entry, i) => loadedSha(commands[i]!, entry, base64)));
+    return send(
+      res,
+      200,
+      entries.map((entry, i) => loadedSha(commands[i]!, entry, base64)),
+    );
   }
   const entry = loadedSha(commands[0] ?? [], await runOne(forwarded[0] ?? [], base64, state), base64);
   send(res, "error" in entry ? 400 : 200, entry);

@@ -103,7 +103,9 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
   const builtAt = performance.now();
   await buildBundle(opts.root, bundleDir);
   const bundleBytes = bundleSize(bundleDir);
-  opts.log(`built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${bundleDir})`);
+  opts.log(
+    `built the production bundle in ${((performance.now() - builtAt) / 1000).toFixed(1)} s (${(bundleBytes / 1024).toFixed(0)} KiB, ${bundleDir})`,
+  );
 
   const wrangler = await loadWrangler();
   const fromConfig = wrangler.unstable_getMiniflareWorkerOptions(`${opts.root}/wrangler.toml`);

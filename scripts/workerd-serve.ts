@@ -91,7 +91,8 @@ export async function serveOnBareWorkerd(opts: BareWorkerdOptions): Promise<Bare
 async function waitForAnswer(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`workerd serve exited (${child.signalCode ?? child.exitCode})`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`workerd serve exited (${child.signalCode ?? child.exitCode})`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

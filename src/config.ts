@@ -51,7 +51,8 @@ const SettingsSchema = z
     (env): Settings => ({
       deployed: env.ENVIRONMENT === "staging" || env.ENVIRONMENT === "production",
       localEnvironment: env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test",
-      corsOrigins: env.CORS_ORIGINS === undefined ? undefined : env.CORS_ORIGINS === "*" ? "*" : env.CORS_ORIGINS.split(",").map((o) => o.trim()),
+      corsOrigins:
+        env.CORS_ORIGINS === undefined ? undefined : env.CORS_ORIGINS === "*" ? "*" : env.CORS_ORIGINS.split(",").map((o) => o.trim()),
       cacheBackend: env.CACHE_BACKEND === "upstash" ? "upstash" : "kv",
       requestLog: isRequestLogOn(env.LOG_REQUESTS),
       serverTiming: env.SERVER_TIMING === "detail" || env.SERVER_TIMING === "total" ? env.SERVER_TIMING : "off",

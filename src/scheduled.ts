@@ -21,7 +21,13 @@ export async function handleScheduled(controller: Pick<ScheduledController, "cro
         const result = await run();
         log("info", `scheduled: ${job}`, { job, outcome: "ok", ...base, ...result, duration_ms: Date.now() - started });
       } catch (err) {
-        log("error", `scheduled: ${job} failed`, { job, outcome: "failed", ...base, duration_ms: Date.now() - started, ...errorFields(err) });
+        log("error", `scheduled: ${job} failed`, {
+          job,
+          outcome: "failed",
+          ...base,
+          duration_ms: Date.now() - started,
+          ...errorFields(err),
+        });
       }
     }),
   );

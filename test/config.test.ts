@@ -67,7 +67,8 @@ describe("settingsOf", () => {
 
   it("writes a request line unless LOG_REQUESTS says false, 0 or off", () => {
     for (const on of [undefined, null, "", "true", "1", "yes"]) expect(settingsOf({ LOG_REQUESTS: on }).requestLog, String(on)).toBe(true);
-    for (const off of ["false", " FALSE ", "0", "off", "Off", false]) expect(settingsOf({ LOG_REQUESTS: off }).requestLog, String(off)).toBe(false);
+    for (const off of ["false", " FALSE ", "0", "off", "Off", false])
+      expect(settingsOf({ LOG_REQUESTS: off }).requestLog, String(off)).toBe(false);
   });
 
   it("parses an env object once", () => {

@@ -37,12 +37,36 @@ export type QueryDefinition = {
 
 /** Every query, in dashboard order. Each has scripts/analytics/<name>.sql. */
 export const QUERIES: readonly QueryDefinition[] = [
-  { name: "requests-per-second", title: "Requests per second by route", format: "time_series", unit: "reqps", gridPos: { h: 8, w: 12, x: 0, y: 0 } },
+  {
+    name: "requests-per-second",
+    title: "Requests per second by route",
+    format: "time_series",
+    unit: "reqps",
+    gridPos: { h: 8, w: 12, x: 0, y: 0 },
+  },
   { name: "latency-by-route", title: "p95 duration by route", format: "time_series", unit: "ms", gridPos: { h: 8, w: 12, x: 12, y: 0 } },
-  { name: "latency-overall", title: "Duration p50 / p95 / p99, all routes", format: "time_series", unit: "ms", gridPos: { h: 8, w: 12, x: 0, y: 8 } },
+  {
+    name: "latency-overall",
+    title: "Duration p50 / p95 / p99, all routes",
+    format: "time_series",
+    unit: "ms",
+    gridPos: { h: 8, w: 12, x: 0, y: 8 },
+  },
   { name: "error-rate", title: "Error rate (5xx, 4xx)", format: "time_series", unit: "percent", gridPos: { h: 8, w: 12, x: 12, y: 8 } },
-  { name: "cache-hit-ratio", title: "Cache hit ratio by route", format: "time_series", unit: "percent", gridPos: { h: 8, w: 12, x: 0, y: 16 } },
-  { name: "db-round-trips", title: "Database round trips per request by route", format: "time_series", unit: "short", gridPos: { h: 8, w: 12, x: 12, y: 16 } },
+  {
+    name: "cache-hit-ratio",
+    title: "Cache hit ratio by route",
+    format: "time_series",
+    unit: "percent",
+    gridPos: { h: 8, w: 12, x: 0, y: 16 },
+  },
+  {
+    name: "db-round-trips",
+    title: "Database round trips per request by route",
+    format: "time_series",
+    unit: "short",
+    gridPos: { h: 8, w: 12, x: 12, y: 16 },
+  },
   { name: "route-summary", title: "Per route over the time range", format: "table", unit: "short", gridPos: { h: 10, w: 24, x: 0, y: 24 } },
   { name: "colo-summary", title: "Per location (colo)", format: "table", unit: "short", gridPos: { h: 8, w: 24, x: 0, y: 34 } },
 ];
@@ -77,7 +101,11 @@ export function queryBody(sqlFile: string): string {
 /** Expands the Altinity macros and ${dataset} the way the Grafana plugin does. */
 export function expandMacros(sql: string, values: MacroValues): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(values.dataset)) throw new Error(`not a dataset name: ${values.dataset}`);
-  for (const [name, value] of [["from", values.from], ["to", values.to], ["interval", values.interval]] as const) {
+  for (const [name, value] of [
+    ["from", values.from],
+    ["to", values.to],
+    ["interval", values.interval],
+  ] as const) {
     if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${value}`);
   }
   if (values.interval < 1) throw new Error("interval must be at least 1 second");
@@ -148,7 +176,10 @@ export function formatResult(result: SqlApiResult): string {
   const widths = names.map((name, i) => Math.max(name.length, ...rows.map((r) => r[i]!.length)));
   const rightAligned = names.map((name) => numeric.has(name) && name !== "t");
   const line = (cells: string[]) =>
-    cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(names), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 

@@ -138,8 +138,22 @@ function appPhaseSpecs(tokens: string[]): PhaseSpec[] {
   return [
     { key: "health", label: "app GET /health", target: "app", method: "GET", next: () => ({ path: "/health" }) },
     // The original's traffic: 10 list pages and 100 products, at random, as the Locust user reads them.
-    { key: "list", label: "cached list GET /api/v1/products?page=1..10", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products?page=${randomInt(1, 10)}` }) },
-    { key: "detail", label: "cached detail GET /api/v1/products/1..100", target: "app", method: "GET", cached: true, next: () => ({ path: `/api/v1/products/${randomInt(1, 100)}` }) },
+    {
+      key: "list",
+      label: "cached list GET /api/v1/products?page=1..10",
+      target: "app",
+      method: "GET",
+      cached: true,
+      next: () => ({ path: `/api/v1/products?page=${randomInt(1, 10)}` }),
+    },
+    {
+      key: "detail",
+      label: "cached detail GET /api/v1/products/1..100",
+      target: "app",
+      method: "GET",
+      cached: true,
+      next: () => ({ path: `/api/v1/products/${randomInt(1, 100)}` }),
+    },
     {
       key: "search",
       label: "uncached search GET /api/v1/products?q=…",
@@ -151,7 +165,14 @@ function appPhaseSpecs(tokens: string[]): PhaseSpec[] {
         path: `/api/v1/products?q=${pick(SEARCH_TERMS)}&sort=${pick(sorts)}&page=${randomInt(1, 5)}&page_size=${randomInt(10, 30)}`,
       }),
     },
-    { key: "orders-list", label: "orders list GET /api/v1/orders", target: "app", method: "GET", auth: true, next: () => ({ path: "/api/v1/orders", token: token() }) },
+    {
+      key: "orders-list",
+      label: "orders list GET /api/v1/orders",
+      target: "app",
+      method: "GET",
+      auth: true,
+      next: () => ({ path: "/api/v1/orders", token: token() }),
+    },
     {
       key: "order-create",
       label: "order create POST /api/v1/orders",
@@ -200,7 +221,9 @@ async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: s
     result,
     db_round_trips_per_request: n ? per(db1 - db0) : null,
     cache_round_trips_per_request: n && cache0 !== null && cache1 !== null ? per(cache1 - cache0) : null,
-    cpu_ms_per_request: n ? { worker: per(cpu.worker), host: per(cpu.host), services: per(cpu.services), datastores: per(cpu.datastores) } : null,
+    cpu_ms_per_request: n
+      ? { worker: per(cpu.worker), host: per(cpu.host), services: per(cpu.services), datastores: per(cpu.datastores) }
+      : null,
     other_load_cores: Math.round(otherCores * 100) / 100,
     settle: settled,
   };
@@ -226,7 +249,10 @@ function machineInfo(): Record<string, string | number> {
     cpu: os.cpus()[0]?.model.trim() ?? "?",
     cores: os.cpus().length,
     memory_gb: Math.round(os.totalmem() / 2 ** 30),
-    load_start: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    load_start: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
     load_end: "",
     node: process.versions.node,
     wrangler: version("wrangler"),
@@ -264,7 +290,8 @@ async function main(): Promise<void> {
   const workerLogFile = `${base}-worker.log`;
   const machine = machineInfo();
   log(`${settings.quick ? "QUICK smoke run (not a benchmark)" : "benchmark"}; results in ${base}.{json,md,svg}`);
-  if (Number(os.loadavg()[0]) > os.cpus().length) log(`warning: load average ${machine.load_start} is above the core count; the figures will be low`);
+  if (Number(os.loadavg()[0]) > os.cpus().length)
+    log(`warning: load average ${machine.load_start} is above the core count; the figures will be low`);
 
   let stack: BenchStack | undefined;
   const onSignal = (signal: string): void => {
@@ -293,7 +320,11 @@ async function main(): Promise<void> {
     if (failure) log(`some logins failed (${failure}); ${tokens.length} tokens`);
 
     const opening = [HELLO_MINIFLARE, HELLO_WORKERD, ...appPhaseSpecs(tokens)];
-    const closing: PhaseSpec[] = [HELLO_MINIFLARE, HELLO_WORKERD].map((spec) => ({ ...spec, key: `${spec.key}-end`, label: `${spec.label}, again at the end` }));
+    const closing: PhaseSpec[] = [HELLO_MINIFLARE, HELLO_WORKERD].map((spec) => ({
+      ...spec,
+      key: `${spec.key}-end`,
+      label: `${spec.label}, again at the end`,
+    }));
     const locustRuns = settings.withWait ? [false, true] : [false];
     const progress = new Progress(opening.length + locustRuns.length + closing.length);
     const phases: PhaseResult[] = [];
@@ -316,7 +347,10 @@ async function main(): Promise<void> {
     }
     for (const spec of closing) await measure(spec);
 
-    machine.load_end = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+    machine.load_end = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
     const byKey = (key: string): PhaseResult | undefined => phases.find((p) => p.key === key);
     const noWait = mixed.find((m) => !m.result.wait);
     const cost = costPerMillionRequests(noWait?.cpu_ms_per_request?.worker ?? null);
@@ -381,7 +415,9 @@ async function main(): Promise<void> {
       log(`--strict: ${missed} target(s) missed`);
       process.exitCode = 3;
     }
-    log(`wrote ${base}.json, ${base}.md, ${base}.svg, the Locust reports in ${base}-locust-*/, the stack's log ${base}.log and the Worker's ${workerLogFile}`);
+    log(
+      `wrote ${base}.json, ${base}.md, ${base}.svg, the Locust reports in ${base}-locust-*/, the stack's log ${base}.log and the Worker's ${workerLogFile}`,
+    );
   } finally {
     if (!interrupted) {
       log("stopping everything the bench started…");
@@ -405,7 +441,14 @@ function benchChart(report: BenchReport): string {
     }));
   for (const m of report.mixed) {
     const o = m.result.overall;
-    rows.push({ label: "Locust user (mixed)", detail: m.label.replace(/^Locust user, /, ""), note: `${o.rps} req/s · ${o.errors} errors`, p50: o.p50_ms, p95: o.p95_ms, p99: o.p99_ms });
+    rows.push({
+      label: "Locust user (mixed)",
+      detail: m.label.replace(/^Locust user, /, ""),
+      note: `${o.rps} req/s · ${o.errors} errors`,
+      p50: o.p50_ms,
+      p95: o.p95_ms,
+      p99: o.p99_ms,
+    });
   }
   return latencyChartSvg({
     title: `Tenpo benchmark ${report.started_at}${report.settings.quick ? " (quick smoke run)" : ""}`,

@@ -105,13 +105,36 @@ export interface PhaseSettings {
 const ACCEPT = { accept: "application/json", "accept-encoding": "gzip" };
 
 /** Preflight, warm-up, probe (when `probeRequests` > 0), then the measurement. */
-export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: PhaseSettings, log: (line: string) => void): Promise<PhaseResult> {
+export async function runPhase(
+  stack: BenchStack,
+  spec: PhaseSpec,
+  settings: PhaseSettings,
+  log: (line: string) => void,
+): Promise<PhaseResult> {
   const url = stack.urls[spec.target];
   const app = spec.target === "app";
   const empty = (skipped: string): PhaseResult => ({
-    key: spec.key, label: spec.label, target: spec.target, skipped, connections: settings.connections, duration_s: 0, requests: 0, rps: 0,
-    p50_ms: 0, p95_ms: 0, p99_ms: 0, mean_ms: 0, errors: 0, statuses: {}, x_cache: null,
-    db_round_trips_per_request: null, cache_round_trips_per_request: null, cpu_ms_per_request: null, other_load_cores: null, probe: null, settle: null,
+    key: spec.key,
+    label: spec.label,
+    target: spec.target,
+    skipped,
+    connections: settings.connections,
+    duration_s: 0,
+    requests: 0,
+    rps: 0,
+    p50_ms: 0,
+    p95_ms: 0,
+    p99_ms: 0,
+    mean_ms: 0,
+    errors: 0,
+    statuses: {},
+    x_cache: null,
+    db_round_trips_per_request: null,
+    cache_round_trips_per_request: null,
+    cpu_ms_per_request: null,
+    other_load_cores: null,
+    probe: null,
+    settle: null,
   });
 
   // Preflight: is the endpoint there at all?
@@ -163,9 +186,15 @@ export async function runPhase(stack: BenchStack, spec: PhaseSpec, settings: Pha
     // A hello world touches neither: its counters would only show other phases' leftovers.
     db_round_trips_per_request: app && n > 0 ? round((db1 - db0) / n, 3) : null,
     cache_round_trips_per_request: !app || cache0 === null || cache1 === null || n === 0 ? null : round((cache1 - cache0) / n, 3),
-    cpu_ms_per_request: n > 0
-      ? { worker: perRequest(cpu.worker), host: perRequest(cpu.host), services: perRequest(cpu.services), datastores: perRequest(cpu.datastores) }
-      : null,
+    cpu_ms_per_request:
+      n > 0
+        ? {
+            worker: perRequest(cpu.worker),
+            host: perRequest(cpu.host),
+            services: perRequest(cpu.services),
+            datastores: perRequest(cpu.datastores),
+          }
+        : null,
     other_load_cores: round(otherCores, 2),
     probe,
     settle: settled,

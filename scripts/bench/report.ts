@@ -62,7 +62,7 @@ export function referenceOf(start: PhaseResult | undefined, end: PhaseResult | u
   const usable = (p?: PhaseResult): number | null => (p && !p.skipped && p.requests > 0 && p.errors === 0 ? p.rps : null);
   const a = usable(start);
   const b = usable(end);
-  const used = a !== null && b !== null ? (a + b) / 2 : a ?? b;
+  const used = a !== null && b !== null ? (a + b) / 2 : (a ?? b);
   return {
     start_rps: a,
     end_rps: b,
@@ -71,7 +71,8 @@ export function referenceOf(start: PhaseResult | undefined, end: PhaseResult | u
   };
 }
 
-const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "n/a" : String(Math.round(v * 10 ** digits) / 10 ** digits));
+const num = (v: number | null | undefined, digits = 2): string =>
+  v === null || v === undefined ? "n/a" : String(Math.round(v * 10 ** digits) / 10 ** digits);
 const dash = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined ? "—" : num(v, digits));
 
 function cpuCells(cpu: Record<ProcRole, number> | null): string {
@@ -89,19 +90,46 @@ export function phaseTable(report: BenchReport): string {
     const probeCell = probe ? `${probe.db_round_trips_median} / ${num(probe.db_round_trips_per_request, 3)}` : "—";
     const timing = probe?.server_timing_db_median;
     return [
-      p.label, p.rps.toLocaleString("en-US"), ratio(p.rps), p.p50_ms, p.p99_ms, errorText(p),
-      probeCell, timing === null || timing === undefined ? "—" : timing, probe ? num(probe.db_round_trips_with_background_per_request, 3) : "—",
-      dash(p.db_round_trips_per_request, 3), dash(p.cache_round_trips_per_request, 3), cpuCells(p.cpu_ms_per_request),
-      num(p.other_load_cores), p.x_cache ? xCacheText(p.x_cache) : "",
-    ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
+      p.label,
+      p.rps.toLocaleString("en-US"),
+      ratio(p.rps),
+      p.p50_ms,
+      p.p99_ms,
+      errorText(p),
+      probeCell,
+      timing === null || timing === undefined ? "—" : timing,
+      probe ? num(probe.db_round_trips_with_background_per_request, 3) : "—",
+      dash(p.db_round_trips_per_request, 3),
+      dash(p.cache_round_trips_per_request, 3),
+      cpuCells(p.cpu_ms_per_request),
+      num(p.other_load_cores),
+      p.x_cache ? xCacheText(p.x_cache) : "",
+    ]
+      .join(" | ")
+      .replace(/^/, "| ")
+      .replace(/$/, " |");
   };
   const mixedRow = (m: MixedRun): string => {
     const o = m.result.overall;
     return [
-      m.label, o.rps.toLocaleString("en-US"), ratio(o.rps), o.p50_ms, o.p99_ms, errorText(o), "—", "—", "—",
-      dash(m.db_round_trips_per_request, 3), dash(m.cache_round_trips_per_request, 3), cpuCells(m.cpu_ms_per_request),
-      num(m.other_load_cores), `catalog ${catalogHitText(m.result)}`,
-    ].join(" | ").replace(/^/, "| ").replace(/$/, " |");
+      m.label,
+      o.rps.toLocaleString("en-US"),
+      ratio(o.rps),
+      o.p50_ms,
+      o.p99_ms,
+      errorText(o),
+      "—",
+      "—",
+      "—",
+      dash(m.db_round_trips_per_request, 3),
+      dash(m.cache_round_trips_per_request, 3),
+      cpuCells(m.cpu_ms_per_request),
+      num(m.other_load_cores),
+      `catalog ${catalogHitText(m.result)}`,
+    ]
+      .join(" | ")
+      .replace(/^/, "| ")
+      .replace(/$/, " |");
   };
   // The Locust runs sit where they ran: after the autocannon phases, before the closing hello worlds.
   const closing = report.phases.filter((p) => p.key.endsWith("-end"));
@@ -123,7 +151,8 @@ export function mixedTables(report: BenchReport): string {
     .map((m) => {
       const r = m.result;
       const rows = [...r.endpoints, r.overall].map(
-        (e) => `| ${e.endpoint} | ${e.requests} | ${e.rps} | ${e.p50_ms} | ${e.p95_ms} | ${e.p99_ms} | ${errorText(e)} | ${e.x_cache ? (e.hit_ratio === null ? "n/a" : pct(e.hit_ratio)) : ""} |`,
+        (e) =>
+          `| ${e.endpoint} | ${e.requests} | ${e.rps} | ${e.p50_ms} | ${e.p95_ms} | ${e.p99_ms} | ${errorText(e)} | ${e.x_cache ? (e.hit_ratio === null ? "n/a" : pct(e.hit_ratio)) : ""} |`,
       );
       return [
         `**${m.label}** (${r.users} users, spawn ${r.spawn_rate}/s, ${r.window_s} s, logins ${r.accounts === "chapter" ? "as test@example.com" : "spread over user1..1000"}, ${r.logins_failed} failed)`,
@@ -138,11 +167,18 @@ export function mixedTables(report: BenchReport): string {
 
 /** PASS / MISS / n/a, one row per target. */
 export function targetTable(targets: TargetResult[]): string {
-  return ["| target | measured | result |", "|---|---|---|", ...targets.map((t) => `| ${t.target} | ${t.measured} | **${t.verdict}** |`)].join("\n");
+  return [
+    "| target | measured | result |",
+    "|---|---|---|",
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | **${t.verdict}** |`),
+  ].join("\n");
 }
 
 function referenceText(name: string, r: Reference): string {
-  const drift = r.drift === null ? "" : ` (drift ${pct(r.drift, 0)}${Math.abs(r.drift) > 0.2 ? ": the machine's load changed during the run, compare with care" : ""})`;
+  const drift =
+    r.drift === null
+      ? ""
+      : ` (drift ${pct(r.drift, 0)}${Math.abs(r.drift) > 0.2 ? ": the machine's load changed during the run, compare with care" : ""})`;
   return `${name}: ${num(r.start_rps, 0)} req/s at the start, ${num(r.end_rps, 0)} at the end${drift}; ratios use ${num(r.used_rps, 0)}.`;
 }
 
@@ -154,7 +190,9 @@ function settleText(report: BenchReport): string {
   ];
   const base =
     "Before each measurement the bench waited until the database had been quiet for 3 s (longer than the e-mail queue's 2 s batch timeout), at most 120 s";
-  return busy.length ? `${base}; it never went quiet before: ${busy.join(", ")} (their counters include earlier work).` : `${base}; it always did.`;
+  return busy.length
+    ? `${base}; it never went quiet before: ${busy.join(", ")} (their counters include earlier work).`
+    : `${base}; it always did.`;
 }
 
 function costText(report: BenchReport): string {
@@ -182,7 +220,9 @@ export function benchMarkdown(report: BenchReport): string {
     "",
     `Request log: ${sp.request_log}. Metrics: ${sp.metrics_sink}.`,
     "",
-    `Settings: ${Object.entries(report.settings).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    `Settings: ${Object.entries(report.settings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}.`,
     "",
     referenceText("Hello world on npm start's path (Miniflare, direct socket)", report.hello.miniflare),
     referenceText("Hello world on bare `workerd serve`", report.hello.workerd),

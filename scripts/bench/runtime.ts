@@ -61,11 +61,30 @@ async function main(): Promise<void> {
   let ready: BenchRuntimeReady;
 
   if (spec.kind === "hello-workerd") {
-    const server = await serveOnBareWorkerd({ ...compatibility, scriptPath: required(spec.scriptPath, "scriptPath"), host: spec.host, port: spec.port, outputFile: spec.outputFile });
+    const server = await serveOnBareWorkerd({
+      ...compatibility,
+      scriptPath: required(spec.scriptPath, "scriptPath"),
+      host: spec.host,
+      port: spec.port,
+      outputFile: spec.outputFile,
+    });
     stopRuntime = () => server.stop();
-    ready = { kind: spec.kind, url: server.url, workerdPid: server.pid, hostPid: process.pid, bundleBytes: null, config: server.configText };
+    ready = {
+      kind: spec.kind,
+      url: server.url,
+      workerdPid: server.pid,
+      hostPid: process.pid,
+      bundleBytes: null,
+      config: server.configText,
+    };
   } else if (spec.kind === "hello-miniflare") {
-    const server = await serveModule({ ...compatibility, scriptPath: required(spec.scriptPath, "scriptPath"), host: spec.host, port: spec.port, onOutput });
+    const server = await serveModule({
+      ...compatibility,
+      scriptPath: required(spec.scriptPath, "scriptPath"),
+      host: spec.host,
+      port: spec.port,
+      onOutput,
+    });
     stopRuntime = () => server.stop();
     ready = { kind: spec.kind, url: server.url, workerdPid: ownWorkerd(), hostPid: process.pid, bundleBytes: null, config: null };
   } else {
@@ -81,7 +100,14 @@ async function main(): Promise<void> {
       log,
     });
     stopRuntime = () => runtime.stop();
-    ready = { kind: spec.kind, url: runtime.url, workerdPid: ownWorkerd(), hostPid: process.pid, bundleBytes: runtime.bundleBytes, config: null };
+    ready = {
+      kind: spec.kind,
+      url: runtime.url,
+      workerdPid: ownWorkerd(),
+      hostPid: process.pid,
+      bundleBytes: runtime.bundleBytes,
+      config: null,
+    };
   }
   console.log(`READY ${JSON.stringify(ready)}`);
 }

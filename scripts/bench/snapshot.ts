@@ -50,4 +50,3 @@ function removeOrphanedSnapshots(log: (line: string) => void): void {
     log(`removed the snapshot of a bench that did not stop: ${name}`);
   }
 }
-

@@ -164,7 +164,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     // The throttles' own server (the same token); none without Redis: the binding alone, as in npm start.
     vars.THROTTLE_REDIS_REST_URL = services.ready.throttleUrl ?? "";
     vars.THROTTLE_REDIS_REST_TOKEN = secrets.UPSTASH_REDIS_REST_TOKEN;
-    log(`building the bundle from the snapshot and serving it on http://${HOST}:${apiPort} (Miniflare, direct socket; output in ${opts.logFile})…`);
+    log(
+      `building the bundle from the snapshot and serving it on http://${HOST}:${apiPort} (Miniflare, direct socket; output in ${opts.logFile})…`,
+    );
     const started = performance.now();
     const app = track(await runtime({ kind: "app", port: apiPort, vars, persistTo: join(stageDir, ".bench-state") }));
     guard(app);

@@ -85,7 +85,10 @@ function mixedTargets(report: Pick<BenchReport, "mixed">): TargetResult[] {
       measured: catalogHitText(r),
       verdict: h.ratio === null ? "n/a" : h.ratio >= HIT_RATIO ? "PASS" : "MISS",
     };
-    const errs = r.endpoints.filter((e) => e.errors > 0).map((e) => `${e.endpoint} ${errorText(e)}`).join("; ");
+    const errs = r.endpoints
+      .filter((e) => e.errors > 0)
+      .map((e) => `${e.endpoint} ${errorText(e)}`)
+      .join("; ");
     const measured = `${r.overall.errors} errors in ${r.overall.requests} requests at ${r.users} users${errs ? ` — ${errs}` : ""}`;
     const target = `Locust user (${scenario}): 0 errors at ${MIXED_USERS_TARGET} users`;
     const errors: TargetResult =
@@ -164,7 +167,9 @@ function hitRoundTripTarget(report: Pick<BenchReport, "phases">, key: "list" | "
   if (!p.probe) return { target, measured: "n/a: no probe", verdict: "n/a" };
   const pr = p.probe;
   const hits = pr.x_cache.HIT ?? 0;
-  const seen = Object.entries(pr.x_cache).filter(([k]) => k !== "none").reduce((a, [, n]) => a + n, 0);
+  const seen = Object.entries(pr.x_cache)
+    .filter(([k]) => k !== "none")
+    .reduce((a, [, n]) => a + n, 0);
   if (seen === 0) return { target, measured: "n/a: no X-Cache header", verdict: "n/a" };
   if (hits === 0) return { target, measured: `n/a: no HIT among ${pr.requests} reads (${JSON.stringify(pr.x_cache)})`, verdict: "n/a" };
   const nonHits = pr.requests - hits;
@@ -174,7 +179,11 @@ function hitRoundTripTarget(report: Pick<BenchReport, "phases">, key: "list" | "
     return { target, measured, verdict: pr.db_round_trips === 0 ? "PASS" : "MISS" };
   }
   if (timing === null) {
-    return { target, measured: `n/a: ${nonHits} of ${pr.requests} reads not HIT (${JSON.stringify(pr.x_cache)}), no Server-Timing to attribute the ${pr.db_round_trips} round trips`, verdict: "n/a" };
+    return {
+      target,
+      measured: `n/a: ${nonHits} of ${pr.requests} reads not HIT (${JSON.stringify(pr.x_cache)}), no Server-Timing to attribute the ${pr.db_round_trips} round trips`,
+      verdict: "n/a",
+    };
   }
   // Some reads missed or were stale: attribute with the Worker's own per-response count.
   const measured =

@@ -10,7 +10,8 @@ const allowRemote = process.argv.includes("--allow-remote") || undefined;
 seedDemoData(url, { onProgress: (msg) => console.log(msg), allowRemote })
   .then(({ seeded, generatedAdminPassword }) => {
     if (!seeded) console.log("seed: products already present, nothing to do");
-    if (generatedAdminPassword) console.log(`seed: admin@example.com's password is ${generatedAdminPassword} (generated, stored nowhere else: keep it now)`);
+    if (generatedAdminPassword)
+      console.log(`seed: admin@example.com's password is ${generatedAdminPassword} (generated, stored nowhere else: keep it now)`);
   })
   .catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);

@@ -38,7 +38,6 @@ export function demoSaltFor(email: string): Uint8Array {
   return new Uint8Array(createHash("sha256").update(`tenpo-demo-salt:${email}`).digest().subarray(0, SALT_BYTES));
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Deterministic generators
 // ---------------------------------------------------------------------------------------------
@@ -98,21 +97,100 @@ const CATEGORIES: ReadonlyArray<readonly [category: string, nouns: readonly stri
 ];
 
 const ADJECTIVES = [
-  "Classic", "Modern", "Premium", "Compact", "Deluxe", "Essential", "Vintage", "Urban", "Rustic", "Sleek",
-  "Ultra", "Everyday", "Pro", "Eco", "Smart", "Heritage", "Nordic", "Ergonomic", "Lightweight", "Signature",
+  "Classic",
+  "Modern",
+  "Premium",
+  "Compact",
+  "Deluxe",
+  "Essential",
+  "Vintage",
+  "Urban",
+  "Rustic",
+  "Sleek",
+  "Ultra",
+  "Everyday",
+  "Pro",
+  "Eco",
+  "Smart",
+  "Heritage",
+  "Nordic",
+  "Ergonomic",
+  "Lightweight",
+  "Signature",
 ] as const;
 
 // "100% Cotton" puts a literal % into some names: search must treat it as a character, not a wildcard.
 const FEATURES = [
-  "Wireless", "Bamboo", "Stainless Steel", "Leather", "100% Cotton", "Ceramic", "Portable", "Organic", "Waterproof",
-  "Wooden", "Glass", "Wool", "Carbon", "Solar", "Foldable", "Rechargeable", "Linen", "Copper", "Silicone", "Recycled",
+  "Wireless",
+  "Bamboo",
+  "Stainless Steel",
+  "Leather",
+  "100% Cotton",
+  "Ceramic",
+  "Portable",
+  "Organic",
+  "Waterproof",
+  "Wooden",
+  "Glass",
+  "Wool",
+  "Carbon",
+  "Solar",
+  "Foldable",
+  "Rechargeable",
+  "Linen",
+  "Copper",
+  "Silicone",
+  "Recycled",
 ] as const;
 
 // A few names carry a suffix in another case, so a case-insensitive search is actually exercised.
-const SUFFIXES = [" - classic edition", " (WIRELESS)", " 2-Pack", " Gift Set", " Mini", " XL", " (limited edition)", " wireless-ready"] as const;
+const SUFFIXES = [
+  " - classic edition",
+  " (WIRELESS)",
+  " 2-Pack",
+  " Gift Set",
+  " Mini",
+  " XL",
+  " (limited edition)",
+  " wireless-ready",
+] as const;
 
-const FIRST_NAMES = ["Ava", "Liam", "Mia", "Noah", "Emma", "Lucas", "Sofia", "Ethan", "Hana", "Kenji", "Yuki", "Omar", "Lena", "Mateo", "Zoe", "Ravi"] as const;
-const LAST_NAMES = ["Smith", "Tanaka", "Garcia", "Muller", "Rossi", "Kim", "Nguyen", "Silva", "Martin", "Khan", "Sato", "Novak", "Dubois", "Ito", "Jensen", "Lopez"] as const;
+const FIRST_NAMES = [
+  "Ava",
+  "Liam",
+  "Mia",
+  "Noah",
+  "Emma",
+  "Lucas",
+  "Sofia",
+  "Ethan",
+  "Hana",
+  "Kenji",
+  "Yuki",
+  "Omar",
+  "Lena",
+  "Mateo",
+  "Zoe",
+  "Ravi",
+] as const;
+const LAST_NAMES = [
+  "Smith",
+  "Tanaka",
+  "Garcia",
+  "Muller",
+  "Rossi",
+  "Kim",
+  "Nguyen",
+  "Silva",
+  "Martin",
+  "Khan",
+  "Sato",
+  "Novak",
+  "Dubois",
+  "Ito",
+  "Jensen",
+  "Lopez",
+] as const;
 
 export interface ProductRow {
   id: number;
@@ -181,15 +259,22 @@ export interface UserSpec {
 
 export function buildDemoUsers(numbered: number, adminPassword: string = ADMIN_USER.password): UserSpec[] {
   const rng = mulberry32(0x05e125);
-  const fixed = [TEST_USER, { ...ADMIN_USER, password: adminPassword }].map((u, i) => ({ ...u, id: i + 1, createdAt: iso(USERS_FROM - (2 - i) * 24 * HOUR) }));
-  const others = Array.from({ length: numbered }, (_, i): UserSpec => ({
-    id: i + 3,
-    email: `user${i + 1}@example.com`,
-    password: NUMBERED_USER_PASSWORD,
-    fullName: `${pick(rng, FIRST_NAMES)} ${pick(rng, LAST_NAMES)}`,
-    isAdmin: false,
-    createdAt: iso(USERS_FROM + i * 5 * HOUR + intBetween(rng, 0, 5 * 3600 - 1) * 1000),
+  const fixed = [TEST_USER, { ...ADMIN_USER, password: adminPassword }].map((u, i) => ({
+    ...u,
+    id: i + 1,
+    createdAt: iso(USERS_FROM - (2 - i) * 24 * HOUR),
   }));
+  const others = Array.from(
+    { length: numbered },
+    (_, i): UserSpec => ({
+      id: i + 3,
+      email: `user${i + 1}@example.com`,
+      password: NUMBERED_USER_PASSWORD,
+      fullName: `${pick(rng, FIRST_NAMES)} ${pick(rng, LAST_NAMES)}`,
+      isAdmin: false,
+      createdAt: iso(USERS_FROM + i * 5 * HOUR + intBetween(rng, 0, 5 * 3600 - 1) * 1000),
+    }),
+  );
   return [...fixed, ...others];
 }
 
@@ -216,7 +301,11 @@ const TEST_USER_ORDER_EVERY = 1_000;
  * Past orders. Their stock is deliberately NOT taken from the products: the catalog keeps the
  * generated 1,000-5,000 units, which is what load tests and examples assume.
  */
-export function buildDemoOrders(count: number, products: readonly ProductRow[], numberedUsers: number): { orders: OrderRow[]; items: OrderItemRow[] } {
+export function buildDemoOrders(
+  count: number,
+  products: readonly ProductRow[],
+  numberedUsers: number,
+): { orders: OrderRow[]; items: OrderItemRow[] } {
   if (count > 0 && products.length === 0) throw new Error("orders need products");
   const rng = mulberry32(0x0bde25);
   const orders: OrderRow[] = [];
@@ -254,9 +343,54 @@ export function buildDemoOrders(count: number, products: readonly ProductRow[], 
  * some seeded product, whatever its case (test/scripts/seed.node.test.ts checks).
  */
 export const DEMO_SEARCH_TERMS = [
-  "wireless", "classic", "bamboo", "leather", "cotton", "ceramic", "portable", "organic", "waterproof", "wooden",
-  "glass", "wool", "carbon", "solar", "foldable", "rechargeable", "linen", "copper", "silicone", "recycled",
-  "modern", "premium", "compact", "deluxe", "essential", "vintage", "urban", "rustic", "sleek", "ultra",
-  "everyday", "pro", "eco", "smart", "heritage", "nordic", "ergonomic", "lightweight", "signature", "lamp",
-  "mug", "tent", "kite", "drill", "guitar", "honey", "scarf", "boots", "ring", "leash",
+  "wireless",
+  "classic",
+  "bamboo",
+  "leather",
+  "cotton",
+  "ceramic",
+  "portable",
+  "organic",
+  "waterproof",
+  "wooden",
+  "glass",
+  "wool",
+  "carbon",
+  "solar",
+  "foldable",
+  "rechargeable",
+  "linen",
+  "copper",
+  "silicone",
+  "recycled",
+  "modern",
+  "premium",
+  "compact",
+  "deluxe",
+  "essential",
+  "vintage",
+  "urban",
+  "rustic",
+  "sleek",
+  "ultra",
+  "everyday",
+  "pro",
+  "eco",
+  "smart",
+  "heritage",
+  "nordic",
+  "ergonomic",
+  "lightweight",
+  "signature",
+  "lamp",
+  "mug",
+  "tent",
+  "kite",
+  "drill",
+  "guitar",
+  "honey",
+  "scarf",
+  "boots",
+  "ring",
+  "leash",
 ] as const;

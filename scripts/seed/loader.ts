@@ -60,11 +60,7 @@ const GENERATED_PASSWORD_BYTES = 18;
  * The stored hash the Worker verifies (src/services/password-hash.ts writes the format): PBKDF2-HMAC-SHA256
  * over the UTF-8 password, with the demo account's fixed salt (`demoSaltFor`).
  */
-export function hashPasswordForSeed(
-  password: string,
-  salt: Uint8Array,
-  iterations: number = DEMO_PASSWORD_ITERATIONS,
-): Promise<string> {
+export function hashPasswordForSeed(password: string, salt: Uint8Array, iterations: number = DEMO_PASSWORD_ITERATIONS): Promise<string> {
   return hashPasswordWithSalt(password, salt, iterations);
 }
 
@@ -108,10 +104,7 @@ async function insertChunked(
 
 async function resetIdentity(client: pg.ClientBase, table: string): Promise<void> {
   // is_called=false on an empty table so the first new row still gets id 1.
-  await client.query(
-    `SELECT setval(pg_get_serial_sequence($1, 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM "${table}"`,
-    [table],
-  );
+  await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM "${table}"`, [table]);
 }
 
 /** Fails with a clear message instead of a raw "relation does not exist" when migrations were not run. */
@@ -233,9 +226,7 @@ async function assertTotalsMatchItems(client: pg.ClientBase): Promise<void> {
 const secondsSince = (start: number): string => ((performance.now() - start) / 1000).toFixed(1);
 
 /** What seeding `databaseUrl` would do, decided before anything connects: refuse, or which admin password. */
-export type SeedPlan =
-  | { refused: string }
-  | { refused?: undefined; adminPassword: string; generated: boolean };
+export type SeedPlan = { refused: string } | { refused?: undefined; adminPassword: string; generated: boolean };
 
 /** The seed's rule for where it may write and which admin password it writes (`env`: process.env). */
 export function planSeed(
@@ -310,7 +301,9 @@ export async function seedDemoData(databaseUrl: string, opts: SeedOptions = {}):
     // VACUUM as well as ANALYZE: a freshly filled GIN index keeps new entries in its pending list
     // and the planner then prefers a sequential scan; after VACUUM, `q` is answered by the trigram index.
     await client.query("VACUUM (ANALYZE) users, products, orders, order_items");
-    onProgress(`seed: done in ${secondsSince(started)} s (${users.length} users, ${products.length} products, ${orders.length} orders, ${items.length} order items)`);
+    onProgress(
+      `seed: done in ${secondsSince(started)} s (${users.length} users, ${products.length} products, ${orders.length} orders, ${items.length} order items)`,
+    );
     return plan.generated ? { seeded: true, generatedAdminPassword: plan.adminPassword } : { seeded: true };
   } finally {
     await client.end();

@@ -110,7 +110,8 @@ export class CatalogReader {
     const { scope, ctx } = this;
     const key = await entryKey(scope.namespace, scope.versionTag(version), this.resource);
     const { value } = await scope.loads.run(key, () => this.fill(key, version), ctx.waitUntil);
-    if (value.source === "postgres") return { entry: value.entry, status: "MISS", maxAge: remainingSeconds(value.entry), bytes: value.bytes };
+    if (value.source === "postgres")
+      return { entry: value.entry, status: "MISS", maxAge: remainingSeconds(value.entry), bytes: value.bytes };
     if (value.source === "stale-if-error") return staleIfError(value.entry);
     return this.served(key, version, value);
   }
@@ -182,7 +183,12 @@ export class CatalogReader {
    */
   private served(key: string, version: number, found: Filled): CatalogRead {
     const now = Date.now();
-    const result: CatalogRead = { entry: found.entry, status: "HIT", maxAge: remainingSeconds(found.entry, now), bytes: found.record?.bytes };
+    const result: CatalogRead = {
+      entry: found.entry,
+      status: "HIT",
+      maxAge: remainingSeconds(found.entry, now),
+      bytes: found.record?.bytes,
+    };
     if (freshnessOf(found.entry, now) === "fresh") return result;
     const record = found.record && this.scope.memory.holds(found.record) ? found.record : undefined;
     if (record?.keeping === "stock") this.refreshStock(record, now);
@@ -254,7 +260,11 @@ export class CatalogReader {
         // Gone from the catalog (changed in the database behind the API's back): stop serving the copy.
         if (err instanceof ApiError) {
           if (scope.memoryVersion === version) scope.memory.delete(this.resource);
-        } else warnThrottled("catalog-refresh", "catalog cache refresh failed; the stale entry is served until it expires", { key, ...errorFields(err) });
+        } else
+          warnThrottled("catalog-refresh", "catalog cache refresh failed; the stale entry is served until it expires", {
+            key,
+            ...errorFields(err),
+          });
       })
       .finally(() => scope.refreshing.delete(key));
     ctx.waitUntil(done);
@@ -310,7 +320,7 @@ export class CatalogReader {
 
   /** Into one layer below L0, in the background; skipped while the layer is. */
   private write(layer: GuardedLayer | undefined, key: string, entry: CacheEntry): void {
-    if (!layer || !layer.guard.available) return;
+    if (!layer?.guard.available) return;
     const { client, guard } = layer;
     this.ctx.waitUntil(guard.run("put", () => client.put(key, entry)).catch(() => {}));
   }

@@ -98,7 +98,11 @@ export class CatalogScope {
         },
         (err: unknown) => {
           if (isDatabaseUnavailable(err)) this.databaseFailingUntil = Date.now() + RETRY_AFTER_MS;
-          warnThrottled("catalog-stock-refresh", "catalog stock refresh failed; cached lists and products age until they are loaded again", errorFields(err));
+          warnThrottled(
+            "catalog-stock-refresh",
+            "catalog stock refresh failed; cached lists and products age until they are loaded again",
+            errorFields(err),
+          );
         },
       ),
     );
@@ -183,6 +187,10 @@ export class CatalogLayers {
   }
 
   private redis(): ReturnType<typeof createRedis> {
-    return (this.redisClient ??= createRedis(this.options.env, { retries: 0, timeoutMs: this.options.timeoutMs, automaticDeserialization: false }));
+    return (this.redisClient ??= createRedis(this.options.env, {
+      retries: 0,
+      timeoutMs: this.options.timeoutMs,
+      automaticDeserialization: false,
+    }));
   }
 }

@@ -35,7 +35,16 @@ type Learnt = Readonly<Record<string, string>>;
 const learntHeaders = new WeakMap<object, Learnt>();
 
 /** Per-request headers: never learnt, set by the hot path itself. */
-const PER_RESPONSE = new Set(["x-request-id", "server-timing", "x-cache", "etag", "cache-control", "content-length", "content-type", "date"]);
+const PER_RESPONSE = new Set([
+  "x-request-id",
+  "server-timing",
+  "x-cache",
+  "etag",
+  "cache-control",
+  "content-length",
+  "content-type",
+  "date",
+]);
 
 /**
  * What a hot HIT measures: no database, one L0 lookup, and no time on workerd's clocks, which only move
@@ -113,7 +122,7 @@ function preparedHeaders(entry: CacheEntry, learnt: Learnt, timing: string | und
 
 function hitHeaders(entry: CacheEntry, learnt: Learnt, timing: string | undefined, maxAge: number, withBody: boolean): Headers {
   const headers: Record<string, string> = { ...learnt };
-  headers["ETag"] = entry.etag;
+  headers.ETag = entry.etag;
   headers["Cache-Control"] = `public, max-age=${maxAge}`;
   headers["X-Cache"] = "HIT";
   // The app's rule (SERVER_TIMING, src/observability/server-timing.ts), for a HIT's figures.

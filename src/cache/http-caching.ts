@@ -36,7 +36,12 @@ export async function serveCatalogRead<T>(
     if (stats) stats.cacheStatus = "BYPASS";
     const body = JSON.stringify(await load());
     const etag = await etagOf(body);
-    return respond(c, stats, { entry: { body, etag, storedAt: Date.now() }, status: "BYPASS", maxAge: 0 }, { ETag: etag, "Cache-Control": "private, no-store", "X-Cache": "BYPASS" });
+    return respond(
+      c,
+      stats,
+      { entry: { body, etag, storedAt: Date.now() }, status: "BYPASS", maxAge: 0 },
+      { ETag: etag, "Cache-Control": "private, no-store", "X-Cache": "BYPASS" },
+    );
   }
   // Until the cache says otherwise: a read that fails (e.g. 404) was a miss, errors are never cached.
   if (stats) stats.cacheStatus = "MISS";
@@ -54,7 +59,9 @@ function respond<T>(
   bypassHeaders?: Record<string, string>,
 ): Response & TypedResponse<JSONParsed<T>, 200, "json"> {
   if (stats) stats.cacheStatus = read.status;
-  const headers = bypassHeaders ? { ok: { ...bypassHeaders, "Content-Type": "application/json" }, notModified: bypassHeaders } : headersFor(read);
+  const headers = bypassHeaders
+    ? { ok: { ...bypassHeaders, "Content-Type": "application/json" }, notModified: bypassHeaders }
+    : headersFor(read);
   const sent = c.req.header("If-None-Match");
   const res =
     sent !== undefined && ifNoneMatch(sent, read.entry.etag)
@@ -76,7 +83,12 @@ function headersFor(read: CatalogRead): HeaderSets {
   const held = headerSets.get(read.entry);
   if (held && held.status === read.status && held.maxAge === read.maxAge) return held;
   const notModified = { ETag: read.entry.etag, "Cache-Control": `public, max-age=${read.maxAge}`, "X-Cache": read.status };
-  const sets: HeaderSets = { status: read.status, maxAge: read.maxAge, ok: { ...notModified, "Content-Type": "application/json" }, notModified };
+  const sets: HeaderSets = {
+    status: read.status,
+    maxAge: read.maxAge,
+    ok: { ...notModified, "Content-Type": "application/json" },
+    notModified,
+  };
   headerSets.set(read.entry, sets);
   return sets;
 }

@@ -14,10 +14,7 @@ export type RedisOptions = {
  * Upstash Redis over REST: the Worker's only way to Redis. Locally UPSTASH_REDIS_REST_URL points at
  * scripts/upstash-rest-server.ts in front of a real Redis.
  */
-export function createRedis(
-  env: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">,
-  options: RedisOptions = {},
-): Redis {
+export function createRedis(env: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">, options: RedisOptions = {}): Redis {
   const { timeoutMs } = options;
   return new Redis({
     url: env.UPSTASH_REDIS_REST_URL,

@@ -65,7 +65,11 @@ function isShownStock(value: unknown): value is ShownStock {
 }
 
 /** The body with the stock and updated_at of `current` (which holds every product shown), and what it now shows. */
-function rerender(body: string, tracking: StockTracking, current: ReadonlyMap<number, CurrentStock>): { body: string; tracking: StockTracking } {
+function rerender(
+  body: string,
+  tracking: StockTracking,
+  current: ReadonlyMap<number, CurrentStock>,
+): { body: string; tracking: StockTracking } {
   const data: unknown = JSON.parse(body);
   const shown: ShownStock[] = [];
   for (const product of tracking.shape.productsIn(data) ?? []) {
@@ -150,7 +154,8 @@ export class StockView {
       changed.map(async ({ record, current }) => {
         const next = rerender(record.entry.body, record.stock!, current);
         const rendered = await renderEntry(next.body, sentAt);
-        if (generation === this.generation && this.memory.replace(record, rendered.entry, rendered.bytes, next.tracking, sentAt)) result.rerendered++;
+        if (generation === this.generation && this.memory.replace(record, rendered.entry, rendered.bytes, next.tracking, sentAt))
+          result.rerendered++;
       }),
     );
     return result;

@@ -105,7 +105,8 @@ async function attemptOnce(doFetch: Fetch, input: RequestInfo | URL, init: Reque
     body = await res.arrayBuffer();
   } catch (err) {
     if (callerSignal?.aborted) throw err;
-    if (timeout.aborted) throw new DatabaseUnavailableError(`SQL-over-HTTP: no answer within ${timeoutMs} ms`, "timeout", undefined, { cause: err });
+    if (timeout.aborted)
+      throw new DatabaseUnavailableError(`SQL-over-HTTP: no answer within ${timeoutMs} ms`, "timeout", undefined, { cause: err });
     const reason = err instanceof Error ? err.message : String(err);
     throw new DatabaseUnavailableError(`SQL-over-HTTP endpoint unreachable: ${reason}`, "network", undefined, { cause: err });
   }
@@ -136,6 +137,9 @@ export function isPlainRead(body: unknown): boolean {
     return false;
   }
   if (typeof query !== "string") return false;
-  const text = query.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ").trimStart().toLowerCase();
+  const text = query
+    .replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, " ")
+    .trimStart()
+    .toLowerCase();
   return /^(select|with)\b/.test(text) && !NOT_A_READ.test(text);
 }

@@ -22,7 +22,13 @@ const RETRY_AFTER_SECONDS = 60;
 /** The bindings the rules read. */
 export type GuardedSettings = Pick<
   Env,
-  "ENVIRONMENT" | "JWT_SECRET" | "NEON_HTTP_ENDPOINT" | "DATABASE_URL" | "UPSTASH_REDIS_REST_URL" | "THROTTLE_REDIS_REST_URL" | "CORS_ORIGINS"
+  | "ENVIRONMENT"
+  | "JWT_SECRET"
+  | "NEON_HTTP_ENDPOINT"
+  | "DATABASE_URL"
+  | "UPSTASH_REDIS_REST_URL"
+  | "THROTTLE_REDIS_REST_URL"
+  | "CORS_ORIGINS"
 >;
 
 interface Rule {

@@ -16,7 +16,12 @@ export const corsFromSettings: MiddlewareHandler<AppEnv> = (c, next) => {
   if (!middleware) {
     const origins = settings.corsOrigins;
     if (origins === undefined) throw new Error("CORS_ORIGINS is not set");
-    middleware = cors({ origin: origins === "*" ? "*" : [...origins], allowHeaders: ALLOW_HEADERS, exposeHeaders: EXPOSE_HEADERS, maxAge: 600 });
+    middleware = cors({
+      origin: origins === "*" ? "*" : [...origins],
+      allowHeaders: ALLOW_HEADERS,
+      exposeHeaders: EXPOSE_HEADERS,
+      maxAge: 600,
+    });
     corsBySettings.set(settings, middleware);
   }
   return middleware(c, next);

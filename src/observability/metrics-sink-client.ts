@@ -47,7 +47,12 @@ async function post(url: string, batch: SinkRecord[]): Promise<void> {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(batch),
     });
-    if (!res.ok) warnThrottled("metrics-sink", "metrics sink refused points", { ...where, status: res.status, body: (await res.text()).slice(0, 200) });
+    if (!res.ok)
+      warnThrottled("metrics-sink", "metrics sink refused points", {
+        ...where,
+        status: res.status,
+        body: (await res.text()).slice(0, 200),
+      });
     else await res.body?.cancel();
   } catch (err) {
     warnThrottled("metrics-sink", "metrics sink unreachable", { ...where, ...errorFields(err), stack: undefined });

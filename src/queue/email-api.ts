@@ -29,11 +29,7 @@ export class EmailApiError extends Error {
 // 4xx means "this request is wrong", except these, which say "not now".
 const RETRYABLE_CLIENT_STATUSES = new Set([408, 409, 425, 429]);
 
-export async function sendEmail(
-  config: EmailApiConfig,
-  email: OutgoingEmail,
-  idempotencyKey: string,
-): Promise<{ id: string | null }> {
+export async function sendEmail(config: EmailApiConfig, email: OutgoingEmail, idempotencyKey: string): Promise<{ id: string | null }> {
   if (!config.EMAIL_API_URL || !config.EMAIL_API_KEY) {
     // A configuration gap is fixed by deploying, so it is retried rather than given up on.
     throw new EmailApiError("EMAIL_API_URL or EMAIL_API_KEY is not configured", null, false);

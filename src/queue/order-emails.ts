@@ -71,7 +71,10 @@ export async function consumeOrderEmails(batch: MessageBatch<unknown>, env: Env)
 
   let claims: Map<number, ClaimResult>;
   try {
-    claims = await claimOrderEmails(db, jobs.map((job) => job.body.outbox_id));
+    claims = await claimOrderEmails(
+      db,
+      jobs.map((job) => job.body.outbox_id),
+    );
   } catch (err) {
     for (const { message, log } of jobs) {
       const delaySeconds = retryDelaySeconds(message.attempts);
@@ -103,7 +106,10 @@ export async function consumeOrderEmails(batch: MessageBatch<unknown>, env: Env)
   const attempts = await Promise.all(claimed.map(({ job, payload }) => attemptSend(job, payload, env)));
   let recordError: unknown;
   try {
-    await recordOrderEmailSends(db, attempts.map((attempt) => attempt.outcome));
+    await recordOrderEmailSends(
+      db,
+      attempts.map((attempt) => attempt.outcome),
+    );
   } catch (err) {
     recordError = err;
   }

@@ -9,7 +9,7 @@ import { greetingName } from "./greeting-name";
 export function renderOrderConfirmation(payload: OrderEmailPayload, from: string): OutgoingEmail {
   const name = greetingName(payload.full_name);
   const greeting = name ? `Hello ${name},` : "Hello,";
-  const placed = payload.created_at.replace("T", " ").slice(0, 16) + " UTC";
+  const placed = `${payload.created_at.replace("T", " ").slice(0, 16)} UTC`;
   const subject = `Your Tenpo order #${payload.order_id} is confirmed`;
   const lines = payload.items.map((item) => `  ${item.quantity} × ${item.name} (#${item.product_id}) at ${item.unit_price}`);
   const text = [

@@ -58,8 +58,7 @@ orders.openapi(
       ...orderFailures,
       404: {
         ...errorResponses[404],
-        description:
-          "`not_found`: a product is unknown or no longer in the catalog (also replayed, with `Idempotent-Replayed: true`)",
+        description: "`not_found`: a product is unknown or no longer in the catalog (also replayed, with `Idempotent-Replayed: true`)",
       },
       409: {
         ...errorResponses[409],

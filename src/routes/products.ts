@@ -19,15 +19,7 @@ import {
   ProductSchema,
   ProductUpdateSchema,
 } from "../schemas/products";
-import {
-  createProduct,
-  deleteProduct,
-  getProduct,
-  listCategories,
-  listProducts,
-  productStocks,
-  updateProduct,
-} from "../services/products";
+import { createProduct, deleteProduct, getProduct, listCategories, listProducts, productStocks, updateProduct } from "../services/products";
 
 const PRODUCT_TAGS = ["Products"];
 const PUBLIC: [] = [];

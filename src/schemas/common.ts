@@ -7,7 +7,9 @@ import { z } from "@hono/zod-openapi";
 // a search or a password; a description may have lines and tabs. A lone UTF-16 surrogate (JSON lets
 // a client write "\ud800") is no character at all, and UTF-8 cannot hold it: on its way to Postgres
 // it is refused or silently replaced by U+FFFD (the local SQL-over-HTTP server does the latter).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this is for
 const SINGLE_LINE_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this is for
 const MULTILINE_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -139,10 +141,7 @@ const MAX_PAGE = 1_000_000;
 const MAX_PAGE_SIZE = 100;
 
 export const PaginationQuerySchema = z.object({
-  page: integerText("page", 1, MAX_PAGE)
-    .optional()
-    .default(1)
-    .openapi({ type: "integer", minimum: 1, maximum: MAX_PAGE, default: 1 }),
+  page: integerText("page", 1, MAX_PAGE).optional().default(1).openapi({ type: "integer", minimum: 1, maximum: MAX_PAGE, default: 1 }),
   page_size: integerText("page_size", 1, MAX_PAGE_SIZE)
     .optional()
     .default(20)
@@ -214,8 +213,7 @@ export const errorResponses = {
  */
 export const bodyErrorResponses = {
   400: {
-    description:
-      "`validation_error` (`details` names each field), or `invalid_json` (no `details`): the body is not valid JSON",
+    description: "`validation_error` (`details` names each field), or `invalid_json` (no `details`): the body is not valid JSON",
     content: { "application/json": { schema: z.union([ValidationErrorSchema, InvalidJsonErrorSchema]) } },
   },
   413: { description: "`payload_too_large`: the body is larger than the limit the message names", content: errorJson },

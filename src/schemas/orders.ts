@@ -68,7 +68,7 @@ export const OrderCreateSchema = z
       // Duplicate product lines are merged; the merged quantity must still be in range.
       .superRefine((lines, ctx) => {
         const totals = new Map<number, number>();
-        lines.forEach((line) => totals.set(line.product_id, (totals.get(line.product_id) ?? 0) + line.quantity));
+        for (const line of lines) totals.set(line.product_id, (totals.get(line.product_id) ?? 0) + line.quantity);
         const reported = new Set<number>();
         lines.forEach((line, index) => {
           const total = totals.get(line.product_id)!;

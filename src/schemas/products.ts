@@ -94,18 +94,20 @@ export const ProductListQuerySchema = PaginationQuerySchema.extend({
     .openapi({
       description: "Sort key, '-' for descending. Ties are broken by id in the same direction, so '-x' is exactly the reverse of 'x'.",
     }),
-}).refine((query) => !(query.min_price && query.max_price && Number(query.min_price) > Number(query.max_price)), {
-  message: "min_price must not be greater than max_price",
-  path: ["min_price"],
-}).superRefine((query, ctx) => {
-  const last = lastListPage(query.page_size);
-  if (query.page <= last) return;
-  ctx.addIssue({
-    code: "custom",
-    path: ["page"],
-    message: `page must be at most ${last} with page_size ${query.page_size}: lists go ${MAX_LIST_DEPTH} products deep; filter or sort to reach others`,
+})
+  .refine((query) => !(query.min_price && query.max_price && Number(query.min_price) > Number(query.max_price)), {
+    message: "min_price must not be greater than max_price",
+    path: ["min_price"],
+  })
+  .superRefine((query, ctx) => {
+    const last = lastListPage(query.page_size);
+    if (query.page <= last) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["page"],
+      message: `page must be at most ${last} with page_size ${query.page_size}: lists go ${MAX_LIST_DEPTH} products deep; filter or sort to reach others`,
+    });
   });
-});
 
 export type ProductListQuery = z.output<typeof ProductListQuerySchema>;
 

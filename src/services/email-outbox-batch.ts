@@ -124,7 +124,8 @@ export async function claimOrderEmails(db: Database, outboxIds: readonly number[
   // this one waited for the lock shows as busy for a full lease).
   for (const row of rows) {
     let result: ClaimResult;
-    if (row.payload && row.attempts !== null) result = { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
+    if (row.payload && row.attempts !== null)
+      result = { state: "claimed", payload: row.payload, attempts: row.attempts, orderId: row.order_id };
     else if (row.suppressed_now) result = { state: "suppressed", byThisClaim: true };
     else if (row.sent) result = { state: "sent" };
     else if (row.failed) result = { state: "failed" };
@@ -147,7 +148,12 @@ export async function recordOrderEmailSends(db: Database, outcomes: readonly Sen
   if (outcomes.length === 0) return;
   const records = outcomes.map((o) =>
     o.sent
-      ? { id: o.outboxId, provider_message_id: o.providerMessageId === null ? null : storable(o.providerMessageId), error: null, permanent: false }
+      ? {
+          id: o.outboxId,
+          provider_message_id: o.providerMessageId === null ? null : storable(o.providerMessageId),
+          error: null,
+          permanent: false,
+        }
       : { id: o.outboxId, provider_message_id: null, error: storable(o.error), permanent: o.permanent },
   );
   await db.execute(sql`
@@ -175,5 +181,6 @@ export async function recordOrderEmailSends(db: Database, outcomes: readonly Sen
  * either; one such message must not fail the statement that records the whole batch.
  */
 function storable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what Postgres text cannot store
   return text.replace(/\u0000/g, "").replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }

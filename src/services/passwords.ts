@@ -1,12 +1,6 @@
 import { log } from "../observability/logging";
 import { passwordGate } from "./password-gate";
-import {
-  derivePasswordKey,
-  formatPasswordHash,
-  PASSWORD_HASH_ITERATIONS,
-  PASSWORD_HASH_SCHEME,
-  PASSWORD_KEY_BYTES,
-} from "./password-hash";
+import { derivePasswordKey, formatPasswordHash, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_SCHEME, PASSWORD_KEY_BYTES } from "./password-hash";
 
 export { PASSWORD_HASH_ITERATIONS };
 
@@ -36,8 +30,7 @@ const STORED_SALT_BYTES = { min: 16, max: 64 };
  * A hash of a random password nobody knows, with the current parameters. Checking a password against it
  * costs what checking a real account costs, so an unknown email answers no faster than a wrong password.
  */
-const UNKNOWN_ACCOUNT_HASH =
-  "pbkdf2-sha256$100000$IkWAgHEyaToJGLFyX8HQ2A==$mFj+y0icuoFz9AoG86lS2ngY+kcRm8hRQi65fdxkYKA=";
+const UNKNOWN_ACCOUNT_HASH = "pbkdf2-sha256$100000$IkWAgHEyaToJGLFyX8HQ2A==$mFj+y0icuoFz9AoG86lS2ngY+kcRm8hRQi65fdxkYKA=";
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));

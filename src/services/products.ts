@@ -3,14 +3,7 @@ import type { Database } from "../db/client";
 import { products, type Product } from "../db/schema";
 import { ApiError } from "../errors";
 import { toPage, type Page } from "../schemas/common";
-import type {
-  CategoryBody,
-  ProductBody,
-  ProductCreateInput,
-  ProductListQuery,
-  ProductSort,
-  ProductUpdateInput,
-} from "../schemas/products";
+import type { CategoryBody, ProductBody, ProductCreateInput, ProductListQuery, ProductSort, ProductUpdateInput } from "../schemas/products";
 import { bumpedUpdatedAt, intArray } from "./sql-fragments";
 
 /**
@@ -97,7 +90,11 @@ function listFilters(query: ProductListQuery): SQL | undefined {
  */
 export function productListStatement(db: Database, query: ProductListQuery) {
   const where = listFilters(query);
-  const matching = db.select({ total: count().as("total") }).from(products).where(where).as("matching");
+  const matching = db
+    .select({ total: count().as("total") })
+    .from(products)
+    .where(where)
+    .as("matching");
   const page = db
     .select(productColumns)
     .from(products)
@@ -106,24 +103,26 @@ export function productListStatement(db: Database, query: ProductListQuery) {
     .limit(query.page_size)
     .offset((query.page - 1) * query.page_size)
     .as("page");
-  return db
-    .select({
-      total: matching.total,
-      product: {
-        id: page.id,
-        name: page.name,
-        description: page.description,
-        category: page.category,
-        price: page.price,
-        stock: page.stock,
-        createdAt: page.createdAt,
-        updatedAt: page.updatedAt,
-      },
-    })
-    .from(matching)
-    .leftJoin(page, sql`true`)
-    // A join does not promise to keep the subquery's order; sorting ≤ 100 rows again costs nothing.
-    .orderBy(...orderFor(query.sort, page));
+  return (
+    db
+      .select({
+        total: matching.total,
+        product: {
+          id: page.id,
+          name: page.name,
+          description: page.description,
+          category: page.category,
+          price: page.price,
+          stock: page.stock,
+          createdAt: page.createdAt,
+          updatedAt: page.updatedAt,
+        },
+      })
+      .from(matching)
+      .leftJoin(page, sql`true`)
+      // A join does not promise to keep the subquery's order; sorting ≤ 100 rows again costs nothing.
+      .orderBy(...orderFor(query.sort, page))
+  );
 }
 
 export async function listProducts(db: Database, query: ProductListQuery): Promise<Page<ProductBody>> {

@@ -26,7 +26,10 @@ function ipv6Slash64(ip: string): string | null {
   if (halves.length === 1 ? zeros !== 0 : zeros < 1) return null;
   const groups = [...head, ...Array<string>(halves.length === 2 ? zeros : 0).fill("0"), ...tail];
   if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 /** Accounts are keyed by a digest of the lower-cased email: no addresses in Redis, bounded key length. */

@@ -135,7 +135,10 @@ export async function countOnBinding(binding: RateLimit | undefined, key: string
     warnThrottled("throttle-binding", "throttle binding unavailable too; refusing the attempt with 503", {
       error: err instanceof Error ? err.message : String(err),
     });
-    throw ApiError.serviceUnavailable("Sign-in and registration are unavailable right now; try again shortly", THROTTLE_UNAVAILABLE_RETRY_AFTER_SECONDS);
+    throw ApiError.serviceUnavailable(
+      "Sign-in and registration are unavailable right now; try again shortly",
+      THROTTLE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+    );
   }
 }
 

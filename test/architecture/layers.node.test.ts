@@ -53,9 +53,13 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every module specifier a file names: static imports and re-exports (types included), side-effect and dynamic imports. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const specifiers: string[] = [];
-  const patterns = [/\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/g, /\bimport\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g];
+  const patterns = [
+    /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/g,
+    /\bimport\s*["']([^"']+)["']/g,
+    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
+  ];
   for (const pattern of patterns) for (const match of text.matchAll(pattern)) specifiers.push(match[1]!);
   return specifiers;
 }

@@ -18,7 +18,12 @@ function setup(backend: Backend, overrides: Partial<Env> = {}) {
   const pending: Promise<unknown>[] = [];
   const namespace = newNamespace(backend);
   const ctxEnv = { ...env, CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace, ...overrides } as Env;
-  const context = (origin = "http://tenpo.localhost"): CatalogContext => ({ env: ctxEnv, db, origin, waitUntil: (p) => void pending.push(p) });
+  const context = (origin = "http://tenpo.localhost"): CatalogContext => ({
+    env: ctxEnv,
+    db,
+    origin,
+    waitUntil: (p) => void pending.push(p),
+  });
   /** Lets the background work (layer writes, refreshes) finish. */
   const settle = async () => {
     while (pending.length > 0) await Promise.allSettled(pending.splice(0));
@@ -49,7 +54,9 @@ async function read(ctx: CatalogContext, resource: string, load: () => Promise<u
 }
 
 const hitsIn = (stats: RequestStats) =>
-  Object.fromEntries(Object.entries(stats.cacheLayers).map(([layer, { hits, misses }]) => [layer, hits > 0 ? "hit" : misses > 0 ? "miss" : "-"]));
+  Object.fromEntries(
+    Object.entries(stats.cacheLayers).map(([layer, { hits, misses }]) => [layer, hits > 0 ? "hit" : misses > 0 ? "miss" : "-"]),
+  );
 
 describe.each<Backend>(["kv", "upstash"])("the catalog cache with CACHE_BACKEND=%s", (backend) => {
   const globalLayer = backend === "kv" ? "kv" : "redis";
@@ -135,7 +142,9 @@ describe.each<Backend>(["kv", "upstash"])("the catalog cache with CACHE_BACKEND=
     expect(calls).toBe(2);
   });
 
-  it("serves STALE after FRESH_MS with one background refresh, and never serves data older than MAX_AGE_MS", { timeout: 20_000 }, async () => {
+  it("serves STALE after FRESH_MS with one background refresh, and never serves data older than MAX_AGE_MS", {
+    timeout: 20_000,
+  }, async () => {
     const t = setup(backend);
     await read(t.context(), "r", t.load);
     await t.settle();

@@ -26,6 +26,6 @@ describe("entries", () => {
   it("survive encoding, body untouched, and anything else decodes to nothing", async () => {
     const entry = await createEntry('{"name":"line\\nbreak","x":"\\u2028"}', 1_700_000_000_123);
     expect(decodeEntry(encodeEntry(entry))).toEqual(entry);
-    for (const junk of [null, "", "garbage", "1\n2", "x\n\"e\"\n{}", '1\nnot-quoted\n{}']) expect(decodeEntry(junk)).toBeUndefined();
+    for (const junk of [null, "", "garbage", "1\n2", 'x\n"e"\n{}', "1\nnot-quoted\n{}"]) expect(decodeEntry(junk)).toBeUndefined();
   });
 });

@@ -34,7 +34,8 @@ const newProduct = (stock = 10): Promise<number> => insertProduct({ name: "hot",
 /** Header names and values that do not change from one response to the next. */
 function stableHeaders(res: Response): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of res.headers) if (name !== "x-request-id" && name !== "server-timing" && name !== "content-length") out[name] = value;
+  for (const [name, value] of res.headers)
+    if (name !== "x-request-id" && name !== "server-timing" && name !== "content-length") out[name] = value;
   return out;
 }
 
@@ -54,7 +55,10 @@ describe("the hot path", () => {
   });
 
   it("shows as much Server-Timing as the app: the total alone, or none, as SERVER_TIMING says", async () => {
-    for (const [mode, expected] of [["total", "total;dur=0"], ["off", null]] as const) {
+    for (const [mode, expected] of [
+      ["total", "total;dur=0"],
+      ["off", null],
+    ] as const) {
       // An env object of its own: the hot path learns the app's headers per deployment (env).
       const modeEnv = { ...env, SERVER_TIMING: mode, CACHE_NAMESPACE: newNamespace(`hot-${mode}`) };
       const path = `/api/v1/products/${await newProduct()}`;
@@ -124,7 +128,10 @@ describe("the hot path", () => {
 
   it("answers list pages under their exact query", async () => {
     const category = newCategory();
-    await insertProducts(category, [{ name: "l1", price: "1.00", stock: 1 }, { name: "l2", price: "3.00", stock: 1 }]);
+    await insertProducts(category, [
+      { name: "l1", price: "1.00", stock: 1 },
+      { name: "l2", price: "3.00", stock: 1 },
+    ]);
     const path = `/api/v1/products?category=${category}&sort=-price`;
     const body = await (await api(path)).text();
     const res = await hot(path);

@@ -51,7 +51,10 @@ describe("resilience", () => {
       holdThread(20 + EVENT_LOOP_LAG_MS + 50);
       await expect(call).rejects.toBeInstanceOf(TimeoutError);
       expect(guard.available).toBe(true);
-      expect(JSON.parse(String(warn.mock.calls[0]![0]))).toMatchObject({ layer: "test-layer", msg: expect.stringContaining("isolate was busy") });
+      expect(JSON.parse(String(warn.mock.calls[0]![0]))).toMatchObject({
+        layer: "test-layer",
+        msg: expect.stringContaining("isolate was busy"),
+      });
     });
 
     it("counts like any failure when the layer has not answered within RETRY_AFTER_MS", async () => {

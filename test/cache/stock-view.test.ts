@@ -2,7 +2,14 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { invalidateCatalog, readCatalog, type CatalogContext, type ReadKeeping } from "../../src/cache/catalog-cache";
 import { createRedis } from "../../src/cache/redis";
-import { FRESH_MS, MAX_AGE_MS, MEMORY_MAX_LIFETIME_MS, STOCK_READ_WINDOW_MS, STOCK_REFRESH_MS, VERSION_TTL_MS } from "../../src/cache/policy";
+import {
+  FRESH_MS,
+  MAX_AGE_MS,
+  MEMORY_MAX_LIFETIME_MS,
+  STOCK_READ_WINDOW_MS,
+  STOCK_REFRESH_MS,
+  VERSION_TTL_MS,
+} from "../../src/cache/policy";
 import type { CurrentStock, StockShape } from "../../src/cache/stock-view";
 import { RedisVersionSource } from "../../src/cache/versions";
 import { ApiError } from "../../src/errors";

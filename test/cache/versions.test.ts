@@ -9,7 +9,10 @@ import { newNamespace, sleep } from "./helpers";
 
 describe.each([
   ["Postgres (cache_versions)", (name: string): VersionSource => new PostgresVersionSource(db, name)],
-  ["Redis (INCR)", (name: string): VersionSource => new RedisVersionSource(createRedis(env, { automaticDeserialization: false }), `${name}:version`)],
+  [
+    "Redis (INCR)",
+    (name: string): VersionSource => new RedisVersionSource(createRedis(env, { automaticDeserialization: false }), `${name}:version`),
+  ],
 ])("the version in %s", (_, sourceFor) => {
   it("starts at 0 and goes up by one per bump, for every reader", async () => {
     const name = newNamespace("versions");
@@ -73,7 +76,11 @@ describe("an isolate's view of the version", () => {
   it("says it does not know while the store fails, so reads bypass the cache", async () => {
     const cache = new VersionCache();
     const guard = new LayerGuard("versions-test");
-    const failing: VersionSource = { layer: "versions-redis", read: () => Promise.reject(new Error("down")), bump: () => Promise.reject(new Error("down")) };
+    const failing: VersionSource = {
+      layer: "versions-redis",
+      read: () => Promise.reject(new Error("down")),
+      bump: () => Promise.reject(new Error("down")),
+    };
     expect(await cache.current(failing, guard)).toBeUndefined();
     await expect(cache.bump(failing, guard)).rejects.toThrow("down");
     expect(await cache.current(new FakeSource(), guard)).toBeUndefined(); // skipped for a while after failing

@@ -13,7 +13,11 @@ import { productListStatement } from "../../src/services/products";
 type PlanNode = { "Node Type": string; "Index Name"?: string; "Relation Name"?: string; "Actual Rows"?: number; Plans?: PlanNode[] };
 
 // createDb also points the driver at the local SQL-over-HTTP endpoint, like the Worker does.
-const db = createDb({ DATABASE_URL: env.DEMO_DATABASE_URL, NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT, NEON_HTTP_SECRET: env.NEON_HTTP_SECRET });
+const db = createDb({
+  DATABASE_URL: env.DEMO_DATABASE_URL,
+  NEON_HTTP_ENDPOINT: env.NEON_HTTP_ENDPOINT,
+  NEON_HTTP_SECRET: env.NEON_HTTP_SECRET,
+});
 const sql = neon(env.DEMO_DATABASE_URL, { authToken: env.NEON_HTTP_SECRET });
 
 function nodesOf(plan: PlanNode): PlanNode[] {
@@ -81,14 +85,20 @@ describe("the product list query on the demo data", () => {
     for (const q of ["wi", "---", "a--"]) {
       const fromIndex = await rowsFromTrigramIndex(q);
       expect(fromIndex.length, q).toBeGreaterThan(0);
-      expect(fromIndex.every((n) => n === all), `${q}: ${fromIndex}`).toBe(true);
+      expect(
+        fromIndex.every((n) => n === all),
+        `${q}: ${fromIndex}`,
+      ).toBe(true);
       // So, left to itself, the planner reads the table instead.
       expect(seqScansOfProducts(await planOf({ ...ProductListQuerySchema.parse({}), q })).length, q).toBeGreaterThan(0);
     }
     for (const q of ["wir", "a-b-c"]) {
       const fromIndex = await rowsFromTrigramIndex(q);
       expect(fromIndex.length, q).toBeGreaterThan(0);
-      expect(fromIndex.every((n) => n < all), `${q}: ${fromIndex}`).toBe(true);
+      expect(
+        fromIndex.every((n) => n < all),
+        `${q}: ${fromIndex}`,
+      ).toBe(true);
     }
   });
 

@@ -10,9 +10,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api";
 
-const CONTRACT = Object.values(
-  import.meta.glob<string>("../../docs/api.md", { query: "?raw", import: "default", eager: true }),
-)[0]!;
+const CONTRACT = Object.values(import.meta.glob<string>("../../docs/api.md", { query: "?raw", import: "default", eager: true }))[0]!;
 // The server's source, to look error codes up in (string literals there: "code" in TypeScript, 'code' in SQL).
 const SOURCE = Object.entries(import.meta.glob<string>("../../src/**/*.ts", { query: "?raw", import: "default", eager: true }))
   .filter(([path]) => !path.endsWith(".d.ts"))
@@ -43,7 +41,10 @@ function endpointRows(markdown: string): EndpointRow[] {
     for (const part of cells[4]!.split(";")) {
       const match = /^(\d{3})((?:\s+`[a-z_]+`)*)$/.exec(part.trim());
       if (!match) throw new Error(`unparseable answer "${part.trim()}" in: ${line}`);
-      answers.set(Number(match[1]), [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+      answers.set(
+        Number(match[1]),
+        [...match[2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!),
+      );
     }
     rows.push({ operation: `${cells[1]} ${path}`, answers });
   }

@@ -49,10 +49,20 @@ function catalog(backend: Backend, overrides: Partial<Env> = {}) {
   const { marker, url } = markedDatabase("cat");
   const metrics = capturingMetrics();
   const read = async (path: string) => {
-    const { res, ms } = await timed({ CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace, DATABASE_URL: url, METRICS: metrics.binding, ...overrides }, path);
+    const { res, ms } = await timed(
+      { CACHE_BACKEND: backend, CACHE_NAMESPACE: namespace, DATABASE_URL: url, METRICS: metrics.binding, ...overrides },
+      path,
+    );
     const text = await res.clone().text();
     const degraded = metrics.points.at(-1)?.blobs?.[BLOB_FIELDS.indexOf("degraded")];
-    return { res, ms, text, body: res.status === 200 ? (JSON.parse(text) as Product) : undefined, cache: res.headers.get("X-Cache"), degraded };
+    return {
+      res,
+      ms,
+      text,
+      body: res.status === 200 ? (JSON.parse(text) as Product) : undefined,
+      cache: res.headers.get("X-Cache"),
+      degraded,
+    };
   };
   return { namespace, marker, read };
 }
@@ -151,34 +161,53 @@ describe("Postgres and Redis failing together", () => {
 
 describe("Redis slow, failing or unreachable", () => {
   const faults: Array<[string, (namespace: string) => Promise<Partial<Env>>]> = [
-    ["slow (2 s per call)", async (namespace) => (await setRedisFault(namespace, { delayMs: 2_000 }), {})],
-    ["failing (503)", async (namespace) => (await setRedisFault(namespace, { failStatus: 503 }), {})],
+    [
+      "slow (2 s per call)",
+      async (namespace) => {
+        await setRedisFault(namespace, { delayMs: 2_000 });
+        return {};
+      },
+    ],
+    [
+      "failing (503)",
+      async (namespace) => {
+        await setRedisFault(namespace, { failStatus: 503 });
+        return {};
+      },
+    ],
     ["unreachable", async () => ({ UPSTASH_REDIS_REST_URL: CLOSED })],
   ];
 
-  it.each(faults)("%s: reads come from Postgres (BYPASS), exact, quickly; logged once; every request says degraded: redis", { timeout: 20_000 }, async (_, inject) => {
-    const warn = quietLogs();
-    const namespace = newNamespace("faults-redis");
-    const overrides = await inject(namespace);
-    const { url } = markedDatabase("redis");
-    const metrics = capturingMetrics();
-    const [id] = (await makeProducts([{ stock: 3 }])) as [number];
-    for (let i = 0; i < 4; i++) {
-      const { res, ms } = await timed(
-        { CACHE_BACKEND: "upstash", CACHE_NAMESPACE: namespace, DATABASE_URL: url, METRICS: metrics.binding, ...overrides },
-        `/api/v1/products/${id}`,
-      );
-      expect(res.status).toBe(200);
-      expect(res.headers.get("X-Cache")).toBe("BYPASS");
-      expect(((await res.json()) as Product).stock).toBe(3 + i);
-      expect(ms).toBeLessThan(CALL_TIMEOUT_MS + 700);
-      await db.update(products).set({ stock: 4 + i }).where(eq(products.id, id));
-    }
-    expect(metrics.points.map((p) => p.blobs![BLOB_FIELDS.indexOf("degraded")])).toEqual(Array(4).fill("redis"));
-    const failing = warn.mock.calls.filter(([line]) => String(line).includes("catalog cache layer failing"));
-    expect(failing).toHaveLength(1);
-    expect(JSON.parse(String(failing[0]![0]))).toMatchObject({ layer: "versions-redis", failures: 1 });
-  });
+  it.each(faults)(
+    "%s: reads come from Postgres (BYPASS), exact, quickly; logged once; every request says degraded: redis",
+    { timeout: 20_000 },
+    async (_, inject) => {
+      const warn = quietLogs();
+      const namespace = newNamespace("faults-redis");
+      const overrides = await inject(namespace);
+      const { url } = markedDatabase("redis");
+      const metrics = capturingMetrics();
+      const [id] = (await makeProducts([{ stock: 3 }])) as [number];
+      for (let i = 0; i < 4; i++) {
+        const { res, ms } = await timed(
+          { CACHE_BACKEND: "upstash", CACHE_NAMESPACE: namespace, DATABASE_URL: url, METRICS: metrics.binding, ...overrides },
+          `/api/v1/products/${id}`,
+        );
+        expect(res.status).toBe(200);
+        expect(res.headers.get("X-Cache")).toBe("BYPASS");
+        expect(((await res.json()) as Product).stock).toBe(3 + i);
+        expect(ms).toBeLessThan(CALL_TIMEOUT_MS + 700);
+        await db
+          .update(products)
+          .set({ stock: 4 + i })
+          .where(eq(products.id, id));
+      }
+      expect(metrics.points.map((p) => p.blobs![BLOB_FIELDS.indexOf("degraded")])).toEqual(Array(4).fill("redis"));
+      const failing = warn.mock.calls.filter(([line]) => String(line).includes("catalog cache layer failing"));
+      expect(failing).toHaveLength(1);
+      expect(JSON.parse(String(failing[0]![0]))).toMatchObject({ layer: "versions-redis", failures: 1 });
+    },
+  );
 });
 
 describe("Redis slow or failing after this isolate confirmed the catalog version", () => {

@@ -129,20 +129,30 @@ describe("a database endpoint that fails now and then", () => {
     const [product] = await makeProducts([{ stock: 10 }]);
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, { failStatus: 503, times: 1 });
-    const { res } = await timed({ DATABASE_URL: url }, "/api/v1/orders", jsonRequest("POST", user.token, { items: [{ product_id: product, quantity: 2 }] }));
+    const { res } = await timed(
+      { DATABASE_URL: url },
+      "/api/v1/orders",
+      jsonRequest("POST", user.token, { items: [{ product_id: product, quantity: 2 }] }),
+    );
     await expectServiceUnavailable(res);
     expect(await sqlFault(marker)).toMatchObject({ matched: 1, applied: 1 });
     expect(await stockOf(product!)).toBe(10);
     expect(await ordersOf(user.id)).toBe(0);
   });
 
-  it("a write that times out is sent once: 503 after WRITE_TIMEOUT_MS, never re-sent (it may still commit)", { timeout: 30_000 }, async () => {
+  it("a write that times out is sent once: 503 after WRITE_TIMEOUT_MS, never re-sent (it may still commit)", {
+    timeout: 30_000,
+  }, async () => {
     quietLogs();
     const user = await makeUser();
     const [product] = await makeProducts([{ stock: 10 }]);
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, { delayMs: WRITE_TIMEOUT_MS + 1_000 });
-    const { res, ms } = await timed({ DATABASE_URL: url }, "/api/v1/orders", jsonRequest("POST", user.token, { items: [{ product_id: product, quantity: 2 }] }));
+    const { res, ms } = await timed(
+      { DATABASE_URL: url },
+      "/api/v1/orders",
+      jsonRequest("POST", user.token, { items: [{ product_id: product, quantity: 2 }] }),
+    );
     await expectServiceUnavailable(res);
     expect(ms).toBeGreaterThanOrEqual(WRITE_TIMEOUT_MS - 200);
     expect(ms).toBeLessThan(WRITE_TIMEOUT_MS + 1_000);
@@ -162,7 +172,8 @@ describe("Postgres' own errors stay what they are", () => {
     const { marker, url } = markedDatabase();
     await setSqlFault(marker, {}); // matches and counts, does nothing
     const email = `fault-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    const register = () => timed({ DATABASE_URL: url }, "/api/v1/auth/register", jsonRequest("POST", null, { email, password: "password123" }));
+    const register = () =>
+      timed({ DATABASE_URL: url }, "/api/v1/auth/register", jsonRequest("POST", null, { email, password: "password123" }));
     expect((await register()).res.status).toBe(201);
     const before = (await sqlFault(marker))!.matched;
     const again = (await register()).res;
@@ -183,7 +194,11 @@ describe("the OpenAPI document", () => {
     const doc = (await (await timed({}, "/openapi.json")).res.json()) as {
       paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>;
     };
-    for (const [path, method] of [["/api/v1/orders", "post"], ["/api/v1/products/{id}", "get"], ["/api/v1/auth/login", "post"]] as const) {
+    for (const [path, method] of [
+      ["/api/v1/orders", "post"],
+      ["/api/v1/products/{id}", "get"],
+      ["/api/v1/auth/login", "post"],
+    ] as const) {
       expect(doc.paths[path]![method]!.responses["503"]?.headers).toHaveProperty("Retry-After");
     }
     expect(doc.paths["/health"]!.get!.responses["503"]).toBeUndefined();

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../src/queue/order-emails";
 import type { OrderEmailMessage } from "../../src/services/email-outbox";
-import { type TestUser } from "../support/accounts";
+import type { TestUser } from "../support/accounts";
 import { db } from "../support/db";
 import { mailTo, outboxOf } from "../support/orders";
 import { deliver, orderWithEmailJob, QUEUE } from "../support/queue";
@@ -29,7 +29,11 @@ describe("a batch of order e-mails when the database fails", () => {
     quietLogs();
     const { jobs, bindings, marker } = await batchOf(3);
     await setSqlFault(marker, { failStatus: 503 });
-    const outcome = await deliver(QUEUE, jobs.map(({ message }, i) => ({ body: message, attempts: i + 1 })), bindings);
+    const outcome = await deliver(
+      QUEUE,
+      jobs.map(({ message }, i) => ({ body: message, attempts: i + 1 })),
+      bindings,
+    );
 
     expect(await sqlFault(marker)).toMatchObject({ matched: 1 }); // one statement for the batch, not retried
     expect(outcome).toMatchObject({ acked: [false, false, false], retried: [true, true, true] });
@@ -51,7 +55,11 @@ describe("a batch of order e-mails when the database fails", () => {
       if (url.startsWith(env.EMAIL_API_URL)) await (broken ??= setSqlFault(marker, { failStatus: 503 }));
       return realFetch(input, init);
     });
-    const outcome = await deliver(QUEUE, jobs.map(({ message }) => ({ body: message })), bindings);
+    const outcome = await deliver(
+      QUEUE,
+      jobs.map(({ message }) => ({ body: message })),
+      bindings,
+    );
 
     expect(await sqlFault(marker)).toMatchObject({ matched: 1 });
     expect(outcome).toMatchObject({ acked: [false, false, false], retried: [true, true, true] });
@@ -70,7 +78,11 @@ describe("a batch of order e-mails when the database fails", () => {
     await clearFaults();
     const ids = `{${jobs.map(({ message }) => message.outbox_id).join(",")}}`;
     await db.execute(sql`update email_outbox set claimed_at = claimed_at - interval '2 minutes' where id = any(${ids}::int[])`);
-    const retry = await deliver(QUEUE, jobs.map(({ message }) => ({ body: message, attempts: 2 })), bindings);
+    const retry = await deliver(
+      QUEUE,
+      jobs.map(({ message }) => ({ body: message, attempts: 2 })),
+      bindings,
+    );
     expect(retry.acked).toEqual([true, true, true]);
     for (const { user, message } of jobs) {
       const mails = await mailTo(user.email);

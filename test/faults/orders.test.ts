@@ -37,13 +37,23 @@ async function writtenFor(user: TestUser): Promise<Written> {
 
 function placeOrder(user: TestUser, items: Array<{ product_id: number; quantity: number }>, key: string | undefined, databaseUrl?: string) {
   const headers: Record<string, string> = key === undefined ? {} : { "Idempotency-Key": key };
-  return apiWithEnv(databaseUrl ? { DATABASE_URL: databaseUrl } : {}, "/api/v1/orders", jsonRequest("POST", user.token, { items }, headers));
+  return apiWithEnv(
+    databaseUrl ? { DATABASE_URL: databaseUrl } : {},
+    "/api/v1/orders",
+    jsonRequest("POST", user.token, { items }, headers),
+  );
 }
 
 async function setup() {
   const user = await makeUser();
-  const [a, b] = (await makeProducts([{ stock: 10, price: "2.00" }, { stock: 5, price: "3.00" }])) as [number, number];
-  const items = [{ product_id: a, quantity: 3 }, { product_id: b, quantity: 1 }];
+  const [a, b] = (await makeProducts([
+    { stock: 10, price: "2.00" },
+    { stock: 5, price: "3.00" },
+  ])) as [number, number];
+  const items = [
+    { product_id: a, quantity: 3 },
+    { product_id: b, quantity: 1 },
+  ];
   return { user, a, b, items, key: `fault-${crypto.randomUUID()}`, ...markedDatabase() };
 }
 
@@ -86,7 +96,10 @@ describe("an order interrupted by the database", () => {
     expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
     const order = (await retry.json()) as OrderBody;
     expect(order.id).toBe(written.orders[0]);
-    expect(order.items.map((i) => [i.product_id, i.quantity])).toEqual([[t.a, 3], [t.b, 1]]);
+    expect(order.items.map((i) => [i.product_id, i.quantity])).toEqual([
+      [t.a, 3],
+      [t.b, 1],
+    ]);
     expect(await stocksOf([t.a, t.b])).toEqual([7, 4]);
     expect(await writtenFor(t.user)).toEqual(written);
   });
@@ -132,7 +145,8 @@ describe("an order interrupted by the database", () => {
     const placed = await placeOrder(t.user, t.items, undefined);
     const order = (await placed.json()) as OrderBody;
     expect(await stocksOf([t.a, t.b])).toEqual([7, 4]);
-    const cancel = (url?: string) => apiWithEnv(url ? { DATABASE_URL: url } : {}, `/api/v1/orders/${order.id}/cancel`, jsonRequest("POST", t.user.token));
+    const cancel = (url?: string) =>
+      apiWithEnv(url ? { DATABASE_URL: url } : {}, `/api/v1/orders/${order.id}/cancel`, jsonRequest("POST", t.user.token));
 
     await setSqlFault(t.marker, { failStatus: 503, failAt: "mid-batch" });
     await expectServiceUnavailable(await cancel(t.url));
@@ -146,7 +160,9 @@ describe("an order interrupted by the database", () => {
     expect(await stocksOf([t.a, t.b])).toEqual([10, 5]);
   });
 
-  it("a write that times out may still commit later; the client's retry with the key converges on one order", { timeout: 30_000 }, async () => {
+  it("a write that times out may still commit later; the client's retry with the key converges on one order", {
+    timeout: 30_000,
+  }, async () => {
     quietLogs();
     const t = await setup();
     // The first request reaches the server and hangs there past the Worker's write timeout; the

@@ -96,8 +96,16 @@ class UpstashFaults {
   }
 }
 
-const cacheRedis = new UpstashFaults("Upstash server", () => env.UPSTASH_REDIS_REST_URL, () => env.UPSTASH_REDIS_REST_TOKEN);
-const throttleRedis = new UpstashFaults("throttle Upstash server", () => env.THROTTLE_REDIS_REST_URL, () => env.THROTTLE_REDIS_REST_TOKEN);
+const cacheRedis = new UpstashFaults(
+  "Upstash server",
+  () => env.UPSTASH_REDIS_REST_URL,
+  () => env.UPSTASH_REDIS_REST_TOKEN,
+);
+const throttleRedis = new UpstashFaults(
+  "throttle Upstash server",
+  () => env.THROTTLE_REDIS_REST_URL,
+  () => env.THROTTLE_REDIS_REST_TOKEN,
+);
 
 /** A fault in the catalog cache's Upstash REST server, for keys under `keyPrefix` (a CACHE_NAMESPACE of the test's own). */
 export const setRedisFault = (keyPrefix: string, fault: RedisFault): Promise<void> => cacheRedis.set(keyPrefix, fault);
@@ -152,7 +160,10 @@ export async function expectServiceUnavailable(res: Response): Promise<void> {
 /** A metrics binding that keeps the data points written to it. */
 export function capturingMetrics(): { binding: AnalyticsEngineDataset; points: AnalyticsEngineDataPoint[] } {
   const points: AnalyticsEngineDataPoint[] = [];
-  return { binding: { writeDataPoint: (point?: AnalyticsEngineDataPoint) => void points.push(point ?? {}) } as AnalyticsEngineDataset, points };
+  return {
+    binding: { writeDataPoint: (point?: AnalyticsEngineDataPoint) => void points.push(point ?? {}) } as AnalyticsEngineDataset,
+    points,
+  };
 }
 
 /** Silences the error and warn lines a fault is expected to log; returns the warn spy to assert on. */

@@ -60,42 +60,52 @@ async function throttled(inject: Inject = async () => ({})) {
 }
 
 const faults: Array<[string, Inject]> = [
-  ["failing (503)", async (namespace) => (await setThrottleRedisFault(namespace, { failStatus: 503 }), {})],
-  ["slow (3 s per call)", async (namespace) => (await setThrottleRedisFault(namespace, { delayMs: 3_000 }), {})],
+  [
+    "failing (503)",
+    async (namespace) => {
+      await setThrottleRedisFault(namespace, { failStatus: 503 });
+      return {};
+    },
+  ],
+  [
+    "slow (3 s per call)",
+    async (namespace) => {
+      await setThrottleRedisFault(namespace, { delayMs: 3_000 });
+      return {};
+    },
+  ],
   ["unreachable", async () => ({ THROTTLE_REDIS_REST_URL: CLOSED })],
   ["not configured", async () => ({ THROTTLE_REDIS_REST_URL: "" })],
 ];
 
 describe.each(faults)("the throttle's Redis %s", (_, inject) => {
-  it(
-    `counts every login attempt on the binding, ${LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE} per account a minute, right passwords too, then 429; quickly; logged once`,
-    { timeout: 40_000 },
-    async () => {
-      const warn = quietLogs();
-      const { email, password } = await newAccount();
-      const t = await throttled(inject);
-      // The binding counts in fixed minutes: the whole sequence within one.
-      await withinOneWindow(60_000, 25_000);
-      const statuses: number[] = [];
-      for (const guess of ["wrong", "wrong", password, "wrong", password]) {
-        const { res, ms, degraded } = await t.login(email, guess);
-        statuses.push(res.status);
-        expect(ms).toBeLessThan(THROTTLE_TIMEOUT_MS + 2_000);
-        expect(degraded).toContain("throttle-redis");
-      }
-      expect(statuses).toEqual([401, 401, 200, 401, 200]);
-      // Past the binding's limit, from any client: 429, whether the password is right or not.
-      for (const guess of [password, "wrong"]) {
-        const { res } = await t.login(email, guess, uniqueIp());
-        expect(res.status).toBe(429);
-        expect(res.headers.get("Retry-After")).toBe(String(FALLBACK_RETRY_AFTER_SECONDS));
-        expect(((await res.json()) as ErrorBody).error.code).toBe("rate_limited");
-      }
-      const lines = warn.mock.calls.filter(([line]) => String(line).includes("throttle store unavailable"));
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(String(lines[0]![0]))).toMatchObject({ level: "warn", operation: "check", failures: 1 });
-    },
-  );
+  it(`counts every login attempt on the binding, ${LOGIN_FALLBACK_ATTEMPTS_PER_MINUTE} per account a minute, right passwords too, then 429; quickly; logged once`, {
+    timeout: 40_000,
+  }, async () => {
+    const warn = quietLogs();
+    const { email, password } = await newAccount();
+    const t = await throttled(inject);
+    // The binding counts in fixed minutes: the whole sequence within one.
+    await withinOneWindow(60_000, 25_000);
+    const statuses: number[] = [];
+    for (const guess of ["wrong", "wrong", password, "wrong", password]) {
+      const { res, ms, degraded } = await t.login(email, guess);
+      statuses.push(res.status);
+      expect(ms).toBeLessThan(THROTTLE_TIMEOUT_MS + 2_000);
+      expect(degraded).toContain("throttle-redis");
+    }
+    expect(statuses).toEqual([401, 401, 200, 401, 200]);
+    // Past the binding's limit, from any client: 429, whether the password is right or not.
+    for (const guess of [password, "wrong"]) {
+      const { res } = await t.login(email, guess, uniqueIp());
+      expect(res.status).toBe(429);
+      expect(res.headers.get("Retry-After")).toBe(String(FALLBACK_RETRY_AFTER_SECONDS));
+      expect(((await res.json()) as ErrorBody).error.code).toBe("rate_limited");
+    }
+    const lines = warn.mock.calls.filter(([line]) => String(line).includes("throttle store unavailable"));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(String(lines[0]![0]))).toMatchObject({ level: "warn", operation: "check", failures: 1 });
+  });
 
   it("lets a registration through on its binding and creates the account", { timeout: 20_000 }, async () => {
     quietLogs();
@@ -107,16 +117,23 @@ describe.each(faults)("the throttle's Redis %s", (_, inject) => {
 });
 
 describe("the throttle's Redis failing", () => {
-  const failing: Inject = async (namespace) => (await setThrottleRedisFault(namespace, { failStatus: 503 }), {});
+  const failing: Inject = async (namespace) => {
+    await setThrottleRedisFault(namespace, { failStatus: 503 });
+    return {};
+  };
 
-  it(`refuses registrations past their binding's ${REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per client with 429 and Retry-After`, { timeout: 120_000 }, async () => {
+  it(`refuses registrations past their binding's ${REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE} a minute per client with 429 and Retry-After`, {
+    timeout: 120_000,
+  }, async () => {
     quietLogs();
     const t = await throttled(failing);
     const ip = uniqueIp();
     // Counted before the hashes, as the requests arrive: within one of the binding's minutes.
     await withinOneWindow(60_000, 15_000);
     const results = await Promise.all(
-      Array.from({ length: REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE + 1 }, () => t.register(`throttle-fault-${crypto.randomUUID()}@example.com`, ip)),
+      Array.from({ length: REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE + 1 }, () =>
+        t.register(`throttle-fault-${crypto.randomUUID()}@example.com`, ip),
+      ),
     );
     expect(results.map(({ res }) => res.status).sort()).toEqual([...Array(REGISTER_FALLBACK_ATTEMPTS_PER_MINUTE).fill(201), 429]);
     const refused = results.find(({ res }) => res.status === 429)!.res;

@@ -9,12 +9,19 @@ describe("isLoopbackHostname", () => {
     },
   );
 
-  it.each(["", "0.0.0.0", "128.0.0.1", "127.0.0.1.nip.io", "localhost.evil.example", "evillocalhost", "::2", "[::ffff:7f00:1]", "10.0.0.1"])(
-    "does not count %s",
-    (name) => {
-      expect(isLoopbackHostname(name)).toBe(false);
-    },
-  );
+  it.each([
+    "",
+    "0.0.0.0",
+    "128.0.0.1",
+    "127.0.0.1.nip.io",
+    "localhost.evil.example",
+    "evillocalhost",
+    "::2",
+    "[::ffff:7f00:1]",
+    "10.0.0.1",
+  ])("does not count %s", (name) => {
+    expect(isLoopbackHostname(name)).toBe(false);
+  });
 });
 
 describe("isLocalConnectionString", () => {

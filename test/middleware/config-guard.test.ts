@@ -69,7 +69,13 @@ describe("off this machine", () => {
     const lines = refusalLogs(spy);
     expect(lines).toHaveLength(1);
     expect(lines[0]!.refusals.map((r) => r.split(":")[0])).toEqual([
-      "ENVIRONMENT", "JWT_SECRET", "NEON_HTTP_ENDPOINT", "DATABASE_URL", "UPSTASH_REDIS_REST_URL", "THROTTLE_REDIS_REST_URL", "CORS_ORIGINS",
+      "ENVIRONMENT",
+      "JWT_SECRET",
+      "NEON_HTTP_ENDPOINT",
+      "DATABASE_URL",
+      "UPSTASH_REDIS_REST_URL",
+      "THROTTLE_REDIS_REST_URL",
+      "CORS_ORIGINS",
     ]);
   });
 

@@ -62,19 +62,23 @@ describe.each([
   });
 });
 
-describe.each([["text/plain"], ["application/x-www-form-urlencoded"], ["application/jsonx"], ["application/json-seq"], ["multipart/form-data; boundary=x"], [null]])(
-  "Content-Type: %s",
-  (contentType) => {
-    it.each(withJsonBody.map((operation) => [operation.key, operation] as const))(
-      "is refused by %s with 415 unsupported_media_type",
-      async (_key, operation) => {
-        const { res } = await sendAs(operation, contentType);
-        expect(res.status, await res.clone().text()).toBe(415);
-        expect(((await res.json()) as ErrorBody).error.code).toBe("unsupported_media_type");
-      },
-    );
-  },
-);
+describe.each([
+  ["text/plain"],
+  ["application/x-www-form-urlencoded"],
+  ["application/jsonx"],
+  ["application/json-seq"],
+  ["multipart/form-data; boundary=x"],
+  [null],
+])("Content-Type: %s", (contentType) => {
+  it.each(withJsonBody.map((operation) => [operation.key, operation] as const))(
+    "is refused by %s with 415 unsupported_media_type",
+    async (_key, operation) => {
+      const { res } = await sendAs(operation, contentType);
+      expect(res.status, await res.clone().text()).toBe(415);
+      expect(((await res.json()) as ErrorBody).error.code).toBe("unsupported_media_type");
+    },
+  );
+});
 
 it("answers malformed JSON under a media type with parameters with 400 invalid_json", async () => {
   const operation = withJsonBody.find((o) => o.key === "POST /api/v1/auth/login")!;

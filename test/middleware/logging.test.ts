@@ -129,7 +129,14 @@ describe("a failed request", () => {
     const mine = requestLines(id);
     expect(mine).toHaveLength(1);
     const line = mine[0]!;
-    expect(line).toMatchObject({ level: "error", msg: "request failed", status: 503, route: "/api/v1/auth/login", method: "POST", degraded: "db" });
+    expect(line).toMatchObject({
+      level: "error",
+      msg: "request failed",
+      status: 503,
+      route: "/api/v1/auth/login",
+      method: "POST",
+      degraded: "db",
+    });
     expect(typeof line.error).toBe("string");
     expect(line.stack).toEqual(expect.stringContaining("at "));
     expect(output.find((o) => o.text.includes(id))!.stream).toBe("error");

@@ -24,7 +24,8 @@ import { insertProduct } from "../support/catalog";
 import { CLOSED } from "../support/network";
 import { countedDatabase } from "../support/round-trips";
 
-const SERVER_TIMING = /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
+const SERVER_TIMING =
+  /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
 
 // The failures provoked here log errors and warnings on purpose (test/middleware/logging.test.ts checks those lines).
 beforeEach(() => {
@@ -72,22 +73,24 @@ function expectValidPoint(point: AnalyticsEngineDataPoint): void {
 
 /** The real app (its whole middleware chain and onError) with test routes: one reports a cache outcome, like the catalog cache does; two throw. */
 function cacheTestApp() {
-  return createApp({ extraRoutes: (app) => {
-    app.get("/cached/:id", (c) => {
-      const status = c.req.query("status") as CacheStatus;
-      recordCacheLookup("l0", false, 0.5);
-      if (status !== "MISS") recordCacheLookup("cache-api", status === "HIT" || status === "STALE", 1.25);
-      currentRequestStats()!.cacheStatus = status;
-      return c.json({ id: c.req.param("id") });
-    });
-    app.get("/boom", () => {
-      throw new Error("kaboom");
-    });
-    app.get("/throw-string", () => {
-      // Some libraries throw strings or plain objects.
-      throw "not an Error";
-    });
-  } });
+  return createApp({
+    extraRoutes: (app) => {
+      app.get("/cached/:id", (c) => {
+        const status = c.req.query("status") as CacheStatus;
+        recordCacheLookup("l0", false, 0.5);
+        if (status !== "MISS") recordCacheLookup("cache-api", status === "HIT" || status === "STALE", 1.25);
+        currentRequestStats()!.cacheStatus = status;
+        return c.json({ id: c.req.param("id") });
+      });
+      app.get("/boom", () => {
+        throw new Error("kaboom");
+      });
+      app.get("/throw-string", () => {
+        // Some libraries throw strings or plain objects.
+        throw "not an Error";
+      });
+    },
+  });
 }
 
 /**
@@ -150,7 +153,15 @@ describe("the data point of a request", () => {
     const { point, named } = await cacheTestRequest("/cached/7?status=HIT");
     expectValidPoint(point);
     expect(point.indexes).toEqual(["/cached/:id"]);
-    expect(named).toMatchObject({ method: "GET", route: "/cached/:id", status: 200, cacheStatus: "HIT", cacheLookups: 2, cacheMs: 1.75, dbRoundTrips: 0 });
+    expect(named).toMatchObject({
+      method: "GET",
+      route: "/cached/:id",
+      status: 200,
+      cacheStatus: "HIT",
+      cacheLookups: 2,
+      cacheMs: 1.75,
+      dbRoundTrips: 0,
+    });
   });
 
   it("records a cache miss", async () => {
@@ -312,7 +323,9 @@ describe("the local metrics sink", () => {
     const read = await readOwnProduct({ METRICS_SINK_URL: env.TEST_METRICS_SINK_URL });
     await expectOneRoundTripMiss(read);
     const stored = (await (await fetch(`${env.TEST_METRICS_SINK_URL}?since=${before - 1000}`)).json()) as SinkRecord[];
-    const mine = stored.filter((r) => JSON.stringify(r.doubles) === JSON.stringify(read.point.doubles) && r.indexes[0] === "/api/v1/products/:id");
+    const mine = stored.filter(
+      (r) => JSON.stringify(r.doubles) === JSON.stringify(read.point.doubles) && r.indexes[0] === "/api/v1/products/:id",
+    );
     expect(mine).toHaveLength(1);
     const { timestamp, ...point } = mine[0]!;
     expect(point).toEqual(read.point);

@@ -56,7 +56,11 @@ describe("Cache-Control: private, no-store", () => {
       ["register", 201, () => postJson("/api/v1/auth/register", { email, password })],
       ["register, email taken", 409, () => postJson("/api/v1/auth/register", { email, password })],
       ["register, bad body", 400, () => postJson("/api/v1/auth/register", { email: "no" })],
-      ["register, bad JSON", 400, () => api("/api/v1/auth/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" })],
+      [
+        "register, bad JSON",
+        400,
+        () => api("/api/v1/auth/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" }),
+      ],
       ["login, wrong password", 401, () => postJson("/api/v1/auth/login", { username: email, password: "wrong password" })],
       ["login, bad body", 400, () => postJson("/api/v1/auth/login", { username: email })],
     ]);
@@ -79,7 +83,14 @@ describe("Cache-Control: private, no-store", () => {
     await expectPrivate([["create", 201, () => Promise.resolve(created)]]);
     const order = (await created.json()) as { id: number };
     await expectPrivate([
-      ["create, replayed", 201, () => postOrder(user.token, { items: [{ product_id: id, quantity: 1 }] }, "private-replay").then(() => postOrder(user.token, { items: [{ product_id: id, quantity: 1 }] }, "private-replay"))],
+      [
+        "create, replayed",
+        201,
+        () =>
+          postOrder(user.token, { items: [{ product_id: id, quantity: 1 }] }, "private-replay").then(() =>
+            postOrder(user.token, { items: [{ product_id: id, quantity: 1 }] }, "private-replay"),
+          ),
+      ],
       ["create without a token", 401, () => postOrder(null, { items: [{ product_id: id, quantity: 1 }] })],
       ["create, bad body", 400, () => postOrder(user.token, { items: [] })],
       ["create, unknown product", 404, () => postOrder(user.token, { items: [{ product_id: 2_000_000_000, quantity: 1 }] })],

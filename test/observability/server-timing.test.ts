@@ -27,7 +27,8 @@ describe("the mode", () => {
   it("is detail or total when configured so, and off for off, unset or anything else", () => {
     expect(serverTimingMode({ SERVER_TIMING: "detail" })).toBe("detail");
     expect(serverTimingMode({ SERVER_TIMING: "total" })).toBe("total");
-    for (const value of ["off", undefined, "", "DETAIL", "on", "true"]) expect(serverTimingMode({ SERVER_TIMING: value }), String(value)).toBe("off");
+    for (const value of ["off", undefined, "", "DETAIL", "on", "true"])
+      expect(serverTimingMode({ SERVER_TIMING: value }), String(value)).toBe("off");
   });
 
   it("is detail in the test run's (and local) configuration", () => {

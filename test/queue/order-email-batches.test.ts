@@ -30,7 +30,11 @@ describe("the order e-mail consumer, a batch at a time", () => {
   it.each([10, 50])("claims and marks a batch of %i e-mails in two statements", async (size) => {
     const batch = await jobs(size);
     const counted = countedDatabase();
-    const outcome = await deliver(QUEUE, batch.map(({ message }) => ({ body: message })), counted.env);
+    const outcome = await deliver(
+      QUEUE,
+      batch.map(({ message }) => ({ body: message })),
+      counted.env,
+    );
 
     expect(await counted.counts()).toEqual({ requests: 2, statements: 2 });
     expect(outcome.acked).toEqual(Array(size).fill(true));
@@ -88,7 +92,14 @@ describe("the order e-mail consumer, a batch at a time", () => {
     expect(refusedRow.last_error).toContain("422");
 
     // The retries alone come back: the flaky one is sent now, the one already sent is not sent again.
-    const again = await deliver(QUEUE, [{ body: flaky!.message, attempts: 4 }, { body: ok!.message, attempts: 2 }], counted.env);
+    const again = await deliver(
+      QUEUE,
+      [
+        { body: flaky!.message, attempts: 4 },
+        { body: ok!.message, attempts: 2 },
+      ],
+      counted.env,
+    );
     expect(again.acked).toEqual([true, true]);
     expect((await mailTo(flaky!.user.email)).map((m) => m.requests)).toEqual([1]);
     expect((await mailTo(ok!.user.email)).map((m) => m.requests)).toEqual([1]);
@@ -121,7 +132,11 @@ describe("the order e-mail consumer, a batch at a time", () => {
       { outboxId: message.outbox_id, sent: false, error: "e-mail API answered 500: bad\u0000byte \ud800 here", permanent: false },
       { outboxId: second!.message.outbox_id, sent: true, providerMessageId: "provider-1" },
     ]);
-    expect(await outboxOf(message.order_id)).toMatchObject({ last_error: "e-mail API answered 500: badbyte \ufffd here", claimed_at: null, sent_at: null });
+    expect(await outboxOf(message.order_id)).toMatchObject({
+      last_error: "e-mail API answered 500: badbyte \ufffd here",
+      claimed_at: null,
+      sent_at: null,
+    });
     expect(await outboxOf(second!.message.order_id)).toMatchObject({ provider_message_id: "provider-1", claimed_at: null });
   });
 
@@ -158,7 +173,11 @@ describe("an order and its e-mail, end to end", () => {
     expect(await counted.counts()).toEqual({ requests: N, statements: N });
     expect(enqueued).toHaveLength(N);
 
-    const outcome = await deliver(QUEUE, enqueued.map((body) => ({ body })), counted.env);
+    const outcome = await deliver(
+      QUEUE,
+      enqueued.map((body) => ({ body })),
+      counted.env,
+    );
     expect(outcome.acked).toEqual(Array(N).fill(true));
     for (const buyer of buyers) {
       const mails = await mailTo(buyer.email);

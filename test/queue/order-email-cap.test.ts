@@ -48,7 +48,8 @@ async function ordersOf(user: TestUser, n: number): Promise<OrderEmailMessage[]>
  */
 async function holdRowUntilWaitedFor(outboxId: number, claims: number): Promise<void> {
   if (!Number.isSafeInteger(outboxId) || !Number.isSafeInteger(claims)) throw new Error("integers only");
-  await db.execute(sql.raw(`
+  await db.execute(
+    sql.raw(`
     do $$
     declare
       deadline timestamptz := clock_timestamp() + interval '4 seconds';
@@ -66,7 +67,8 @@ async function holdRowUntilWaitedFor(outboxId: number, claims: number): Promise<
         perform pg_sleep(0.01);
       end loop;
     end $$
-  `));
+  `),
+  );
 }
 
 type RowState = { order_id: number; state: "sent" | "suppressed" | "failed" | "claimed" | "pending"; attempts: number };
@@ -97,7 +99,12 @@ describe("the cap on order e-mails per recipient", () => {
 
     expect(await counted.counts()).toEqual({ requests: 2, statements: 2 });
     expect(outcome).toMatchObject({ acked: Array(9).fill(true), retried: Array(9).fill(false) });
-    expect(await subjectsOf(victim.email)).toEqual(mine.slice(0, 5).map((m) => subjectOf(m.order_id)).sort());
+    expect(await subjectsOf(victim.email)).toEqual(
+      mine
+        .slice(0, 5)
+        .map((m) => subjectOf(m.order_id))
+        .sort(),
+    );
     expect(await subjectsOf(other.email)).toEqual(theirs.map((m) => subjectOf(m.order_id)).sort());
     expect((await statesOf(mine.map((m) => m.order_id))).map((r) => [r.state, r.attempts])).toEqual([
       ...Array(5).fill(["sent", 1]),
@@ -133,20 +140,32 @@ describe("the cap on order e-mails per recipient", () => {
     const orders = await ordersOf(victim, 10);
     await deliver(QUEUE, body(orders.slice(0, 5)));
     // Four of the five went out just over an hour ago, one just under.
-    const ids = `{${orders.slice(0, 5).map((m) => m.outbox_id).join(",")}}`;
+    const ids = `{${orders
+      .slice(0, 5)
+      .map((m) => m.outbox_id)
+      .join(",")}}`;
     await db.execute(sql`
       update email_outbox set sent_at = now() - make_interval(secs => ${RECIPIENT_CAP_WINDOW_SECONDS} + case when id = ${orders[4]!.outbox_id} then -60 else 60 end)
       where id = any(${ids}::int[])
     `);
     await deliver(QUEUE, body(orders.slice(5)));
-    expect((await statesOf(orders.slice(5).map((m) => m.order_id))).map((r) => r.state)).toEqual(["sent", "sent", "sent", "sent", "suppressed"]);
+    expect((await statesOf(orders.slice(5).map((m) => m.order_id))).map((r) => r.state)).toEqual([
+      "sent",
+      "sent",
+      "sent",
+      "sent",
+      "suppressed",
+    ]);
     expect(await mailTo(victim.email)).toHaveLength(9);
   });
 
   it("counts e-mails another consumer is sending right now (a live claim), not claims abandoned past their lease", async () => {
     const victim = await makeUser({ email: mailbox() });
     const orders = await ordersOf(victim, 7);
-    const ids = `{${orders.slice(0, 5).map((m) => m.outbox_id).join(",")}}`;
+    const ids = `{${orders
+      .slice(0, 5)
+      .map((m) => m.outbox_id)
+      .join(",")}}`;
     await db.execute(sql`update email_outbox set claimed_at = now() - interval '10 seconds', attempts = 1 where id = any(${ids}::int[])`);
     expect(await deliver(QUEUE, body([orders[5]!]))).toMatchObject({ acked: [true] });
     expect((await statesOf([orders[5]!.order_id]))[0]!.state).toBe("suppressed");
@@ -167,7 +186,13 @@ describe("the cap on order e-mails per recipient", () => {
     await failMailTo(victim.email, 503, 1);
     expect(await deliver(QUEUE, body([orders[1]!]))).toMatchObject({ retried: [true] });
     await deliver(QUEUE, body(orders.slice(2, 5)));
-    expect((await statesOf(orders.slice(0, 5).map((m) => m.order_id))).map((r) => r.state)).toEqual(["failed", "pending", "sent", "sent", "sent"]);
+    expect((await statesOf(orders.slice(0, 5).map((m) => m.order_id))).map((r) => r.state)).toEqual([
+      "failed",
+      "pending",
+      "sent",
+      "sent",
+      "sent",
+    ]);
 
     // Three sent: the retried one and one more fit, the next does not.
     await deliver(QUEUE, [{ body: orders[1]!, attempts: 2 }, { body: orders[5]! }, { body: orders[6]! }]);
@@ -205,7 +230,9 @@ describe("the cap on order e-mails per recipient", () => {
     const { rows } = await db.execute<{ recipient: string }>(
       sql`select distinct recipient from email_outbox where order_id = any(${`{${[...orders, ...elsewhere].map((m) => m.order_id).join(",")}}`}::int[]) order by recipient`,
     );
-    expect(rows.map((r) => r.recipient)).toEqual([`${name.slice(0, 3)}.${name.slice(3)}@example.com`, `${name}@example.com`, `${name}@gmail.com`].sort());
+    expect(rows.map((r) => r.recipient)).toEqual(
+      [`${name.slice(0, 3)}.${name.slice(3)}@example.com`, `${name}@example.com`, `${name}@gmail.com`].sort(),
+    );
     const states = await statesOf(orders.map((m) => m.order_id));
     expect(states.filter((r) => r.state === "sent")).toHaveLength(RECIPIENT_CAP);
     expect(states.filter((r) => r.state === "suppressed")).toHaveLength(2);
@@ -242,7 +269,9 @@ describe("the cap on order e-mails per recipient", () => {
     const last = orders[5]!;
     expect((await statesOf([last.order_id]))[0]!.state).toBe("suppressed");
     // An hour later there would be room again; a suppressed e-mail is still not sent late.
-    await db.execute(sql`update email_outbox set sent_at = sent_at - interval '2 hours' where id <> ${last.outbox_id} and recipient = (select recipient from email_outbox where id = ${last.outbox_id})`);
+    await db.execute(
+      sql`update email_outbox set sent_at = sent_at - interval '2 hours' where id <> ${last.outbox_id} and recipient = (select recipient from email_outbox where id = ${last.outbox_id})`,
+    );
 
     expect(await deliver(QUEUE, [{ body: last, attempts: 2 }])).toMatchObject({ acked: [true], retried: [false] });
     expect(await deliver(DEAD_LETTER_QUEUE, [{ body: last }])).toMatchObject({ acked: [true] });
@@ -258,7 +287,10 @@ describe("the cap on order e-mails per recipient", () => {
     await deliver(QUEUE, body(orders));
     await deliver(QUEUE, [{ body: orders[5]!, attempts: 2 }]);
 
-    const lines = warnings.filter((text) => text.startsWith("{")).map((text) => JSON.parse(text) as Record<string, unknown>).filter((line) => line.outcome === "suppressed");
+    const lines = warnings
+      .filter((text) => text.startsWith("{"))
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .filter((line) => line.outcome === "suppressed");
     expect(lines).toEqual([
       expect.objectContaining({
         level: "warn",
@@ -296,7 +328,10 @@ describe("the cap through the API and the real queue", () => {
     expect(states.filter((r) => r.state === "sent")).toHaveLength(RECIPIENT_CAP);
     expect(states.filter((r) => r.state === "suppressed")).toHaveLength(8 - RECIPIENT_CAP);
     expect(await mailTo(victim.email)).toHaveLength(RECIPIENT_CAP);
-    const otherMails = await waitFor(() => mailTo(other.email), (m) => m.length === otherOrders.length);
+    const otherMails = await waitFor(
+      () => mailTo(other.email),
+      (m) => m.length === otherOrders.length,
+    );
     expect(otherMails.map((m) => m.subject).sort()).toEqual(otherOrders.map((o) => subjectOf(o.id)).sort());
     // Every order stands, cancelled as asked.
     const list = await api("/api/v1/orders?page_size=50", jsonRequest("GET", victim.token));
@@ -305,4 +340,3 @@ describe("the cap through the API and the real queue", () => {
     expect(page.items.every((o) => o.status === "cancelled")).toBe(true);
   }, 60_000);
 });
-

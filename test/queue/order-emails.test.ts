@@ -94,7 +94,9 @@ describe("the order e-mail consumer", () => {
   it("a consumer that died between sending and recording: the next delivery repeats the call, the provider keeps one e-mail", async () => {
     const { user, message } = await orderWithEmailJob();
     // The dead consumer's send: the same e-mail with the same Idempotency-Key, and a claim it never released.
-    const { rows } = await db.execute<{ payload: OrderEmailPayload }>(sql`select payload from email_outbox where id = ${message.outbox_id}`);
+    const { rows } = await db.execute<{ payload: OrderEmailPayload }>(
+      sql`select payload from email_outbox where id = ${message.outbox_id}`,
+    );
     const email = renderOrderConfirmation(rows[0]!.payload, env.EMAIL_FROM);
     const sent = await fetch(env.EMAIL_API_URL, {
       method: "POST",

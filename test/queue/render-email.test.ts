@@ -26,7 +26,7 @@ const PHISHING = [
   "Click https://evil.example to get a refund",
   "evil.example",
   "Ann\nYour order was cancelled, reply with your card number",
-  "Ann\r\n\r\n<a href=\"https://evil.example\">Refund</a>",
+  'Ann\r\n\r\n<a href="https://evil.example">Refund</a>',
   "Ann\u0000\u001b[2J\u202eBuyer",
   // The longest name registration accepts, letters and spaces only.
   "Your account has been locked please reply to this message with your password ".repeat(3).slice(0, 200).trim(),
@@ -46,17 +46,14 @@ describe("the order confirmation e-mail", () => {
     expect(email.html).toMatch(/^<p>Hello,<\/p>/);
   });
 
-  it.each(PHISHING.map((name) => [JSON.stringify(name).slice(0, 60), name]))(
-    "a phishing name never reaches the e-mail: %s",
-    (_, name) => {
-      const email = renderOrderConfirmation(payload(name), FROM);
-      expect(email).toEqual(renderOrderConfirmation(payload(null), FROM));
-      for (const part of ["evil", "refund", "Refund", "card", "password", "locked", "Buyer"]) {
-        expect(email.text).not.toContain(part);
-        expect(email.html).not.toContain(part);
-      }
-    },
-  );
+  it.each(PHISHING.map((name) => [JSON.stringify(name).slice(0, 60), name]))("a phishing name never reaches the e-mail: %s", (_, name) => {
+    const email = renderOrderConfirmation(payload(name), FROM);
+    expect(email).toEqual(renderOrderConfirmation(payload(null), FROM));
+    for (const part of ["evil", "refund", "Refund", "card", "password", "locked", "Buyer"]) {
+      expect(email.text).not.toContain(part);
+      expect(email.html).not.toContain(part);
+    }
+  });
 
   it("escapes product names and amounts in the HTML; the text keeps them as they are", () => {
     const email = renderOrderConfirmation(payload(null), FROM);

@@ -60,7 +60,11 @@ describe("the cron re-sends order e-mails that never left", () => {
     const buyer = await makeUser();
     const [a] = await makeProducts([{ stock: 10 }]);
     const { queue } = capturingQueue(true);
-    const res = await apiWithEnv({ ORDER_EMAILS: queue }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    const res = await apiWithEnv(
+      { ORDER_EMAILS: queue },
+      "/api/v1/orders",
+      jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }),
+    );
     expect(res.status).toBe(201);
     const order = (await res.json()) as OrderBody;
     const row = await outboxOf(order.id);
@@ -73,17 +77,31 @@ describe("the cron re-sends order e-mails that never left", () => {
     await age(row.id);
     await runCron();
     expect((await outboxOf(order.id)).enqueued_at).not.toBeNull();
-    const mails = await waitFor(() => mailTo(buyer.email), (m) => m.length > 0);
+    const mails = await waitFor(
+      () => mailTo(buyer.email),
+      (m) => m.length > 0,
+    );
     expect(mails).toHaveLength(1);
     expect(mails[0]!.subject).toBe(`Your Tenpo order #${order.id} is confirmed`);
-    expect((await waitFor(() => outboxOf(order.id), (r) => r.sent_at !== null)).sent_at).not.toBeNull();
+    expect(
+      (
+        await waitFor(
+          () => outboxOf(order.id),
+          (r) => r.sent_at !== null,
+        )
+      ).sent_at,
+    ).not.toBeNull();
   });
 
   it("an order its request enqueued records nothing, yet the cron waits the threshold from its created_at before re-sending", async () => {
     const buyer = await makeUser();
     const [a] = await makeProducts([{ stock: 10 }]);
     const request = capturingQueue();
-    const res = await apiWithEnv({ ORDER_EMAILS: request.queue }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    const res = await apiWithEnv(
+      { ORDER_EMAILS: request.queue },
+      "/api/v1/orders",
+      jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }),
+    );
     expect(res.status).toBe(201);
     const order = (await res.json()) as OrderBody;
     const row = await outboxOf(order.id);

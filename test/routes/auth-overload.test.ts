@@ -46,9 +46,7 @@ describe("a burst of logins", () => {
 
     const hashes = vi.spyOn(crypto.subtle, "deriveBits");
     const finished: string[] = [];
-    const logins = Array.from({ length: 20 }, () =>
-      login(email, password).then((res) => void finished.push(`login ${res.status}`)),
-    );
+    const logins = Array.from({ length: 20 }, () => login(email, password).then((res) => void finished.push(`login ${res.status}`)));
     // The read arrives (a request of its own) once the hashes have begun, as in the load test.
     await until(() => hashes.mock.calls.length >= 2);
     const read = api(`/api/v1/products/${id}`).then((res) => void finished.push(`read ${res.status}`));
@@ -65,7 +63,12 @@ describe("a burst of logins", () => {
     const { email, password } = await newAccount();
     const release = occupyGate();
     const statuses: number[] = [];
-    const responses = Array.from({ length: 5 }, () => login(email, password).then((res) => (statuses.push(res.status), res)));
+    const responses = Array.from({ length: 5 }, () =>
+      login(email, password).then((res) => {
+        statuses.push(res.status);
+        return res;
+      }),
+    );
     // Two wait for the gate; the three beyond the bound are answered at once, while the gate is still held.
     await until(() => statuses.length === 3);
     expect(statuses).toEqual([503, 503, 503]);
@@ -91,7 +94,9 @@ describe("a burst of logins", () => {
       login(`nobody-${crypto.randomUUID()}@example.com`, password),
       postJson("/api/v1/auth/register", { email: `overload-${crypto.randomUUID()}@example.com`, password: "correct horse" }),
     ]);
-    const seen = await Promise.all(answers.map(async (res) => JSON.stringify([res.status, res.headers.get("Retry-After"), await res.text()])));
+    const seen = await Promise.all(
+      answers.map(async (res) => JSON.stringify([res.status, res.headers.get("Retry-After"), await res.text()])),
+    );
     expect(new Set(seen).size).toBe(1);
     expect(answers[0]!.status).toBe(503);
 

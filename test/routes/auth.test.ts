@@ -72,7 +72,10 @@ describe("POST /api/v1/auth/register", () => {
     const text = await res.text();
     expect(text).not.toMatch(/pbkdf2|password|hash/i);
     expect(text).not.toContain(password);
-    const [row] = await db.select().from(users).where(eq(users.id, (JSON.parse(text) as User).id));
+    const [row] = await db
+      .select()
+      .from(users)
+      .where(eq(users.id, (JSON.parse(text) as User).id));
     expect(row!.passwordHash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
   });
 
@@ -576,34 +579,30 @@ describe("login throttling", () => {
     expect(statuses).toEqual(Array(200).fill(200));
   });
 
-  it(
-    `refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts for the accounts it is not familiar with`,
-    async () => {
-      const addressInBlock = clientBlock();
-      const colleague = await registerUser();
-      // Someone behind the same address logged in before: familiar.
-      expect((await login(colleague.email, colleague.password, addressInBlock(1))).status).toBe(200);
-      const { email, password } = await registerUser();
-      // Different unknown emails, so no account limit is reached; batches of 10 keep the test quick.
-      const statuses: number[] = [];
-      for (let sent = 0; sent < CLIENT_FAILURES_PER_WINDOW; sent += 10) {
-        const batch = Math.min(10, CLIENT_FAILURES_PER_WINDOW - sent);
-        const results = await Promise.all(
-          Array.from({ length: batch }, (_, i) => login(uniqueEmail("stuffing"), "password123", addressInBlock(sent + i))),
-        );
-        statuses.push(...results.map((r) => r.status));
-      }
-      // The contract: a client may fail at least 100 times.
-      expect(statuses).toEqual(Array(CLIENT_FAILURES_PER_WINDOW).fill(401));
-      await expectRateLimited(await login(uniqueEmail("stuffing"), "password123", addressInBlock(7)));
-      // Refused for an account it is not familiar with, also with the right password; other clients are not.
-      await expectRateLimited(await login(email, password, addressInBlock(8)));
-      expect((await login(email, password, uniqueIp())).status).toBe(200);
-      // The colleague who logged in from there before still gets in.
-      expect((await login(colleague.email, colleague.password, addressInBlock(9))).status).toBe(200);
-    },
-    120_000,
-  );
+  it(`refuses a client (an IPv6 /64) after ${CLIENT_FAILURES_PER_WINDOW} failures across many accounts for the accounts it is not familiar with`, async () => {
+    const addressInBlock = clientBlock();
+    const colleague = await registerUser();
+    // Someone behind the same address logged in before: familiar.
+    expect((await login(colleague.email, colleague.password, addressInBlock(1))).status).toBe(200);
+    const { email, password } = await registerUser();
+    // Different unknown emails, so no account limit is reached; batches of 10 keep the test quick.
+    const statuses: number[] = [];
+    for (let sent = 0; sent < CLIENT_FAILURES_PER_WINDOW; sent += 10) {
+      const batch = Math.min(10, CLIENT_FAILURES_PER_WINDOW - sent);
+      const results = await Promise.all(
+        Array.from({ length: batch }, (_, i) => login(uniqueEmail("stuffing"), "password123", addressInBlock(sent + i))),
+      );
+      statuses.push(...results.map((r) => r.status));
+    }
+    // The contract: a client may fail at least 100 times.
+    expect(statuses).toEqual(Array(CLIENT_FAILURES_PER_WINDOW).fill(401));
+    await expectRateLimited(await login(uniqueEmail("stuffing"), "password123", addressInBlock(7)));
+    // Refused for an account it is not familiar with, also with the right password; other clients are not.
+    await expectRateLimited(await login(email, password, addressInBlock(8)));
+    expect((await login(email, password, uniqueIp())).status).toBe(200);
+    // The colleague who logged in from there before still gets in.
+    expect((await login(colleague.email, colleague.password, addressInBlock(9))).status).toBe(200);
+  }, 120_000);
 
   describe("when the throttle's Redis is down", () => {
     const downEnv = { THROTTLE_REDIS_REST_URL: CLOSED };
@@ -623,7 +622,9 @@ describe("login throttling", () => {
       expect(((await res.json()) as Token).token_type).toBe("bearer");
       expect(Date.now() - started).toBeLessThan(5_000);
       const lines = warn.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
-      expect(lines).toContainEqual(expect.objectContaining({ level: "warn", msg: "throttle store unavailable; counting attempts on the rate limiting binding" }));
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: "warn", msg: "throttle store unavailable; counting attempts on the rate limiting binding" }),
+      );
     });
 
     it("still answers a wrong password with 401, not 429 or 500", async () => {
@@ -643,7 +644,8 @@ describe("registration throttling", () => {
     const { email } = await registerUser();
     const ip = uniqueIp();
     const statuses: number[] = [];
-    for (let i = 0; i < REGISTER_TAKEN_PER_WINDOW + 2; i++) statuses.push((await register({ email, password: "correct horse" }, ip)).status);
+    for (let i = 0; i < REGISTER_TAKEN_PER_WINDOW + 2; i++)
+      statuses.push((await register({ email, password: "correct horse" }, ip)).status);
     expect(statuses).toEqual([...Array(REGISTER_TAKEN_PER_WINDOW).fill(409), 429, 429]);
     const fresh = await register({ email: newEmail(), password: "correct horse" }, ip);
     expect(fresh.status).toBe(429);
@@ -657,29 +659,27 @@ describe("registration throttling", () => {
   it("gives a burst of taken addresses no more 409s than the cap", async () => {
     const { email } = await registerUser();
     const ip = uniqueIp();
-    const results = await Promise.all(Array.from({ length: REGISTER_TAKEN_PER_WINDOW + 10 }, () => register({ email, password: "correct horse" }, ip)));
+    const results = await Promise.all(
+      Array.from({ length: REGISTER_TAKEN_PER_WINDOW + 10 }, () => register({ email, password: "correct horse" }, ip)),
+    );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([...Array(REGISTER_TAKEN_PER_WINDOW).fill(409), ...Array(10).fill(429)]);
     for (const res of results.filter((r) => r.status === 429)) expect(res.headers.get("Retry-After")).toMatch(/^[0-9]+$/);
   });
 
-  it(
-    `creates ${REGISTER_ATTEMPTS_PER_MINUTE} registrations from one client within a minute (60 a minute are never refused) and refuses the rest of a burst with 429`,
-    async () => {
-      const ip = uniqueIp();
-      // The minute's counter is counted before the hashes, as the requests arrive: within a second or so.
-      await withinOneWindow(60_000, 10_000);
-      const results = await Promise.all(
-        Array.from({ length: REGISTER_ATTEMPTS_PER_MINUTE + 10 }, () => register({ email: newEmail(), password: "correct horse" }, ip)),
-      );
-      expect(results.map((r) => r.status).sort()).toEqual([...Array(REGISTER_ATTEMPTS_PER_MINUTE).fill(201), ...Array(10).fill(429)]);
-      const refused = results.find((r) => r.status === 429)!;
-      expect(((await refused.json()) as ErrorBody).error.code).toBe("rate_limited");
-      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
-      expect(Number(refused.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
-    },
-    120_000,
-  );
+  it(`creates ${REGISTER_ATTEMPTS_PER_MINUTE} registrations from one client within a minute (60 a minute are never refused) and refuses the rest of a burst with 429`, async () => {
+    const ip = uniqueIp();
+    // The minute's counter is counted before the hashes, as the requests arrive: within a second or so.
+    await withinOneWindow(60_000, 10_000);
+    const results = await Promise.all(
+      Array.from({ length: REGISTER_ATTEMPTS_PER_MINUTE + 10 }, () => register({ email: newEmail(), password: "correct horse" }, ip)),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([...Array(REGISTER_ATTEMPTS_PER_MINUTE).fill(201), ...Array(10).fill(429)]);
+    const refused = results.find((r) => r.status === 429)!;
+    expect(((await refused.json()) as ErrorBody).error.code).toBe("rate_limited");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
+  }, 120_000);
 });
 
 describe("OpenAPI document", () => {

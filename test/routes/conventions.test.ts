@@ -9,7 +9,10 @@ function expectErrorShape(body: unknown) {
     error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
   });
   const keys = Object.keys((body as ErrorBody).error);
-  expect(keys.every((key) => ["code", "message", "details"].includes(key)), keys.join()).toBe(true);
+  expect(
+    keys.every((key) => ["code", "message", "details"].includes(key)),
+    keys.join(),
+  ).toBe(true);
 }
 
 describe("errors", () => {
@@ -80,9 +83,7 @@ describe("CORS", () => {
         method: "OPTIONS",
         headers: { Origin: origin, "Access-Control-Request-Method": "GET" },
       });
-    expect((await preflight("https://admin.tenpo.example")).headers.get("Access-Control-Allow-Origin")).toBe(
-      "https://admin.tenpo.example",
-    );
+    expect((await preflight("https://admin.tenpo.example")).headers.get("Access-Control-Allow-Origin")).toBe("https://admin.tenpo.example");
     expect((await preflight("https://evil.example")).headers.get("Access-Control-Allow-Origin")).toBeNull();
   });
 });

@@ -64,7 +64,7 @@ describe("GET /openapi.json", () => {
       for (const [method, operation] of Object.entries(operations)) {
         const tags = (operation as { tags?: string[] }).tags ?? [];
         expect(tags.length, `${method} ${path} has a tag`).toBeGreaterThan(0);
-        tags.forEach((tag) => used.add(tag));
+        for (const tag of tags) used.add(tag);
       }
     }
     expect([...used].sort()).toEqual(declared);

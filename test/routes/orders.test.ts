@@ -46,7 +46,12 @@ describe("POST /api/v1/orders", () => {
       { stock: 10, price: "19.99", name: "Classic Mug" },
       { stock: 10, price: "0.10", name: "Tea Bag" },
     ]);
-    const res = await postOrder(customer.token, { items: [{ product_id: b, quantity: 7 }, { product_id: a, quantity: 3 }] });
+    const res = await postOrder(customer.token, {
+      items: [
+        { product_id: b, quantity: 7 },
+        { product_id: a, quantity: 3 },
+      ],
+    });
     expect(res.status, await res.clone().text()).toBe(201);
     const order = (await res.json()) as OrderBody;
     expect(res.headers.get("Location")).toBe(`/api/v1/orders/${order.id}`);
@@ -80,17 +85,30 @@ describe("POST /api/v1/orders", () => {
     });
     expect(res.status).toBe(201);
     const order = (await res.json()) as OrderBody;
-    expect(order.items.map((i) => [i.product_id, i.quantity])).toEqual([[a, 5], [b, 1]]);
+    expect(order.items.map((i) => [i.product_id, i.quantity])).toEqual([
+      [a, 5],
+      [b, 1],
+    ]);
     expect(order.total_amount).toBe("60.00");
     expect(await stocksOf([a!, b!])).toEqual([5, 9]);
   });
 
   it("checks merged quantities against 1..1000 (400, nothing taken)", async () => {
     const [a] = await makeProducts([{ stock: 5000 }]);
-    const res = await postOrder(customer.token, { items: [{ product_id: a, quantity: 600 }, { product_id: a, quantity: 401 }] });
+    const res = await postOrder(customer.token, {
+      items: [
+        { product_id: a, quantity: 600 },
+        { product_id: a, quantity: 401 },
+      ],
+    });
     await expectValidationError(res, "items.0.quantity");
     expect(await stockOf(a!)).toBe(5000);
-    const ok = await postOrder(customer.token, { items: [{ product_id: a, quantity: 600 }, { product_id: a, quantity: 400 }] });
+    const ok = await postOrder(customer.token, {
+      items: [
+        { product_id: a, quantity: 600 },
+        { product_id: a, quantity: 400 },
+      ],
+    });
     expect(ok.status).toBe(201);
     expect(((await ok.json()) as OrderBody).items).toMatchObject([{ product_id: a, quantity: 1000 }]);
   });
@@ -170,7 +188,12 @@ describe("POST /api/v1/orders", () => {
 
   it("answers 404 for an unknown product, and takes nothing from the other lines", async () => {
     const [a] = await makeProducts([{ stock: 5 }]);
-    const res = await postOrder(customer.token, { items: [{ product_id: a, quantity: 1 }, { product_id: 2_000_000_000, quantity: 1 }] });
+    const res = await postOrder(customer.token, {
+      items: [
+        { product_id: a, quantity: 1 },
+        { product_id: 2_000_000_000, quantity: 1 },
+      ],
+    });
     expect(res.status).toBe(404);
     expect(await errorOf(res)).toMatchObject({ code: "not_found", message: "Product 2000000000 not found" });
     expect(await stockOf(a!)).toBe(5);
@@ -178,7 +201,12 @@ describe("POST /api/v1/orders", () => {
 
   it("answers 404 for a product that left the catalog (soft-deleted)", async () => {
     const [a, gone] = await makeProducts([{ stock: 5 }, { stock: 5, deleted: true }]);
-    const res = await postOrder(customer.token, { items: [{ product_id: a, quantity: 1 }, { product_id: gone, quantity: 1 }] });
+    const res = await postOrder(customer.token, {
+      items: [
+        { product_id: a, quantity: 1 },
+        { product_id: gone, quantity: 1 },
+      ],
+    });
     expect(res.status).toBe(404);
     expect((await errorOf(res)).code).toBe("not_found");
     expect(await stocksOf([a!, gone!])).toEqual([5, 5]);
@@ -186,7 +214,12 @@ describe("POST /api/v1/orders", () => {
 
   it("is all or nothing: the second line short → 409 with what is available, nothing taken from the first", async () => {
     const [a, b] = await makeProducts([{ stock: 10 }, { stock: 2 }]);
-    const res = await postOrder(customer.token, { items: [{ product_id: a, quantity: 4 }, { product_id: b, quantity: 3 }] });
+    const res = await postOrder(customer.token, {
+      items: [
+        { product_id: a, quantity: 4 },
+        { product_id: b, quantity: 3 },
+      ],
+    });
     expect(res.status).toBe(409);
     const error = await errorOf(res);
     expect(error.code).toBe("insufficient_stock");
@@ -199,7 +232,11 @@ describe("POST /api/v1/orders", () => {
   it("lists every short line in the 409's details", async () => {
     const [a, b, c] = await makeProducts([{ stock: 1 }, { stock: 10 }, { stock: 0 }]);
     const res = await postOrder(customer.token, {
-      items: [{ product_id: a, quantity: 2 }, { product_id: b, quantity: 1 }, { product_id: c, quantity: 1 }],
+      items: [
+        { product_id: a, quantity: 2 },
+        { product_id: b, quantity: 1 },
+        { product_id: c, quantity: 1 },
+      ],
     });
     expect(res.status).toBe(409);
     expect((await errorOf(res)).details).toEqual([
@@ -223,7 +260,9 @@ describe("POST /api/v1/orders", () => {
       expect(error.details).toEqual([{ product_id: scarce, requested: 1, available: 0 }]);
     }
     expect(await stockOf(scarce!)).toBe(0);
-    const sold = await db.execute<{ n: number }>(sql`select coalesce(sum(quantity), 0)::int as n from order_items where product_id = ${scarce!}`);
+    const sold = await db.execute<{ n: number }>(
+      sql`select coalesce(sum(quantity), 0)::int as n from order_items where product_id = ${scarce!}`,
+    );
     expect(sold.rows[0]!.n).toBe(5);
   });
 
@@ -281,10 +320,25 @@ describe("Idempotency-Key on POST /api/v1/orders", () => {
   it("treats the same lines in another order or split as the same request", async () => {
     const [a, b] = await makeProducts([{ stock: 10 }, { stock: 10 }]);
     const key = crypto.randomUUID();
-    const first = await postOrder(customer.token, { items: [{ product_id: a, quantity: 2 }, { product_id: b, quantity: 1 }] }, key);
+    const first = await postOrder(
+      customer.token,
+      {
+        items: [
+          { product_id: a, quantity: 2 },
+          { product_id: b, quantity: 1 },
+        ],
+      },
+      key,
+    );
     const again = await postOrder(
       customer.token,
-      { items: [{ product_id: b, quantity: 1 }, { product_id: a, quantity: 1 }, { product_id: a, quantity: 1 }] },
+      {
+        items: [
+          { product_id: b, quantity: 1 },
+          { product_id: a, quantity: 1 },
+          { product_id: a, quantity: 1 },
+        ],
+      },
       key,
     );
     expect(again.status).toBe(201);
@@ -372,7 +426,10 @@ describe("GET /api/v1/orders and /api/v1/orders/{id}", () => {
     ]);
     const first = await placeOk(buyer, [{ product_id: a!, quantity: 1 }]);
     const second = await placeOk(buyer, [{ product_id: b!, quantity: 2 }]);
-    const third = await placeOk(buyer, [{ product_id: a!, quantity: 2 }, { product_id: b!, quantity: 1 }]);
+    const third = await placeOk(buyer, [
+      { product_id: a!, quantity: 2 },
+      { product_id: b!, quantity: 1 },
+    ]);
     await placeOk(other, [{ product_id: a!, quantity: 1 }]);
     // Renamed, repriced, then removed from the catalog: the order keeps its price, shows the product as it is now.
     await db.update(products).set({ name: "New Name", price: "99.00" }).where(eq(products.id, a!));
@@ -384,7 +441,10 @@ describe("GET /api/v1/orders and /api/v1/orders/{id}", () => {
     expect(page1.items[0]!.items[0]).toMatchObject({ product_id: a, unit_price: "5.00", product: { id: a, name: "New Name" } });
     const page2 = (await (await get("/api/v1/orders?page=2&page_size=2", buyer.token)).json()) as OrderPage;
     expect(page2.items.map((o) => o.id)).toEqual([first.id]);
-    expect(page2.items[0]).toEqual({ ...first, items: [{ ...first.items[0]!, product: { ...first.items[0]!.product, name: "New Name" } }] });
+    expect(page2.items[0]).toEqual({
+      ...first,
+      items: [{ ...first.items[0]!, product: { ...first.items[0]!.product, name: "New Name" } }],
+    });
     const past = (await (await get("/api/v1/orders?page=3&page_size=2", buyer.token)).json()) as OrderPage;
     expect(past).toEqual({ items: [], total: 3, page: 3, page_size: 2, total_pages: 2 });
   });
@@ -451,7 +511,10 @@ describe("GET /api/v1/orders and /api/v1/orders/{id}", () => {
 describe("POST /api/v1/orders/{id}/cancel", () => {
   it("cancels: the order with status cancelled, its stock back", async () => {
     const [a, b] = await makeProducts([{ stock: 10 }, { stock: 10 }]);
-    const order = await placeOk(customer, [{ product_id: a!, quantity: 3 }, { product_id: b!, quantity: 1 }]);
+    const order = await placeOk(customer, [
+      { product_id: a!, quantity: 3 },
+      { product_id: b!, quantity: 1 },
+    ]);
     expect(await stocksOf([a!, b!])).toEqual([7, 9]);
     const res = await cancel(order.id, customer.token);
     expect(res.status).toBe(200);
@@ -472,7 +535,10 @@ describe("POST /api/v1/orders/{id}/cancel", () => {
 
   it("10 concurrent cancels return the stock exactly once", async () => {
     const [a, b] = await makeProducts([{ stock: 20 }, { stock: 20 }]);
-    const order = await placeOk(customer, [{ product_id: a!, quantity: 5 }, { product_id: b!, quantity: 2 }]);
+    const order = await placeOk(customer, [
+      { product_id: a!, quantity: 5 },
+      { product_id: b!, quantity: 2 },
+    ]);
     const responses = await Promise.all(Array.from({ length: 10 }, () => cancel(order.id, customer.token)));
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
     for (const res of responses) expect(((await res.json()) as OrderBody).status).toBe("cancelled");
@@ -481,15 +547,36 @@ describe("POST /api/v1/orders/{id}/cancel", () => {
 
   it("keeps stock consistent when orders and cancels race on the same products", async () => {
     const [a, b] = await makeProducts([{ stock: 40 }, { stock: 40 }]);
-    const placed = await Promise.all(Array.from({ length: 6 }, () => placeOk(customer, [{ product_id: a!, quantity: 2 }, { product_id: b!, quantity: 1 }])));
+    const placed = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        placeOk(customer, [
+          { product_id: a!, quantity: 2 },
+          { product_id: b!, quantity: 1 },
+        ]),
+      ),
+    );
     const work = [
       ...placed.map((o) => cancel(o.id, customer.token)),
       ...Array.from({ length: 10 }, (_, i) =>
-        postOrder(customer.token, { items: i % 2 ? [{ product_id: a, quantity: 3 }, { product_id: b, quantity: 1 }] : [{ product_id: b, quantity: 1 }, { product_id: a, quantity: 3 }] }),
+        postOrder(customer.token, {
+          items:
+            i % 2
+              ? [
+                  { product_id: a, quantity: 3 },
+                  { product_id: b, quantity: 1 },
+                ]
+              : [
+                  { product_id: b, quantity: 1 },
+                  { product_id: a, quantity: 3 },
+                ],
+        }),
       ),
     ];
     const statuses = (await Promise.all(work)).map((r) => r.status);
-    expect(statuses.every((s) => s === 200 || s === 201 || s === 409), String(statuses)).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 201 || s === 409),
+      String(statuses),
+    ).toBe(true);
     const { rows } = await db.execute<{ product_id: number; held: number }>(sql`
       select i.product_id, coalesce(sum(i.quantity) filter (where o.status = 'confirmed'), 0)::int as held
       from order_items i join orders o on o.id = i.order_id
@@ -547,7 +634,9 @@ describe("a signed token whose account is gone, revoked its tokens, or cannot ex
     await expectUnauthorized(await get(`/api/v1/orders/${someoneElses.id}`, gone.token));
     await expectUnauthorized(await cancel(someoneElses.id, gone.token));
     expect(await stockOf(a!)).toBe(4);
-    expect((await (await get(`/api/v1/orders/${someoneElses.id}`, other.token)).json()) as OrderBody).toMatchObject({ status: "confirmed" });
+    expect((await (await get(`/api/v1/orders/${someoneElses.id}`, other.token)).json()) as OrderBody).toMatchObject({
+      status: "confirmed",
+    });
     expect(await keysOf(gone.id)).toBe(0);
   });
 
@@ -596,10 +685,16 @@ describe("a signed token whose account is gone, revoked its tokens, or cannot ex
     const orders = Array.from({ length: 8 }, (_, i) =>
       postOrder(user.token, { items: [{ product_id: a, quantity: 1 }] }, i % 2 ? crypto.randomUUID() : undefined),
     );
-    const deletion = db.execute(sql`delete from users where id = ${user.id}`).then(() => "deleted", () => "refused");
+    const deletion = db.execute(sql`delete from users where id = ${user.id}`).then(
+      () => "deleted",
+      () => "refused",
+    );
     const statuses = (await Promise.all(orders)).map((res) => res.status);
     const outcome = await deletion;
-    expect(statuses.every((status) => status === 201 || status === 401), statuses.join()).toBe(true);
+    expect(
+      statuses.every((status) => status === 201 || status === 401),
+      statuses.join(),
+    ).toBe(true);
     const placed = statuses.filter((status) => status === 201).length;
     // The deletion went through only if no order had been placed before it (orders keep their account).
     expect(outcome).toBe(placed > 0 ? "refused" : "deleted");
@@ -675,7 +770,10 @@ describe("database round trips (SQL-over-HTTP requests, counted per request)", (
     const replay = await roundTrips("/api/v1/orders", jsonRequest("POST", reader.token, { items: lines }, { "Idempotency-Key": key }));
     expect(replay.res.status).toBe(201);
     expect(replay.count).toBe(1);
-    const short = await roundTrips("/api/v1/orders", jsonRequest("POST", reader.token, { items: [{ product_id: productIds[0], quantity: 1000 }] }));
+    const short = await roundTrips(
+      "/api/v1/orders",
+      jsonRequest("POST", reader.token, { items: [{ product_id: productIds[0], quantity: 1000 }] }),
+    );
     expect(short.res.status).toBe(409);
     expect(short.count).toBe(1);
   });
@@ -715,13 +813,19 @@ describe("the confirmation e-mail", () => {
     const order = (await (await postOrder(buyer.token, { items: [{ product_id: a, quantity: 2 }] }, key)).json()) as OrderBody;
     // A replay does not send it again.
     expect((await postOrder(buyer.token, { items: [{ product_id: a, quantity: 2 }] }, key)).status).toBe(201);
-    const mails = await waitFor(() => mailTo(buyer.email), (m) => m.length > 0);
+    const mails = await waitFor(
+      () => mailTo(buyer.email),
+      (m) => m.length > 0,
+    );
     expect(mails).toHaveLength(1);
     expect(mails[0]).toMatchObject({ to: [buyer.email], subject: `Your Tenpo order #${order.id} is confirmed`, requests: 1 });
     expect(mails[0]!.text).toContain("Hello Mail Reader,");
     expect(mails[0]!.text).toContain("2 × Blue Kettle");
     expect(mails[0]!.text).toContain("Total: 8.40");
-    const row = await waitFor(() => outboxOf(order.id), (r) => r.sent_at !== null);
+    const row = await waitFor(
+      () => outboxOf(order.id),
+      (r) => r.sent_at !== null,
+    );
     expect(row).toMatchObject({ attempts: 1, last_error: null, failed_at: null, provider_message_id: mails[0]!.id });
     // The request's enqueue is not recorded (a round trip per order); enqueued_at is the cron's.
     expect(row.enqueued_at).toBeNull();
@@ -737,7 +841,11 @@ describe("the confirmation e-mail", () => {
       send: () => Promise.reject(new Error("queue unavailable")),
       sendBatch: () => Promise.reject(new Error("queue unavailable")),
     } as unknown as Queue;
-    const res = await apiWithEnv({ ORDER_EMAILS: throwing }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    const res = await apiWithEnv(
+      { ORDER_EMAILS: throwing },
+      "/api/v1/orders",
+      jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }),
+    );
     expect(res.status).toBe(201);
     const order = (await res.json()) as OrderBody;
     expect(await stockOf(a!)).toBe(9);
@@ -753,7 +861,11 @@ describe("the confirmation e-mail", () => {
         throw new Error("binding broken");
       },
     } as unknown as Queue;
-    const res = await apiWithEnv({ ORDER_EMAILS: throwing }, "/api/v1/orders", jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }));
+    const res = await apiWithEnv(
+      { ORDER_EMAILS: throwing },
+      "/api/v1/orders",
+      jsonRequest("POST", buyer.token, { items: [{ product_id: a, quantity: 1 }] }),
+    );
     expect(res.status).toBe(201);
   });
 });

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { sign } from "hono/jwt";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -106,7 +105,9 @@ describe.each(BACKENDS)("with CACHE_BACKEND=%s", (_, makeCall) => {
     }
 
     const created = await json<Product>(
-      await send(call, "POST", "/api/v1/products", { name: "new one", category, price: "3.00" }).then((res) => new Response(res.body, { status: res.status === 201 ? 200 : res.status })),
+      await send(call, "POST", "/api/v1/products", { name: "new one", category, price: "3.00" }).then(
+        (res) => new Response(res.body, { status: res.status === 201 ? 200 : res.status }),
+      ),
     );
     expect((await json<Page>(await call(listPath))).items.map((p) => p.id)).toEqual([id, created.id]);
     const counted = (await json<Category[]>(await call("/api/v1/categories"))).find((c) => c.category === category);
@@ -218,7 +219,11 @@ describe("cache keys", () => {
     const category = newCategory();
     await insertProducts(category, [{ name: "a", price: "10.00" }]);
     expect((await call(`/api/v1/products?category=${category}`)).headers.get("X-Cache")).toBe("MISS");
-    for (const query of [`category=${category}&page=1`, `page_size=20&sort=id&category=${category}&page=1`, `page=1&category=${category}&unknown=1`]) {
+    for (const query of [
+      `category=${category}&page=1`,
+      `page_size=20&sort=id&category=${category}&page=1`,
+      `page=1&category=${category}&unknown=1`,
+    ]) {
       expect((await call(`/api/v1/products?${query}`)).headers.get("X-Cache"), query).toBe("HIT");
     }
     expect((await call(`/api/v1/products?category=${category}&min_price=10`)).headers.get("X-Cache")).toBe("MISS");
@@ -239,8 +244,12 @@ describe.each<"kv" | "upstash">(["kv", "upstash"])("the global store with CACHE_
     for (const path of [...shared, ...longTail]) expect((await call(path)).headers.get("X-Cache"), path).toBe("MISS");
 
     // `<namespace>:<version>:<resource>`: the resources the global store holds.
-    const held = (await globalStoreKeys({ CACHE_BACKEND: backend }, namespace)).map((key) => key.slice(namespace.length + 1).replace(/^[^:]+:/, ""));
-    expect(held.sort()).toEqual(["categories", "list?page=10&page_size=20&sort=id", "list?page=1&page_size=20&sort=id", `product/${id}`].sort());
+    const held = (await globalStoreKeys({ CACHE_BACKEND: backend }, namespace)).map((key) =>
+      key.slice(namespace.length + 1).replace(/^[^:]+:/, ""),
+    );
+    expect(held.sort()).toEqual(
+      ["categories", "list?page=10&page_size=20&sort=id", "list?page=1&page_size=20&sort=id", `product/${id}`].sort(),
+    );
     // Still cached where it costs no shared store: this isolate's memory (and the location's Cache API).
     expect((await call(search)).headers.get("X-Cache")).toBe("HIT");
   });
@@ -262,7 +271,9 @@ describe("stampede protection", () => {
   it("also with Redis: one round trip to Postgres in all", async () => {
     const call = backendCall("upstash");
     const [id] = await insertProducts(newCategory(), [{ name: "hot" }]);
-    const { result, all } = await countDatabaseRequests(() => Promise.all(Array.from({ length: 50 }, () => call(`/api/v1/products/${id}`))));
+    const { result, all } = await countDatabaseRequests(() =>
+      Promise.all(Array.from({ length: 50 }, () => call(`/api/v1/products/${id}`))),
+    );
     expect(result.every((res) => res.status === 200)).toBe(true);
     expect(all).toBe(1);
   });
@@ -279,8 +290,11 @@ describe("a cache that is down or slow", () => {
       const res = await call(`/api/v1/products?category=${category}`);
       expect(Date.now() - started).toBeLessThan(1000);
       expect(res.headers.get("X-Cache")).toBe("BYPASS");
-      expect(((await json<Page>(res)).items[0]!.stock)).toBe(3 + i);
-      await db.update(products).set({ stock: 4 + i }).where(eq(products.id, id!));
+      expect((await json<Page>(res)).items[0]!.stock).toBe(3 + i);
+      await db
+        .update(products)
+        .set({ stock: 4 + i })
+        .where(eq(products.id, id!));
     }
     // An admin write still succeeds: the version bump is the cache's problem, not the writer's.
     vi.spyOn(console, "error").mockImplementation(() => {});

@@ -45,12 +45,19 @@ async function insertProducts(specs: Array<{ name: string; stock?: number }>): P
 
 /** The stock view's statement, as the driver sends it. */
 const isStockCheck = (body: string) => body.includes("= any(");
-const idsIn = (body: string) => String((JSON.parse(body) as { params: unknown[] }).params[0]).replace(/[{}]/g, "").split(",").map(Number);
+const idsIn = (body: string) =>
+  String((JSON.parse(body) as { params: unknown[] }).params[0])
+    .replace(/[{}]/g, "")
+    .split(",")
+    .map(Number);
 const cacheOf = (res: Response) => res.headers.get("X-Cache");
 
 describe("productStocks", () => {
   it("reads stock, updated_at and deletion of any number of products in one statement, leaving out unknown ids", async () => {
-    const { ids } = await insertProducts([{ name: "a", stock: 3 }, { name: "b", stock: 4 }]);
+    const { ids } = await insertProducts([
+      { name: "a", stock: 3 },
+      { name: "b", stock: 4 },
+    ]);
     await db.update(products).set({ deletedAt: new Date() }).where(eq(products.id, ids[1]!));
     const [row] = await db.select({ updatedAt: products.updatedAt }).from(products).where(eq(products.id, ids[0]!));
     const { result, bodies } = await countDatabaseRequests(() => productStocks(db, [...ids, 2_147_483_647]));
@@ -59,7 +66,10 @@ describe("productStocks", () => {
       { id: ids[1], stock: 4, updated_at: expect.any(String), deleted: true },
     ]);
     expect(bodies).toHaveLength(1);
-    expect(JSON.parse(bodies[0]!)).toMatchObject({ query: expect.stringMatching(/= any\(\$1::int\[\]\)/), params: [`{${ids.join(",")},2147483647}`] });
+    expect(JSON.parse(bodies[0]!)).toMatchObject({
+      query: expect.stringMatching(/= any\(\$1::int\[\]\)/),
+      params: [`{${ids.join(",")},2147483647}`],
+    });
     expect(await productStocks(db, [])).toEqual([]);
   });
 });
@@ -68,7 +78,9 @@ describe("catalog reads kept current by the stock view", () => {
   it("serves a product read every 3 s from L0 for a minute with one stock query a second", async () => {
     const clock = stopClock();
     const { call } = catalog();
-    const { ids: [id] } = await insertProducts([{ name: "read every 3 s" }]);
+    const {
+      ids: [id],
+    } = await insertProducts([{ name: "read every 3 s" }]);
     const path = `/api/v1/products/${id}`;
     expect(cacheOf(await call(path))).toBe("MISS");
 
@@ -112,7 +124,10 @@ describe("catalog reads kept current by the stock view", () => {
   it("shows an order's stock change within 5 s without a version bump", async () => {
     const clock = stopClock();
     const { call, version } = catalog();
-    const { ids: [id], category } = await insertProducts([{ name: "ordered", stock: 10 }]);
+    const {
+      ids: [id],
+      category,
+    } = await insertProducts([{ name: "ordered", stock: 10 }]);
     const listPath = `/api/v1/products?category=${category}`;
     const detailPath = `/api/v1/products/${id}`;
     for (const path of [listPath, detailPath]) expect(cacheOf(await call(path))).toBe("MISS");
@@ -120,7 +135,9 @@ describe("catalog reads kept current by the stock view", () => {
 
     // Through the API, its background work done before anything else is counted.
     const user = await makeUser();
-    expect((await apiWithEnv({}, "/api/v1/orders", jsonRequest("POST", user.token, { items: [{ product_id: id, quantity: 3 }] }))).status).toBe(201);
+    expect(
+      (await apiWithEnv({}, "/api/v1/orders", jsonRequest("POST", user.token, { items: [{ product_id: id, quantity: 3 }] }))).status,
+    ).toBe(201);
     const orderedAt = clock.now;
     let shownAt: number | undefined;
     const { bodies } = await countDatabaseRequests(async () => {
@@ -148,13 +165,19 @@ describe("catalog reads kept current by the stock view", () => {
   it("re-renders an entry once when its stock changes: a new ETag and body, then nothing per request", async () => {
     const clock = stopClock();
     const { call } = catalog();
-    const { ids: [id], category } = await insertProducts([{ name: "re-rendered", stock: 5 }]);
+    const {
+      ids: [id],
+      category,
+    } = await insertProducts([{ name: "re-rendered", stock: 5 }]);
     const paths = [`/api/v1/products?category=${category}`, `/api/v1/products/${id}`];
     const before = new Map<string, string>();
     for (const path of paths) before.set(path, (await call(path)).headers.get("ETag")!);
 
     // As an order would (src/services/order-placement-sql.ts): stock and updated_at together, nobody tells the cache.
-    await db.update(products).set({ stock: 4, updatedAt: sql`${products.updatedAt} + interval '1 second'` }).where(eq(products.id, id!));
+    await db
+      .update(products)
+      .set({ stock: 4, updatedAt: sql`${products.updatedAt} + interval '1 second'` })
+      .where(eq(products.id, id!));
     const digest = vi.spyOn(crypto.subtle, "digest");
     clock.advance(STOCK_REFRESH_MS);
     expect(cacheOf(await call(paths[1]!))).toBe("HIT"); // started the check; the list and the detail are re-rendered when it lands
@@ -177,7 +200,10 @@ describe("catalog reads kept current by the stock view", () => {
   it("drops an entry whose product was deleted behind the API's back", async () => {
     const clock = stopClock();
     const { call } = catalog();
-    const { ids: [gone, kept], category } = await insertProducts([{ name: "deleted in SQL" }, { name: "kept" }]);
+    const {
+      ids: [gone, kept],
+      category,
+    } = await insertProducts([{ name: "deleted in SQL" }, { name: "kept" }]);
     const listPath = `/api/v1/products?category=${category}`;
     const detailPath = `/api/v1/products/${gone}`;
     for (const path of [listPath, detailPath]) expect(cacheOf(await call(path))).toBe("MISS");

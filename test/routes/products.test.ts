@@ -179,7 +179,10 @@ describe("GET /api/v1/products", () => {
   describe("pagination", () => {
     it("pages with page and page_size and counts every match", async () => {
       const category = newCategory();
-      const all = await insertProducts(category, ["1", "2", "3", "4", "5"].map((name) => ({ name })));
+      const all = await insertProducts(
+        category,
+        ["1", "2", "3", "4", "5"].map((name) => ({ name })),
+      );
 
       const first = await list({ category, page_size: 2 });
       expect(first).toMatchObject({ total: 5, page: 1, page_size: 2, total_pages: 3 });
@@ -211,7 +214,10 @@ describe("GET /api/v1/products", () => {
 
     it("defaults to page 1 of 20 and allows up to 100", async () => {
       const category = newCategory();
-      await insertProducts(category, Array.from({ length: 21 }, (_, i) => ({ name: `p${i}` })));
+      await insertProducts(
+        category,
+        Array.from({ length: 21 }, (_, i) => ({ name: `p${i}` })),
+      );
       const page = await list({ category });
       expect(page).toMatchObject({ page: 1, page_size: 20, total: 21, total_pages: 2 });
       expect(page.items).toHaveLength(20);
@@ -312,28 +318,38 @@ describe("GET /api/v1/products", () => {
       [100, 100],
       [3, 3334],
       [1, 10_000],
-    ])("with page_size %i serves page %i, the last one starting within 10,000 matches, and refuses the next", async (pageSize, lastPage) => {
-      const category = newCategory();
-      await insertProducts(category, [{ name: "only" }]);
-      expect(await list({ category, page_size: pageSize, page: lastPage })).toMatchObject({ items: [], total: 1, page: lastPage });
+    ])(
+      "with page_size %i serves page %i, the last one starting within 10,000 matches, and refuses the next",
+      async (pageSize, lastPage) => {
+        const category = newCategory();
+        await insertProducts(category, [{ name: "only" }]);
+        expect(await list({ category, page_size: pageSize, page: lastPage })).toMatchObject({ items: [], total: 1, page: lastPage });
 
-      const res = await api(`/api/v1/products?category=${category}&page_size=${pageSize}&page=${lastPage + 1}`);
-      expect(res.status).toBe(400);
-      const body = (await res.json()) as ValidationBody;
-      expect(body.error.code).toBe("validation_error");
-      expect(body.error.details).toEqual([
-        {
-          field: "page",
-          message: `page must be at most ${lastPage} with page_size ${pageSize}: lists go 10000 products deep; filter or sort to reach others`,
-        },
-      ]);
-    });
+        const res = await api(`/api/v1/products?category=${category}&page_size=${pageSize}&page=${lastPage + 1}`);
+        expect(res.status).toBe(400);
+        const body = (await res.json()) as ValidationBody;
+        expect(body.error.code).toBe("validation_error");
+        expect(body.error.details).toEqual([
+          {
+            field: "page",
+            message: `page must be at most ${lastPage} with page_size ${pageSize}: lists go 10000 products deep; filter or sort to reach others`,
+          },
+        ]);
+      },
+    );
 
     it("keeps the contract's page and page_size bounds, and names only the field that broke them", async () => {
-      for (const [query, field] of [["page=0", "page"], ["page_size=101&page=2", "page_size"], ["page_size=0&page=20000", "page_size"]]) {
+      for (const [query, field] of [
+        ["page=0", "page"],
+        ["page_size=101&page=2", "page_size"],
+        ["page_size=0&page=20000", "page_size"],
+      ]) {
         const res = await api(`/api/v1/products?${query}`);
         expect(res.status, query).toBe(400);
-        expect(((await res.json()) as ValidationBody).error.details.map((d) => d.field), query).toEqual([field]);
+        expect(
+          ((await res.json()) as ValidationBody).error.details.map((d) => d.field),
+          query,
+        ).toEqual([field]);
       }
     });
   });
@@ -604,7 +620,9 @@ describe("admin writes", () => {
       expect((await remove(product.id, null)).status).toBe(401);
       expect((await remove(product.id, customerToken)).status).toBe(403);
       expect((await api(`/api/v1/products/${product.id}`)).status).toBe(200);
-      expect((await api("/api/v1/products/abc", { method: "DELETE", headers: { Authorization: `Bearer ${adminToken}` } })).status).toBe(400);
+      expect((await api("/api/v1/products/abc", { method: "DELETE", headers: { Authorization: `Bearer ${adminToken}` } })).status).toBe(
+        400,
+      );
     });
   });
 });

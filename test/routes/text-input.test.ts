@@ -9,11 +9,7 @@
  * character happens to break. A new route or field that does not use text() fails here.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  CONTROL_CHARACTER_MESSAGE,
-  LONE_SURROGATE_MESSAGE,
-  MULTILINE_CONTROL_CHARACTER_MESSAGE,
-} from "../../src/schemas/common";
+import { CONTROL_CHARACTER_MESSAGE, LONE_SURROGATE_MESSAGE, MULTILINE_CONTROL_CHARACTER_MESSAGE } from "../../src/schemas/common";
 import { api, type ErrorBody } from "../support/api";
 import {
   VALID_REQUESTS,
@@ -103,7 +99,12 @@ const MULTILINE_TEXT_FIELDS = new Set(["description"]);
 
 describe("the walk over the OpenAPI document", () => {
   it("has a valid request for every operation that takes a body, a query or a token, and for no other", () => {
-    expect(Object.keys(VALID_REQUESTS).sort()).toEqual(operations.filter(needsValidRequest).map((o) => o.key).sort());
+    expect(Object.keys(VALID_REQUESTS).sort()).toEqual(
+      operations
+        .filter(needsValidRequest)
+        .map((o) => o.key)
+        .sort(),
+    );
   });
 
   it("finds the text inputs of every resource", () => {
@@ -156,7 +157,8 @@ describe.each(CONTROL_CHARACTERS)("%s in one text input of an otherwise valid re
 });
 
 describe("text in particular fields", () => {
-  const register = (body: Record<string, unknown>) => send("POST /api/v1/auth/register", { path: "/api/v1/auth/register", body, status: 201 });
+  const register = (body: Record<string, unknown>) =>
+    send("POST /api/v1/auth/register", { path: "/api/v1/auth/register", body, status: 201 });
   const newEmail = () => `text-${crypto.randomUUID()}@example.com`;
   const createProduct = (fields: Record<string, unknown>) =>
     send("POST /api/v1/products", {

@@ -27,9 +27,10 @@ declare global {
 }
 
 const files = import.meta.glob<string>("../../scripts/analytics/*.sql", { query: "?raw", import: "default", eager: true });
-const sqlFiles = Object.fromEntries(
-  Object.entries(files).map(([path, text]) => [path.replace(/^.*\/(.+)\.sql$/, "$1"), text]),
-) as Record<QueryName, string>;
+const sqlFiles = Object.fromEntries(Object.entries(files).map(([path, text]) => [path.replace(/^.*\/(.+)\.sql$/, "$1"), text])) as Record<
+  QueryName,
+  string
+>;
 
 const values = windowValues({ nowMs: Date.UTC(2026, 10, 28, 10, 0, 0), minutes: 60, stepSeconds: 60, dataset: "tenpo_requests" });
 
@@ -82,7 +83,9 @@ describe("expandMacros", () => {
         "ORDER BY t",
       ].join("\n"),
     );
-    expect(expandMacros(queryBody(sqlFiles["route-summary"]), values)).toContain("SUM(_sample_interval) / (1795860000 - 1795856400) AS req_per_s");
+    expect(expandMacros(queryBody(sqlFiles["route-summary"]), values)).toContain(
+      "SUM(_sample_interval) / (1795860000 - 1795856400) AS req_per_s",
+    );
   });
 
   it("leaves no macro in any query", () => {

@@ -41,12 +41,18 @@ describe("deployCommand", () => {
     },
   );
 
-  it.each([[[]], [["--dry-run"]], [["--env"]], [["--env", ""]], [["--env="]], [["--env", "development"]], [["--env", "Production"]], [["--env", "staging", "--env", "production"]]])(
-    "refuses %j: no environment, or not exactly one of staging and production",
-    (args) => {
-      expect(deployCommand(args)).toEqual({ refused: CHOOSE_AN_ENVIRONMENT });
-    },
-  );
+  it.each([
+    [[]],
+    [["--dry-run"]],
+    [["--env"]],
+    [["--env", ""]],
+    [["--env="]],
+    [["--env", "development"]],
+    [["--env", "Production"]],
+    [["--env", "staging", "--env", "production"]],
+  ])("refuses %j: no environment, or not exactly one of staging and production", (args) => {
+    expect(deployCommand(args)).toEqual({ refused: CHOOSE_AN_ENVIRONMENT });
+  });
 });
 
 describe("npm run deploy", () => {

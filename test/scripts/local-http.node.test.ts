@@ -22,12 +22,15 @@ type Reply = { status: number; body: string };
 /** One request to 127.0.0.1:port carrying exactly `headers`: Host is whatever the test says. */
 function send(port: number, path: string, headers: Record<string, string>, init: { method?: string; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: init.method ?? "GET", headers, setHost: false, agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: init.method ?? "GET", headers, setHost: false, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.once("error", reject);
     req.end(init.body);
   });
@@ -42,7 +45,9 @@ function sendWithoutHost(port: number, path: string, headers: Record<string, str
     socket.on("data", (chunk: string) => (reply += chunk));
     socket.once("error", reject);
     socket.once("end", () => resolve(Number(/^HTTP\/1\.[01] (\d{3})/.exec(reply)?.[1] ?? 0)));
-    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const lines = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
     socket.write(`GET ${path} HTTP/1.0\r\n${lines}\r\n`);
   });
 }
@@ -72,7 +77,12 @@ afterAll(async () => {
 /** Each server with a request it answers 200 to when it comes from this machine. */
 const servers: Array<{ name: string; port: () => number; path: string; headers: () => Record<string, string> }> = [
   { name: "the SQL-over-HTTP server", port: () => sql.port, path: "/__stats", headers: () => ({ Authorization: `Bearer ${sqlSecret}` }) },
-  { name: "the Upstash REST server", port: () => upstash.port, path: "/__stats", headers: () => ({ Authorization: `Bearer ${upstashToken}` }) },
+  {
+    name: "the Upstash REST server",
+    port: () => upstash.port,
+    path: "/__stats",
+    headers: () => ({ Authorization: `Bearer ${upstashToken}` }),
+  },
   { name: "the mail sink", port: () => mail.port, path: "/emails", headers: () => ({}) },
   { name: "the metrics sink", port: () => metrics.port, path: "/health", headers: () => ({}) },
 ];
@@ -125,17 +135,37 @@ describe("the Upstash REST server's token", () => {
 
 describe("the Upstash REST server's refusals of server commands", () => {
   const command = (body: unknown): Promise<Reply> =>
-    send(upstash.port, "/", { Host: `127.0.0.1:${upstash.port}`, Authorization: `Bearer ${upstashToken}` }, { method: "POST", body: JSON.stringify(body) });
+    send(
+      upstash.port,
+      "/",
+      { Host: `127.0.0.1:${upstash.port}`, Authorization: `Bearer ${upstashToken}` },
+      { method: "POST", body: JSON.stringify(body) },
+    );
 
   it.each([
-    ["FLUSHALL"], ["FLUSHDB", "ASYNC"], ["SWAPDB", "0", "1"], ["CONFIG", "SET", "dir", "/tmp"], ["SAVE"], ["BGSAVE"],
-    ["BGREWRITEAOF"], ["MODULE", "LOAD", "/tmp/x.so"], ["DEBUG", "SEGFAULT"], ["SHUTDOWN", "NOSAVE"], ["REPLICAOF", "evil.example", "6379"],
-    ["SLAVEOF", "evil.example", "6379"], ["FAILOVER"], ["MIGRATE", "evil.example", "6379", "k", "0", "1000"], ["ACL", "SETUSER", "x", "on"],
-    ["FUNCTION", "FLUSH"], ["flushall"],
+    ["FLUSHALL"],
+    ["FLUSHDB", "ASYNC"],
+    ["SWAPDB", "0", "1"],
+    ["CONFIG", "SET", "dir", "/tmp"],
+    ["SAVE"],
+    ["BGSAVE"],
+    ["BGREWRITEAOF"],
+    ["MODULE", "LOAD", "/tmp/x.so"],
+    ["DEBUG", "SEGFAULT"],
+    ["SHUTDOWN", "NOSAVE"],
+    ["REPLICAOF", "evil.example", "6379"],
+    ["SLAVEOF", "evil.example", "6379"],
+    ["FAILOVER"],
+    ["MIGRATE", "evil.example", "6379", "k", "0", "1000"],
+    ["ACL", "SETUSER", "x", "on"],
+    ["FUNCTION", "FLUSH"],
+    ["flushall"],
   ])("refuses %s before Redis sees it, saying why", async (...args) => {
     const reply = await command(args);
     expect(reply.status).toBe(400);
-    expect((JSON.parse(reply.body) as { error: string }).error).toMatch(new RegExp(`^ERR Command is not allowed: ${args[0]!.toUpperCase()} \\(.+\\)$`));
+    expect((JSON.parse(reply.body) as { error: string }).error).toMatch(
+      new RegExp(`^ERR Command is not allowed: ${args[0]!.toUpperCase()} \\(.+\\)$`),
+    );
   });
 
   it("refuses them in a transaction and in a pipeline too", async () => {
@@ -144,8 +174,14 @@ describe("the Upstash REST server's refusals of server commands", () => {
     expect(tx.status).toBe(400);
     expect(tx.body).toMatch(/not allowed: FLUSHALL/);
     // A pipeline of refused commands only never reaches Redis either.
-    const piped = await send(upstash.port, "/pipeline", headers, { method: "POST", body: JSON.stringify([["FLUSHDB"], ["CONFIG", "SET", "dir", "/"]]) });
-    expect(JSON.parse(piped.body)).toEqual([{ error: expect.stringMatching(/not allowed: FLUSHDB/) }, { error: expect.stringMatching(/not allowed: CONFIG/) }]);
+    const piped = await send(upstash.port, "/pipeline", headers, {
+      method: "POST",
+      body: JSON.stringify([["FLUSHDB"], ["CONFIG", "SET", "dir", "/"]]),
+    });
+    expect(JSON.parse(piped.body)).toEqual([
+      { error: expect.stringMatching(/not allowed: FLUSHDB/) },
+      { error: expect.stringMatching(/not allowed: CONFIG/) },
+    ]);
   });
 
   it("still sends other commands on (here to a Redis that is down: 503)", async () => {

@@ -10,7 +10,13 @@ const url = env.EMAIL_API_URL;
 const base = new URL(url).origin;
 const auth = { Authorization: `Bearer ${env.EMAIL_API_KEY}`, "Content-Type": "application/json" };
 const recipient = () => `sink-${crypto.randomUUID().slice(0, 8)}@example.com`;
-const message = (to: string, extra: Record<string, unknown> = {}) => ({ from: "Tenpo <orders@tenpo.example>", to, subject: "Hi", text: "Hello", ...extra });
+const message = (to: string, extra: Record<string, unknown> = {}) => ({
+  from: "Tenpo <orders@tenpo.example>",
+  to,
+  subject: "Hi",
+  text: "Hello",
+  ...extra,
+});
 
 function send(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: "POST", headers: { ...auth, ...headers }, body: JSON.stringify(body) });
@@ -48,7 +54,9 @@ describe("the mail sink", () => {
 
   it("refuses a wrong key (401) and a bad body (400)", async () => {
     const to = recipient();
-    expect((await fetch(url, { method: "POST", headers: { ...auth, Authorization: "Bearer nope" }, body: JSON.stringify(message(to)) })).status).toBe(401);
+    expect(
+      (await fetch(url, { method: "POST", headers: { ...auth, Authorization: "Bearer nope" }, body: JSON.stringify(message(to)) })).status,
+    ).toBe(401);
     expect((await send({ ...message(to), to: "not-an-address" })).status).toBe(400);
     expect((await send({ ...message(to), subject: "" })).status).toBe(400);
     expect((await fetch(url, { method: "POST", headers: auth, body: "{" })).status).toBe(400);

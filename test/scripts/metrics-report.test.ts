@@ -44,14 +44,32 @@ describe("summarize", () => {
       list.push(sample({ timestamp: T0 + i * 500, durationMs: i + 1, status: i < 2 ? 500 : i === 2 ? 404 : 200, dbRoundTrips: i % 2 }));
     }
     const cache = ["HIT", "HIT", "HIT", "HIT", "HIT", "HIT", "STALE", "MISS", "MISS", "BYPASS"];
-    cache.forEach((cacheStatus, i) =>
-      list.push(sample({ route: "/api/v1/products/:id", timestamp: T0 + 10_000 - i, cacheStatus, durationMs: 2, dbRoundTrips: cacheStatus === "MISS" ? 1 : 0 })),
-    );
+    for (const [i, cacheStatus] of cache.entries()) {
+      list.push(
+        sample({
+          route: "/api/v1/products/:id",
+          timestamp: T0 + 10_000 - i,
+          cacheStatus,
+          durationMs: 2,
+          dbRoundTrips: cacheStatus === "MISS" ? 1 : 0,
+        }),
+      );
+    }
     const summary = summarize(list)!;
     expect(summary.spanSeconds).toBe(10);
     expect(summary.routes.map((r) => r.name)).toEqual(["GET /api/v1/products", "GET /api/v1/products/:id"]);
     const [products, detail] = summary.routes;
-    expect(products).toMatchObject({ count: 20, reqPerSec: 2, p50: 10, p95: 19, p99: 20, error5xxPct: 10, error4xxPct: 5, cacheHitPct: null, meanDbRoundTrips: 0.5 });
+    expect(products).toMatchObject({
+      count: 20,
+      reqPerSec: 2,
+      p50: 10,
+      p95: 19,
+      p99: 20,
+      error5xxPct: 10,
+      error4xxPct: 5,
+      cacheHitPct: null,
+      meanDbRoundTrips: 0.5,
+    });
     expect(detail).toMatchObject({ count: 10, reqPerSec: 1, p50: 2, error5xxPct: 0, meanDbRoundTrips: 0.2 });
     // (6 HIT + 1 STALE) / (6 + 1 + 2 MISS); BYPASS is left out.
     expect(detail!.cacheHitPct).toBeCloseTo((100 * 7) / 9, 10);

@@ -20,7 +20,11 @@ function record(index: string, overrides: Partial<SinkRecord> = {}): SinkRecord 
 }
 
 const post = (body: unknown) =>
-  fetch(SINK, { method: "POST", headers: { "Content-Type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  fetch(SINK, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 
 async function stored(index: string): Promise<SinkRecord[]> {
   const res = await fetch(`${SINK}?since=0`);

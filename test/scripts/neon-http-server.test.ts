@@ -11,7 +11,9 @@ import { SQL_SERVER_AUTH, sqlServerFetch } from "../support/sql-server";
 const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 const TABLE = `nhs_items_${suffix}`;
 // A database no other test file talks to through the server, so its counters and faults are ours alone.
-const quietDbUrl = withUrl(env.DATABASE_URL, (u) => { u.pathname = "/postgres"; });
+const quietDbUrl = withUrl(env.DATABASE_URL, (u) => {
+  u.pathname = "/postgres";
+});
 // The driver sends the run's secret as its bearer token, as src/db/client.ts does.
 const withSecret = { authToken: env.NEON_HTTP_SECRET };
 const sql = neon(env.DATABASE_URL, withSecret);
@@ -23,7 +25,10 @@ function withUrl(url: string, change: (u: URL) => void): string {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<NeonDbError> {
-  const err: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  const err: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(NeonDbError);
   return err as NeonDbError;
 }
@@ -64,7 +69,7 @@ describe("type round trips through the driver's own parsers", () => {
   it("returns timestamptz as a Date", async () => {
     const [row] = await sql`SELECT '2024-03-01T12:34:56.789Z'::timestamptz AS at`;
     expect(row?.at).toBeInstanceOf(Date);
-    expect((row?.at as Date).toISOString()).toBe("2024-03-01T12:34:56.789Z");
+    expect((row!.at as Date).toISOString()).toBe("2024-03-01T12:34:56.789Z");
   });
 
   it("returns numeric as an exact string and bigint as a string", async () => {
@@ -89,7 +94,7 @@ describe("type round trips through the driver's own parsers", () => {
 
   it("returns bytea as bytes", async () => {
     const [row] = await sql`SELECT '\\xdeadbeef'::bytea AS bytes`;
-    expect([...(row?.bytes as Uint8Array)]).toEqual([0xde, 0xad, 0xbe, 0xef]);
+    expect([...(row!.bytes as Uint8Array)]).toEqual([0xde, 0xad, 0xbe, 0xef]);
   });
 
   it("binds parameters of every kind the driver serialises", async () => {
@@ -121,19 +126,18 @@ describe("transaction() batches", () => {
   });
 
   it("rolls back the first statement's write when a later one fails", async () => {
-    const err = await rejection(sql.transaction([
-      sql.query(`INSERT INTO ${TABLE} VALUES (10, 'rollback-a')`),
-      sql.query(`INSERT INTO ${TABLE} VALUES (11, 'commit-a')`),
-    ]));
+    const err = await rejection(
+      sql.transaction([
+        sql.query(`INSERT INTO ${TABLE} VALUES (10, 'rollback-a')`),
+        sql.query(`INSERT INTO ${TABLE} VALUES (11, 'commit-a')`),
+      ]),
+    );
     expect(err.code).toBe("23505");
     expect(await sql.query(`SELECT id FROM ${TABLE} WHERE id = 10`)).toEqual([]);
   });
 
   it("honours readOnly and the isolation level", async () => {
-    const err = await rejection(sql.transaction(
-      [sql.query(`INSERT INTO ${TABLE} VALUES (20, 'read-only')`)],
-      { readOnly: true },
-    ));
+    const err = await rejection(sql.transaction([sql.query(`INSERT INTO ${TABLE} VALUES (20, 'read-only')`)], { readOnly: true }));
     expect(err.code).toBe("25006");
     const [[level]] = (await sql.transaction([sql`SHOW transaction_isolation`], { isolationLevel: "Serializable" })) as [
       Record<string, string>[],
@@ -170,7 +174,12 @@ describe("Postgres errors", () => {
   });
 
   it("answers 503 naming the database when PostgreSQL is down", async () => {
-    const down = neon(withUrl(env.DATABASE_URL, (u) => { u.port = "9"; }), withSecret);
+    const down = neon(
+      withUrl(env.DATABASE_URL, (u) => {
+        u.port = "9";
+      }),
+      withSecret,
+    );
     const err = await rejection(down`SELECT 1`);
     expect(err.message).toMatch(/HTTP status 503/);
     expect(err.message).toContain("127.0.0.1:9");
@@ -232,7 +241,10 @@ describe("who may call", () => {
       const res = await fetch(env.NEON_HTTP_ENDPOINT, { method: "POST", headers, body: select });
       expect(res.status, authorization).toBe(401);
       expect(((await res.json()) as { message: string }).message).toMatch(/secret/);
-      const hook = await fetch(env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "/__stats"), authorization ? { headers: { Authorization: authorization } } : {});
+      const hook = await fetch(
+        env.NEON_HTTP_ENDPOINT.replace(/\/sql$/, "/__stats"),
+        authorization ? { headers: { Authorization: authorization } } : {},
+      );
       expect(hook.status, authorization).toBe(401);
       await hook.body?.cancel();
     }
@@ -270,7 +282,10 @@ describe("control routes", () => {
 
   it("counts requests and statements per application_name, the marker a test gives its own connection string", async () => {
     const marker = `nhsapp${suffix}`;
-    const marked = neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)), withSecret);
+    const marked = neon(
+      withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)),
+      withSecret,
+    );
     await marked`SELECT 1`;
     await marked.transaction([marked`SELECT 1`, marked`SELECT 2`]);
     await sql`SELECT 1`;
@@ -313,7 +328,11 @@ describe("control routes", () => {
   describe("faults scoped to a marker in the connection string", () => {
     type FaultRecord = { marker?: string; matched: number; applied: number; settled: number };
     const newMarker = () => `nhs${crypto.randomUUID().replaceAll("-", "")}`;
-    const marked = (marker: string) => neon(withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)), withSecret);
+    const marked = (marker: string) =>
+      neon(
+        withUrl(env.DATABASE_URL, (u) => u.searchParams.set("application_name", marker)),
+        withSecret,
+      );
     const setFault = async (fault: Record<string, unknown>) => {
       const res = await sqlServerFetch("/__faults", { method: "POST", body: JSON.stringify(fault) });
       expect(res.status).toBe(200);
@@ -358,7 +377,9 @@ describe("control routes", () => {
       const db = marked(marker);
       await setFault({ marker, failStatus: 503, failAt: "mid-batch" });
       try {
-        await rejection(db.transaction([db.query(`INSERT INTO ${TABLE} VALUES (60, 'mid-a')`), db.query(`INSERT INTO ${TABLE} VALUES (61, 'mid-b')`)]));
+        await rejection(
+          db.transaction([db.query(`INSERT INTO ${TABLE} VALUES (60, 'mid-a')`), db.query(`INSERT INTO ${TABLE} VALUES (61, 'mid-b')`)]),
+        );
         await rejection(db.query(`INSERT INTO ${TABLE} VALUES (62, 'mid-single')`));
       } finally {
         await clear(marker);

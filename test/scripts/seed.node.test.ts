@@ -45,8 +45,14 @@ describe("planSeed", () => {
   });
 
   it("takes SEED_ADMIN_PASSWORD instead of generating one", () => {
-    expect(planSeed(REMOTE, { allowRemote: true }, { SEED_ADMIN_PASSWORD: "a long pass phrase" })).toEqual({ adminPassword: "a long pass phrase", generated: false });
-    expect(planSeed(LOCAL, {}, { SEED_ADMIN_PASSWORD: "a long pass phrase" })).toEqual({ adminPassword: "a long pass phrase", generated: false });
+    expect(planSeed(REMOTE, { allowRemote: true }, { SEED_ADMIN_PASSWORD: "a long pass phrase" })).toEqual({
+      adminPassword: "a long pass phrase",
+      generated: false,
+    });
+    expect(planSeed(LOCAL, {}, { SEED_ADMIN_PASSWORD: "a long pass phrase" })).toEqual({
+      adminPassword: "a long pass phrase",
+      generated: false,
+    });
   });
 
   it("gives the admin the planned password and nobody else", () => {
@@ -71,7 +77,9 @@ describe("the demo data", () => {
 describe("seedDemoData", () => {
   it("refuses a database that is not on this machine before connecting to it", async () => {
     // A host that cannot be resolved offline: a connection attempt would fail differently.
-    await expect(seedDemoData("postgres://postgres@db.tenpo.invalid:5432/tenpo")).rejects.toThrow(/^seed: refusing db\.tenpo\.invalid:5432/);
+    await expect(seedDemoData("postgres://postgres@db.tenpo.invalid:5432/tenpo")).rejects.toThrow(
+      /^seed: refusing db\.tenpo\.invalid:5432/,
+    );
   });
 
   describe("on a database it sees as remote, when told", () => {

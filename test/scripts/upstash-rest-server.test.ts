@@ -15,18 +15,25 @@ const token = env.UPSTASH_REDIS_REST_TOKEN;
 const redis = new Redis({ url, token, enableTelemetry: false });
 const auth = { Authorization: `Bearer ${token}` };
 
-interface Entry { result?: unknown; error?: string }
+interface Entry {
+  result?: unknown;
+  error?: string;
+}
 
 /** A raw request; `base64` adds the header the client sends by default. */
 async function raw(path: string, init: { method?: string; body?: unknown; base64?: boolean; headers?: Record<string, string> } = {}) {
   const headers = { ...auth, ...(init.base64 ? { "Upstash-Encoding": "base64" } : {}), ...init.headers };
-  const body = init.body === undefined || typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : JSON.stringify(init.body);
+  const body =
+    init.body === undefined || typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : JSON.stringify(init.body);
   const res = await fetch(`${url}${path}`, { method: init.method ?? (body === undefined ? "GET" : "POST"), headers, body });
   return { status: res.status, body: (await res.json()) as unknown };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const err: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  const err: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(errors.UpstashError);
   return err as Error;
 }
@@ -91,7 +98,7 @@ describe("single commands through the real client", () => {
     expect(scan.body).toEqual({ result: [expect.any(String), expect.any(Array)] });
   });
 
-  it("sends plain strings without the encoding header, and \"OK\" unencoded with it", async () => {
+  it('sends plain strings without the encoding header, and "OK" unencoded with it', async () => {
     const plain = new Redis({ url, token, responseEncoding: false, enableTelemetry: false });
     await plain.set(key("plain"), "ünïcode");
     expect(await plain.get(key("plain"))).toBe("ünïcode");
@@ -125,7 +132,14 @@ describe("pipelines and transactions", () => {
   });
 
   it("reports an error inside a pipeline on that command only", async () => {
-    const wire = await raw("/pipeline", { body: [["SET", key("pe"), "text"], ["INCR", key("pe")], ["GET", key("pe")]], base64: true });
+    const wire = await raw("/pipeline", {
+      body: [
+        ["SET", key("pe"), "text"],
+        ["INCR", key("pe")],
+        ["GET", key("pe")],
+      ],
+      base64: true,
+    });
     expect(wire).toEqual({
       status: 200,
       body: [{ result: "OK" }, { error: "ERR value is not an integer or out of range" }, { result: b64("text") }],
@@ -143,7 +157,13 @@ describe("pipelines and transactions", () => {
     const tx = redis.multi();
     tx.set(key("tx"), "5").incr(key("tx")).incr(key("tx"));
     expect(await tx.exec()).toEqual(["OK", 6, 7]);
-    const wire = await raw("/multi-exec", { body: [["SET", key("tx2"), "a"], ["INCR", key("tx2")], ["APPEND", key("tx2"), "b"]] });
+    const wire = await raw("/multi-exec", {
+      body: [
+        ["SET", key("tx2"), "a"],
+        ["INCR", key("tx2")],
+        ["APPEND", key("tx2"), "b"],
+      ],
+    });
     expect(wire.body).toEqual([{ result: "OK" }, { error: "ERR value is not an integer or out of range" }, { result: 2 }]);
   });
 
@@ -223,31 +243,42 @@ describe("what the server refuses", () => {
   // Only forms that would do no harm if the refusal failed: the shared Redis must never be flushed or
   // reconfigured by a test (test/scripts/local-servers.node.test.ts sends the harmful forms to a server
   // with no Redis behind it).
-  it.each([["CONFIG", "GET", "maxmemory"], ["MODULE", "LIST"], ["DEBUG", "HELP"], ["ACL", "WHOAMI"], ["FUNCTION", "LIST"], ["config", "get", "dir"]])(
-    "refuses the server command %s with the reason",
-    async (...command) => {
-      const wire = await raw("/", { body: command });
-      expect(wire.status).toBe(400);
-      expect((wire.body as Entry).error).toMatch(new RegExp(`^ERR Command is not allowed: ${command[0]!.toUpperCase()} \\(.+\\)$`));
-    },
-  );
+  it.each([
+    ["CONFIG", "GET", "maxmemory"],
+    ["MODULE", "LIST"],
+    ["DEBUG", "HELP"],
+    ["ACL", "WHOAMI"],
+    ["FUNCTION", "LIST"],
+    ["config", "get", "dir"],
+  ])("refuses the server command %s with the reason", async (...command) => {
+    const wire = await raw("/", { body: command });
+    expect(wire.status).toBe(400);
+    expect((wire.body as Entry).error).toMatch(new RegExp(`^ERR Command is not allowed: ${command[0]!.toUpperCase()} \\(.+\\)$`));
+  });
 
   it("refuses a server command inside a pipeline alone, and a whole transaction that holds one", async () => {
     const piped = await raw("/pipeline", { body: [["PING"], ["CONFIG", "GET", "maxmemory"], ["PING"]] });
     expect(piped.body).toEqual([{ result: "PONG" }, { error: expect.stringMatching(/not allowed: CONFIG/) }, { result: "PONG" }]);
-    const tx = await raw("/multi-exec", { body: [["SET", key("tx-config"), "a"], ["CONFIG", "GET", "maxmemory"]] });
+    const tx = await raw("/multi-exec", {
+      body: [
+        ["SET", key("tx-config"), "a"],
+        ["CONFIG", "GET", "maxmemory"],
+      ],
+    });
     expect(tx).toEqual({ status: 400, body: { error: expect.stringMatching(/not allowed: CONFIG/) } });
     expect(await redis.exists(key("tx-config"))).toBe(0);
   });
 
-  it.each([["BLPOP", key("l"), "0"], ["SUBSCRIBE", "news"], ["SELECT", "1"], ["XREAD", "BLOCK", "0", "STREAMS", key("s"), "$"]])(
-    "refuses the blocking or connection-state command %s",
-    async (...command) => {
-      const wire = await raw("/", { body: command });
-      expect(wire.status).toBe(400);
-      expect((wire.body as Entry).error).toMatch(/^ERR Command is not allowed: \w+/);
-    },
-  );
+  it.each([
+    ["BLPOP", key("l"), "0"],
+    ["SUBSCRIBE", "news"],
+    ["SELECT", "1"],
+    ["XREAD", "BLOCK", "0", "STREAMS", key("s"), "$"],
+  ])("refuses the blocking or connection-state command %s", async (...command) => {
+    const wire = await raw("/", { body: command });
+    expect(wire.status).toBe(400);
+    expect((wire.body as Entry).error).toMatch(/^ERR Command is not allowed: \w+/);
+  });
 
   it("refuses a blocking command inside a pipeline without failing its neighbours", async () => {
     const wire = await raw("/pipeline", { body: [["PING"], ["BRPOP", key("l"), "1"], ["PING"]] });

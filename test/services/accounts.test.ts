@@ -56,7 +56,10 @@ const rowOf = async (id: number) => (await db.select().from(users).where(eq(user
 const login = (username: string, password: string) =>
   api("/api/v1/auth/login", {
     method: "POST",
-    headers: { "Content-Type": "application/json", "CF-Connecting-IP": `2001:db8:ac:${Math.floor(Math.random() * 0xffff).toString(16)}::1` },
+    headers: {
+      "Content-Type": "application/json",
+      "CF-Connecting-IP": `2001:db8:ac:${Math.floor(Math.random() * 0xffff).toString(16)}::1`,
+    },
     body: JSON.stringify({ username, password }),
   });
 

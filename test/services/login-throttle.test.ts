@@ -11,14 +11,20 @@ import { accountKeyFor } from "../../src/services/throttle-keys";
 import { FAMILIAR_TTL_SECONDS, PAIR_FAILURES_PER_WINDOW } from "../../src/services/throttle-policy";
 import type { ApiError } from "../../src/errors";
 
-const throttleRedis = createRedis({ UPSTASH_REDIS_REST_URL: env.THROTTLE_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN: env.THROTTLE_REDIS_REST_TOKEN });
+const throttleRedis = createRedis({
+  UPSTASH_REDIS_REST_URL: env.THROTTLE_REDIS_REST_URL,
+  UPSTASH_REDIS_REST_TOKEN: env.THROTTLE_REDIS_REST_TOKEN,
+});
 
 function newThrottle() {
   const namespace = `${env.THROTTLE_NAMESPACE}svc-${crypto.randomUUID()}:`;
   return { namespace, throttle: createLoginThrottle({ ...env, THROTTLE_NAMESPACE: namespace }) };
 }
 
-const attempt = (): LoginAttempt => ({ email: `throttle-${crypto.randomUUID()}@example.com`, client: `203.0.113.${Math.floor(Math.random() * 250)}` });
+const attempt = (): LoginAttempt => ({
+  email: `throttle-${crypto.randomUUID()}@example.com`,
+  client: `203.0.113.${Math.floor(Math.random() * 250)}`,
+});
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const keys: string[] = [];

@@ -16,7 +16,14 @@ describe("placeOrder writes the order and its e-mail job in one statement", () =
       { stock: 5, price: "1.25", name: "Pen" },
       { stock: 5, price: "2.00", name: "Ink" },
     ]);
-    const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: b!, quantity: 1 }, { product_id: a!, quantity: 2 }] });
+    const result = await placeOrder(db, {
+      userId: user.id,
+      tokenVersion: 0,
+      lines: [
+        { product_id: b!, quantity: 1 },
+        { product_id: a!, quantity: 2 },
+      ],
+    });
     if (result.kind !== "created") throw new Error("expected a new order");
     const { rows } = await db.execute<{ id: number; kind: string; payload: unknown; sent_at: string | null; enqueued_at: string | null }>(
       sql`select id, kind, payload, sent_at, enqueued_at from email_outbox where order_id = ${result.body.id}`,
@@ -46,7 +53,14 @@ describe("placeOrder writes the order and its e-mail job in one statement", () =
     const user = await makeUser();
     const [a, b] = await makeProducts([{ stock: 5 }, { stock: 1 }]);
     await expect(
-      placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }, { product_id: b!, quantity: 2 }] }),
+      placeOrder(db, {
+        userId: user.id,
+        tokenVersion: 0,
+        lines: [
+          { product_id: a!, quantity: 1 },
+          { product_id: b!, quantity: 2 },
+        ],
+      }),
     ).rejects.toMatchObject({ status: 409, code: "insufficient_stock" });
     const { rows } = await db.execute<{ orders: number; outbox: number }>(sql`
       select (select count(*)::int from orders where user_id = ${user.id}) as orders,

@@ -22,7 +22,6 @@ function blocker(): { work: () => Promise<void>; release: () => void } {
   return { work: () => done, release };
 }
 
-
 describe("workerd's PBKDF2, what the gate is built on", () => {
   it("derives synchronously on the isolate's thread: a 0 ms timer set before the call fires only after it settled", async () => {
     // Had deriveBits moved to a thread pool, the timer would fire first and HASH_CONCURRENCY = 1 would be worth revisiting.
@@ -77,7 +76,11 @@ describe("WorkGate", () => {
     expect(gate.waiting).toBe(2);
     const refused = await gate.run(async () => "c").catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ApiError);
-    expect(refused).toMatchObject({ status: 503, code: "service_unavailable", headers: { "Retry-After": String(HASH_BUSY_RETRY_AFTER_SECONDS) } });
+    expect(refused).toMatchObject({
+      status: 503,
+      code: "service_unavailable",
+      headers: { "Retry-After": String(HASH_BUSY_RETRY_AFTER_SECONDS) },
+    });
     release();
     await running;
     expect(await Promise.all(waiting)).toEqual(["a", "b"]);

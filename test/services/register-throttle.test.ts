@@ -14,7 +14,11 @@ const client = () => `203.0.113.${Math.floor(Math.random() * 250)}`;
 
 /** A throttle with these limits, on counters of its own, or on those of `namespace`. */
 function throttleWith(limits: RegisterLimits, namespace = `${env.THROTTLE_NAMESPACE}reg-${crypto.randomUUID()}:`) {
-  const throttle = new RegisterThrottle(new ThrottleStore({ ...env, THROTTLE_NAMESPACE: namespace }), env.REGISTER_FALLBACK_LIMITER, limits);
+  const throttle = new RegisterThrottle(
+    new ThrottleStore({ ...env, THROTTLE_NAMESPACE: namespace }),
+    env.REGISTER_FALLBACK_LIMITER,
+    limits,
+  );
   return Object.assign(throttle, { namespace });
 }
 

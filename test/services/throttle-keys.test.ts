@@ -20,12 +20,20 @@ describe("clientKeyFor", () => {
     expect(clientKeyFor("2001:db8:aa:bb::1")).not.toBe(clientKeyFor("2001:db8:aa:bc::1"));
   });
 
-  it.each([[undefined], [""], ["not an ip"], ["1.2.3"], ["1:2:3"], ["x".repeat(1000)], ["1::2::3"], ["1:2:3:4:5:6:7:8:9"], ["::1:2:3:4:5:6:7:8"], ["12345::1"]])(
-    "counts a missing or unusable header (%j) as unknown",
-    (header) => {
-      expect(clientKeyFor(header)).toBe("unknown");
-    },
-  );
+  it.each([
+    [undefined],
+    [""],
+    ["not an ip"],
+    ["1.2.3"],
+    ["1:2:3"],
+    ["x".repeat(1000)],
+    ["1::2::3"],
+    ["1:2:3:4:5:6:7:8:9"],
+    ["::1:2:3:4:5:6:7:8"],
+    ["12345::1"],
+  ])("counts a missing or unusable header (%j) as unknown", (header) => {
+    expect(clientKeyFor(header)).toBe("unknown");
+  });
 });
 
 describe("accountKeyFor", () => {

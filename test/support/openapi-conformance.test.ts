@@ -41,8 +41,7 @@ const doc: OpenApiDocument = {
 
 const checker = new ConformanceChecker(doc);
 const get = (path: string) => ({ method: "GET", url: `http://tenpo.localhost${path}` });
-const json = (body: unknown, status = 200, headers: Record<string, string> = { ETag: '"a"' }) =>
-  Response.json(body, { status, headers });
+const json = (body: unknown, status = 200, headers: Record<string, string> = { ETag: '"a"' }) => Response.json(body, { status, headers });
 
 describe("ConformanceChecker", () => {
   it("accepts a response the document describes, refs resolved", async () => {

@@ -66,7 +66,12 @@ export class ConformanceChecker {
     this.templates = Object.keys(doc.paths)
       .map((template) => ({
         template,
-        pattern: new RegExp(`^${template.split(/\{[^}]+\}/).map(escapeRegExp).join("[^/]+")}$`),
+        pattern: new RegExp(
+          `^${template
+            .split(/\{[^}]+\}/)
+            .map(escapeRegExp)
+            .join("[^/]+")}$`,
+        ),
         literal: template.replace(/\{[^}]+\}/g, "").length,
       }))
       // The most literal template first: /orders/{id}/cancel before anything looser.

@@ -34,7 +34,13 @@ export type Operation = { key: string; method: string; path: string; spec: Opera
 export async function listOperations(): Promise<Operation[]> {
   const doc = (await (await api("/openapi.json")).json()) as OpenApiDocument;
   return Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item).map(([method, spec]) => ({ key: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path, spec, doc })),
+    Object.entries(item).map(([method, spec]) => ({
+      key: `${method.toUpperCase()} ${path}`,
+      method: method.toUpperCase(),
+      path,
+      spec,
+      doc,
+    })),
   );
 }
 

@@ -30,7 +30,12 @@ export type DeliveryResult = {
 export async function deliver(queue: string, deliveries: Delivery[], bindings: Env = env): Promise<DeliveryResult> {
   const batch = createMessageBatch<unknown>(
     queue,
-    deliveries.map((d, i) => ({ id: d.id ?? `msg-${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: d.attempts ?? 1, body: d.body })),
+    deliveries.map((d, i) => ({
+      id: d.id ?? `msg-${i}-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: d.attempts ?? 1,
+      body: d.body,
+    })),
   );
   const retries = batch.messages.map((message) => vi.spyOn(message, "retry"));
   const ctx = createExecutionContext();

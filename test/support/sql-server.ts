@@ -13,5 +13,8 @@ export const SQL_SERVER_AUTH: Readonly<Record<string, string>> = { Authorization
 
 /** fetch on the server (e.g. its /__stats and /__faults hooks) with the run's secret. */
 export function sqlServerFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${SQL_SERVER_URL}${path}`, { ...init, headers: { ...SQL_SERVER_AUTH, ...(init.headers as Record<string, string> | undefined) } });
+  return fetch(`${SQL_SERVER_URL}${path}`, {
+    ...init,
+    headers: { ...SQL_SERVER_AUTH, ...(init.headers as Record<string, string> | undefined) },
+  });
 }
