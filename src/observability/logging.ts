@@ -10,7 +10,9 @@ export type LogFields = Record<string, unknown>;
 
 /** Writes one line: `time`, `level` and `msg`, then `fields`. */
 export function log(level: LogLevel, msg: string, fields: LogFields = {}): void {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  const time = new Date().toISOString();
+  // The logger's own keys stay first and stay the logger's: a field cannot rename the level or the message.
+  const line = JSON.stringify(Object.assign({ time, level, msg }, fields, { time, level, msg }));
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

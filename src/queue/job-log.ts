@@ -38,6 +38,12 @@ export function jobLog(message: Message<unknown>, queue: string, started: number
   }
   return {
     fields,
-    done: (outcome, msg, extra = {}) => log(LEVELS[outcome], msg, { ...fields, outcome, ...extra, duration_ms: Date.now() - started }),
+    // The job's own fields (which job, what became of it) cannot be overwritten by `extra`.
+    done: (outcome, msg, extra = {}) =>
+      log(
+        LEVELS[outcome],
+        msg,
+        Object.assign({ ...fields, outcome }, extra, { job: ORDER_EMAIL_JOB, outcome, duration_ms: Date.now() - started }),
+      ),
   };
 }

@@ -238,7 +238,16 @@ describe("the data point of a request", () => {
     const rec = recorder();
     const ctx = createExecutionContext();
     const request = new Request("http://tenpo.localhost/cached/1?status=MISS", { cf: { colo: "NRT" } } as RequestInit);
-    const res = await cacheTestApp().fetch(request, { ...env, ENVIRONMENT: "production", METRICS: rec.METRICS }, ctx);
+    // Settings a production deployment passes the config guard with (HTTPS stores, a real secret); the
+    // test route reaches neither store nor the database.
+    const production: Partial<Env> = {
+      ENVIRONMENT: "production",
+      JWT_SECRET: "a-production-grade-secret-of-more-than-32-characters",
+      UPSTASH_REDIS_REST_URL: "https://cache.upstash.example",
+      THROTTLE_REDIS_REST_URL: "https://throttle.upstash.example",
+      NEON_HTTP_ENDPOINT: "",
+    };
+    const res = await cacheTestApp().fetch(request, { ...env, ...production, METRICS: rec.METRICS }, ctx);
     await waitOnExecutionContext(ctx);
     expect(res.status).toBe(200);
     expect(rec.points[0]!.blobs![4]).toBe("NRT");

@@ -80,4 +80,18 @@ describe("jobLog", () => {
     log.done("ok", "sent");
     expect(lines()[0]).toMatchObject({ send_attempt: 3, outcome: "ok" });
   });
+
+  it("cannot be told to overwrite its own fields", () => {
+    jobLog(message({ outbox_id: 1, order_id: 2 }), "q", Date.now()).done("ok", "sent", {
+      job: "spoofed",
+      outcome: "spoofed",
+      level: "debug",
+      msg: "spoofed",
+      time: "spoofed",
+    });
+    const [line] = lines();
+    expect(line).toMatchObject({ level: "info", msg: "sent", job: ORDER_EMAIL_JOB, outcome: "ok" });
+    expect(line!.time).not.toBe("spoofed");
+    expect(output[0]!.stream).toBe("log");
+  });
 });
