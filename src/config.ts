@@ -86,7 +86,7 @@ function readable(env: SettingsSource): SettingsSource {
 
 function isRequestLogOn(value: unknown): boolean {
   if (value === undefined || value === null) return true;
-  // Not a string: the line could never be written (the value cannot be read), as before this module.
+  // Not a string: a value that cannot be read turns the line off (it could never be written as given).
   if (typeof value !== "string") return false;
   const normalised = value.trim().toLowerCase();
   return normalised !== "false" && normalised !== "0" && normalised !== "off";
