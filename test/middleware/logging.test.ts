@@ -5,30 +5,19 @@
  * file runs in its own isolate, so the lines seen here are this file's.
  */
 import { env, createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { requestLogEnabled } from "../../src/observability/logging";
 import { issueToken } from "../../src/lib/access-token";
 import { apiWithEnv } from "../support/api";
+import { captureConsole } from "../support/console";
 import { CLOSED } from "../support/network";
 
 // vitest.config.ts turns request lines off for the rest of the suite.
 const ON = { LOG_REQUESTS: "true" };
 
 type Line = Record<string, unknown> & { time: string; level: string; msg: string };
-let output: Array<{ stream: "log" | "warn" | "error"; text: string }> = [];
-
-beforeEach(() => {
-  output = [];
-  for (const stream of ["log", "warn", "error"] as const) {
-    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => {
-      output.push({ stream, text: args.map(String).join(" ") });
-    });
-  }
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const output = captureConsole();
 
 /** Every captured line, parsed: a line that is not one JSON object fails the test. */
 function lines(): Line[] {

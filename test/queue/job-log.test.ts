@@ -2,21 +2,12 @@
  * The one JSON line each queue message ends in (src/queue/job-log.ts): the job fields, the level per
  * outcome, and the order's fields once the body is an order e-mail message.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorFields } from "../../src/observability/logging";
 import { ORDER_EMAIL_JOB, jobLog } from "../../src/queue/job-log";
+import { captureConsole } from "../support/console";
 
-let output: Array<{ stream: "log" | "warn" | "error"; text: string }> = [];
-
-beforeEach(() => {
-  output = [];
-  for (const stream of ["log", "warn", "error"] as const) {
-    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => {
-      output.push({ stream, text: args.map(String).join(" ") });
-    });
-  }
-});
-afterEach(() => vi.restoreAllMocks());
+const output = captureConsole();
 
 const lines = () => output.map((o) => JSON.parse(o.text) as Record<string, unknown>);
 
