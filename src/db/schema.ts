@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, jsonb, json, numeric, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, json, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 // Money is numeric(10,2) end to end: drizzle hands it over as a string ("19.99"), which is what
 // the API returns, so no value ever passes through a float.
@@ -45,8 +45,82 @@ export const products = pgTable(
   ],
 );
 
-export const orderStatuses = ["confirmed", "cancelled"] as const;
+/**
+ * Carts (docs/api.md "Carts"). A guest cart (user_id null) answers anyone who has its id, a random
+ * URL-safe string of 24 characters (18 random bytes); a customer's cart answers only its owner. A
+ * customer has at most one open cart (the partial unique index). `version` is the cart's ETag: every
+ * change raises it, and a write with an If-Match of another version changes nothing. A cart expires
+ * 7 days after its last change; stock is checked when a line is set, but only taken at checkout.
+ */
+export const cartStatuses = ["open", "checked_out", "merged", "expired"] as const;
+export type CartStatus = (typeof cartStatuses)[number];
+
+export const carts = pgTable(
+  "carts",
+  {
+    id: text("id").primaryKey(),
+    userId: integer("user_id").references(() => users.id, { onDelete: "cascade" }),
+    status: text("status", { enum: cartStatuses }).notNull().default("open"),
+    version: integer("version").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [
+    check("carts_status_known", sql`${t.status} in (${quotedList(cartStatuses)})`),
+    check("carts_id_length", sql`char_length(${t.id}) >= 22`),
+    uniqueIndex("carts_user_open_key").on(t.userId).where(sql`${t.status} = 'open'`),
+    index("carts_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const cartItems = pgTable(
+  "cart_items",
+  {
+    cartId: text("cart_id")
+      .notNull()
+      .references(() => carts.id, { onDelete: "cascade" }),
+    productId: integer("product_id")
+      .notNull()
+      .references(() => products.id),
+    quantity: integer("quantity").notNull(),
+    // Lines are listed in the order they were first added.
+    addedAt: timestamp("added_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cartId, t.productId] }),
+    check("cart_items_quantity_range", sql`${t.quantity} between 1 and 1000`),
+    index("cart_items_product_idx").on(t.productId),
+  ],
+);
+
+/**
+ * Stripe events that took effect (docs/api.md "Checkout"): an event id is inserted in the same
+ * statement as the change it makes, so a redelivered or concurrent copy finds it and changes nothing.
+ * Pruned after 30 days (Stripe stops re-sending after 3).
+ */
+export const stripeEvents = pgTable(
+  "stripe_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    orderId: integer("order_id").references(() => orders.id, { onDelete: "set null" }),
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("stripe_events_received_idx").on(t.receivedAt)],
+);
+
+/**
+ * An order's life (docs/api.md). A direct order (POST /api/v1/orders) is `confirmed` at once; a
+ * checkout order is `pending_payment` until Stripe's event makes it `paid`, then an admin marks it
+ * `fulfilled`. Stock is held in confirmed, pending_payment, paid and fulfilled, and is back in
+ * cancelled, expired and refunded: every change of status that crosses that line moves the stock in
+ * the same statement, so it moves once. A `pending_payment` order past its `expires_at` reads as
+ * `expired` even before the cron has written it so (order-reads.ts).
+ */
+export const orderStatuses = ["confirmed", "pending_payment", "paid", "fulfilled", "expired", "cancelled", "refunded"] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
+const quotedList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
 
 export const orders = pgTable(
   "orders",
@@ -60,11 +134,32 @@ export const orders = pgTable(
     totalAmount: numeric("total_amount", { precision: 15, scale: 2 }).notNull(),
     createdAt: createdAt(),
     cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
+    // Checkout orders only (null for direct orders): the cart it came from (one order per cart, so
+    // racing checkouts of one cart meet on the unique index), when an unpaid order expires, and the
+    // Stripe PaymentIntent that pays it (one per order: created with the order's own Stripe
+    // Idempotency-Key, src/services/payments.ts).
+    cartId: text("cart_id").references(() => carts.id, { onDelete: "set null" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
+    paidAt: timestamp("paid_at", { withTimezone: true, mode: "date" }),
+    fulfilledAt: timestamp("fulfilled_at", { withTimezone: true, mode: "date" }),
+    refundedAt: timestamp("refunded_at", { withTimezone: true, mode: "date" }),
+    paymentIntentId: text("payment_intent_id"),
+    paymentClientSecret: text("payment_client_secret"),
+    // The Stripe refund of a `refunded` order that was paid; null while that refund is still owed
+    // (Stripe did not answer): the webhook's redelivery and the cron ask again with the same key.
+    refundId: text("refund_id"),
   },
   (t) => [
-    check("orders_status_known", sql`${t.status} in ('confirmed', 'cancelled')`),
+    check("orders_status_known", sql`${t.status} in (${quotedList(orderStatuses)})`),
     check("orders_total_non_negative", sql`${t.totalAmount} >= 0`),
+    check("orders_pending_expires", sql`${t.status} <> 'pending_payment' or ${t.expiresAt} is not null`),
     index("orders_user_created_idx").on(t.userId, t.createdAt),
+    uniqueIndex("orders_cart_key").on(t.cartId),
+    uniqueIndex("orders_payment_intent_key").on(t.paymentIntentId),
+    // The expiry cron's scan: unpaid orders by deadline.
+    index("orders_pending_expires_idx").on(t.expiresAt).where(sql`${t.status} = 'pending_payment'`),
+    // Refunds still owed to Stripe (the cron retries them).
+    index("orders_refund_owed_idx").on(t.id).where(sql`${t.status} = 'refunded' and ${t.paymentIntentId} is not null and ${t.refundId} is null`),
   ],
 );
 
@@ -133,7 +228,7 @@ const recipientOfPayload = sql.raw(`case
   else regexp_replace(lower(btrim("payload"->>'to')), '^([^+@]*)\\+[^@]*@', '\\1@')
 end`);
 
-export const emailKinds = ["order_confirmation"] as const;
+export const emailKinds = ["order_confirmation", "order_cancelled", "order_refunded"] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
 /**
@@ -171,7 +266,7 @@ export const emailOutbox = pgTable(
   },
   (t) => [
     uniqueIndex("email_outbox_order_kind_key").on(t.orderId, t.kind),
-    check("email_outbox_kind_known", sql`${t.kind} in ('order_confirmation')`),
+    check("email_outbox_kind_known", sql`${t.kind} in (${quotedList(emailKinds)})`),
     // The re-send cron only ever looks at pending rows.
     index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null and ${t.suppressedAt} is null`),
     // The cap's count: a recipient's rows that were sent recently or may still be (failed and
@@ -197,3 +292,5 @@ export type Order = typeof orders.$inferSelect;
 export type OrderItem = typeof orderItems.$inferSelect;
 export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
 export type EmailOutboxRow = typeof emailOutbox.$inferSelect;
+export type Cart = typeof carts.$inferSelect;
+export type CartItem = typeof cartItems.$inferSelect;
