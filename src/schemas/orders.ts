@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { orderStatuses } from "../db/schema";
 import { MAX_ID, MoneySchema, PaginationQuerySchema, TimestampSchema, pageOf } from "./common";
 
 /** Orders as the API reads and writes them. */
@@ -17,14 +18,32 @@ export const OrderItemSchema = z
   })
   .openapi("OrderItem");
 
+/** How a checkout order is paid: its Stripe PaymentIntent, which the client confirms with Stripe.js. */
+export const PaymentSchema = z
+  .object({
+    provider: z.literal("stripe"),
+    payment_intent_id: z.string().openapi({ example: "pi_3PqL2aFk1h2TQ7ab0c1d2e3f" }),
+    client_secret: z.string().openapi({ description: "For Stripe.js on the customer's device; only ever shown to the order's owner" }),
+    amount: MoneySchema.openapi({ description: "= total_amount" }),
+    currency: z.literal("usd"),
+  })
+  .openapi("Payment");
+
 export const OrderSchema = z
   .object({
     id: z.number().int().openapi({ example: 1001 }),
     user_id: z.number().int().openapi({ example: 7 }),
-    status: z.enum(["confirmed", "cancelled"]),
+    status: z.enum(orderStatuses).openapi({
+      description:
+        "`confirmed`: a direct order. A checkout order is `pending_payment` until Stripe reports the payment, then `paid`, " +
+        "then `fulfilled`; unpaid at `expires_at` it is `expired`. `cancelled` and `refunded` are final.",
+    }),
     total_amount: MoneySchema.openapi({ description: "Σ unit_price × quantity" }),
     created_at: TimestampSchema,
     items: z.array(OrderItemSchema),
+    expires_at: TimestampSchema.nullable().openapi({ description: "Checkout orders: when an unpaid order expires; null for direct orders" }),
+    paid_at: TimestampSchema.nullable(),
+    payment: PaymentSchema.nullable().openapi({ description: "Checkout orders: the PaymentIntent to confirm; null for direct orders" }),
   })
   .openapi("Order");
 

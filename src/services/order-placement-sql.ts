@@ -5,19 +5,35 @@ import { bumpedUpdatedAt, intArray, isoUtc } from "./sql-fragments";
 
 /**
  * The SQL that places an order: one data-modifying statement that decides and writes everything
- * inside Postgres (stock, the order, its lines, its e-mail job, the answer of its Idempotency-Key),
- * so nothing can interleave between a check and the write that depends on it. order-placement.ts
- * runs it and reads its one row.
+ * inside Postgres (stock, the order, its lines, its e-mail job or its cart, the answer of its
+ * Idempotency-Key), so nothing can interleave between a check and the write that depends on it.
+ * order-placement.ts and checkout.ts run it and read its one row.
  */
 
-export type PlaceOrderInput = {
+/** How long a checkout order waits for its payment before it expires and its stock goes back (docs/api.md). */
+export const PAYMENT_WINDOW_MINUTES = 15;
+
+type Placer = {
   userId: number;
   /** The version of the account's tokens the caller's token carries. */
   tokenVersion: number;
-  /** Merged lines: one per product. */
-  lines: OrderLine[];
   idempotency?: IdempotencyKeyUse;
 };
+
+/**
+ * A direct order (POST /api/v1/orders): the request's lines; the order is `confirmed` at once and its
+ * confirmation e-mail is written with it.
+ */
+export type PlaceOrderInput = Placer & {
+  /** Merged lines: one per product. */
+  lines: OrderLine[];
+};
+
+/**
+ * A checkout (POST /api/v1/carts/{id}/checkout): the cart's lines; the order is `pending_payment`
+ * for PAYMENT_WINDOW_MINUTES, its confirmation waits for the payment, and the cart is checked out.
+ */
+export type CheckoutInput = Placer & { cartId: string };
 
 /** The statement's one row: the answer (null status: a key it did not claim) and what that key stored. */
 export type PlaceOrderRow = {
@@ -27,7 +43,18 @@ export type PlaceOrderRow = {
   stored_fingerprint: string | null;
   stored_status: number | null;
   stored_response: unknown;
+  stored_order_id: number | null;
 };
+
+/**
+ * Checkout's first statement, in the same batch (one transaction) before the placement statement:
+ * locks the cart row, so that racing checkouts and cart writes queue here, and the placement
+ * statement, which then takes its snapshot, sees the cart's lines as the last write left them (a
+ * statement's snapshot is taken when it starts, so a lock it waited for inside itself would not).
+ */
+export function lockCartStatement(cartId: string): SQL {
+  return sql`select id from carts where id = ${cartId} for update`;
+}
 
 /**
  * The order-placing statement. One data-modifying CTE statement does everything, all or nothing:
@@ -36,12 +63,15 @@ export type PlaceOrderRow = {
  *    deleted before the order referencing it commits (a token version bump does not wait for it). No
  *    row → 'unauthorized' (401), nothing locked or written. With an Idempotency-Key, a claim made by
  *    the batch's first statement counts too: that statement checked the same and holds the same lock.
+ *  - `cart` (checkout): the caller's open, unexpired cart, or a guest cart; none → 404. `lines` are
+ *    the request's (direct) or the cart's, in the order they were added; an empty cart → 409 cart_empty.
  *  - `locked`: the order's live products, locked FOR UPDATE in id order. Concurrent orders for the
  *    same product queue up here and each then sees the stock the previous one left; everyone locks
  *    in the same order, so they never deadlock.
  *  - `verdict`: every product found and every line covered by the locked stock → 'ok'.
- *  - `taken` / `placed` / `items` / `outbox`: only when 'ok': the stock, the order (total in SQL
- *    numeric), its lines (unit prices from the locked rows) and its e-mail job. Should fewer lines
+ *  - `taken` / `placed` / `items` / `outbox` / `checked_out`: only when 'ok': the stock, the order
+ *    (total in SQL numeric), its lines (unit prices from the locked rows), and its e-mail job (direct)
+ *    or its cart's end (checkout). Should fewer lines
  *    be taken than ordered, the total becomes -1, orders_total_non_negative fails and the whole
  *    statement rolls back (a backstop; the locks make it unreachable). products_stock_non_negative
  *    is the backstop under that.
@@ -56,7 +86,9 @@ export type PlaceOrderRow = {
  * Exported so that its SQL and plan can be inspected (PgDialect#sqlToQuery, EXPLAIN).
  */
 export function placeOrderStatement(input: PlaceOrderInput): SQL {
-  const { userId, tokenVersion, lines, idempotency } = input;
+  const { userId, tokenVersion, idempotency } = input;
+  const cartId = "cartId" in input ? input.cartId : null;
+  const checkout = cartId !== null;
   const authorized = idempotency
     ? sql`(exists (select 1 from claim) or exists (select 1 from holder))`
     : sql`exists (select 1 from holder)`;
@@ -77,24 +109,61 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       )`
     : sql``;
   const stored = idempotency
-    ? sql`s.fingerprint as stored_fingerprint, s.status_code as stored_status, s.response as stored_response
+    ? sql`s.fingerprint as stored_fingerprint, s.status_code as stored_status, s.response as stored_response,
+        s.order_id as stored_order_id
       from result r
       left join idempotency_keys s on r.status is null and s.user_id = ${userId} and s.key = ${idempotency.key}`
-    : sql`null as stored_fingerprint, null as stored_status, null as stored_response
+    : sql`null as stored_fingerprint, null as stored_status, null as stored_response, null::int as stored_order_id
       from result r`;
+  const lines = checkout
+    ? sql`cart as materialized (
+          select c.id from carts c
+          where c.id = ${cartId} and c.status = 'open' and c.expires_at > now()
+            and (c.user_id is null or c.user_id = ${userId}) and ${proceed}
+        ),
+        lines as materialized (
+          select i.product_id, i.quantity, row_number() over (order by i.added_at, i.product_id) as ord
+          from cart_items i
+          where i.cart_id in (select id from cart)
+        )`
+    : sql`lines as materialized (
+          select l.product_id, l.quantity, l.ord
+          from unnest(${intArray((input as PlaceOrderInput).lines.map((l) => l.product_id))}, ${intArray((input as PlaceOrderInput).lines.map((l) => l.quantity))})
+            with ordinality as l(product_id, quantity, ord)
+        )`;
+  const cartVerdict = checkout
+    ? sql`when not exists (select 1 from cart) then 'cart_not_found'
+        when count(*) = 0 then 'cart_empty'`
+    : sql``;
+  const orderColumns = checkout ? sql`(user_id, total_amount, status, cart_id, expires_at)` : sql`(user_id, total_amount)`;
+  const orderValues = checkout
+    ? sql`, 'pending_payment', ${cartId}::text, now() + make_interval(mins => ${PAYMENT_WINDOW_MINUTES})`
+    : sql``;
+  const afterPlacement = checkout
+    ? sql`checked_out as (
+        update carts c set status = 'checked_out', version = c.version + 1, updated_at = now()
+        where c.id in (select id from cart) and exists (select 1 from placed)
+        returning c.id
+      ),`
+    : sql`${outboxOfPlacedOrder},`;
+  const outboxId = checkout ? sql`null::int` : sql`(select id from outbox)`;
+  const cartErrors = checkout
+    ? sql`when 'cart_not_found' then json_build_object('error', json_build_object(
+            'code', 'not_found', 'message', format('Cart %s not found', ${cartId}::text)
+          ))
+          when 'cart_empty' then json_build_object('error', json_build_object(
+            'code', 'cart_empty', 'message', 'The cart is empty: add a product before checking out'
+          ))`
+    : sql``;
 
   return sql`
-    with lines as materialized (
-      select l.product_id, l.quantity, l.ord
-      from unnest(${intArray(lines.map((l) => l.product_id))}, ${intArray(lines.map((l) => l.quantity))})
-        with ordinality as l(product_id, quantity, ord)
-    ),
-    holder as materialized (
+    with holder as materialized (
       select u.id from users u
       where u.id = ${userId} and u.token_version = ${tokenVersion}
       for key share of u
     ),
     ${claim}
+    ${lines},
     locked as materialized (
       select p.id, p.name, p.category, p.price, p.stock
       from products p
@@ -110,6 +179,7 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       select case
         when not ${authorized} then 'unauthorized'
         when not ${proceed} then 'replay'
+        ${cartVerdict}
         when not bool_and(found) then 'not_found'
         when bool_and(stock >= quantity) then 'ok'
         else 'insufficient_stock'
@@ -124,12 +194,12 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       returning p.id
     ),
     placed as (
-      insert into orders (user_id, total_amount)
-      select ${userId}::int, case when (select count(*) from taken) = count(*) then sum(c.price * c.quantity) else -1 end
+      insert into orders ${orderColumns}
+      select ${userId}::int, case when (select count(*) from taken) = count(*) then sum(c.price * c.quantity) else -1 end ${orderValues}
       from checked c, verdict v
       where v.outcome = 'ok'
       having count(*) > 0
-      returning id, user_id, status, total_amount, created_at
+      returning id, user_id, status, total_amount, created_at, expires_at
     ),
     items as (
       insert into order_items (order_id, product_id, quantity, unit_price)
@@ -138,28 +208,12 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       order by c.ord
       returning id
     ),
-    outbox as (
-      insert into email_outbox (order_id, kind, payload)
-      select o.id, 'order_confirmation', jsonb_build_object(
-        'to', u.email,
-        'full_name', u.full_name,
-        'order_id', o.id,
-        'total_amount', o.total_amount::text,
-        'created_at', ${isoUtc(sql`o.created_at`)},
-        'items', (
-          select jsonb_agg(jsonb_build_object(
-            'product_id', c.product_id, 'name', c.name, 'quantity', c.quantity, 'unit_price', c.price::text
-          ) order by c.ord)
-          from checked c
-        )
-      )
-      from placed o join users u on u.id = o.user_id
-      returning id
-    ),
+    ${afterPlacement}
     result as materialized (
       select
         case v.outcome
-          when 'ok' then 201 when 'not_found' then 404 when 'insufficient_stock' then 409 when 'unauthorized' then 401
+          when 'ok' then 201 when 'not_found' then 404 when 'cart_not_found' then 404
+          when 'insufficient_stock' then 409 when 'cart_empty' then 409 when 'unauthorized' then 401
         end as status,
         case v.outcome
           when 'ok' then (
@@ -177,10 +231,14 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
                   'product', json_build_object('id', c.product_id, 'name', c.name, 'category', c.category)
                 ) order by c.ord)
                 from checked c
-              )
+              ),
+              'expires_at', case when o.expires_at is null then null else ${isoUtc(sql`o.expires_at`)} end,
+              'paid_at', null,
+              'payment', null
             )
             from placed o
           )
+          ${cartErrors}
           when 'not_found' then (
             select json_build_object('error', json_build_object(
               'code', 'not_found',
@@ -209,6 +267,26 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       from verdict v
     )
     ${recorded}
-    select r.status, r.body, (select id from outbox) as outbox_id, ${stored}
+    select r.status, r.body, ${outboxId} as outbox_id, ${stored}
   `;
 }
+
+/** The confirmation e-mail's outbox row of a direct order, written with it: what it says, as of the order. */
+const outboxOfPlacedOrder = sql`outbox as (
+      insert into email_outbox (order_id, kind, payload)
+      select o.id, 'order_confirmation', jsonb_build_object(
+        'to', u.email,
+        'full_name', u.full_name,
+        'order_id', o.id,
+        'total_amount', o.total_amount::text,
+        'created_at', ${isoUtc(sql`o.created_at`)},
+        'items', (
+          select jsonb_agg(jsonb_build_object(
+            'product_id', c.product_id, 'name', c.name, 'quantity', c.quantity, 'unit_price', c.price::text
+          ) order by c.ord)
+          from checked c
+        )
+      )
+      from placed o join users u on u.id = o.user_id
+      returning id
+    )`;

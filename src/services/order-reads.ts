@@ -19,13 +19,19 @@ const tokenIsCurrent = (userId: number, tokenVersion: number): SQL =>
   sql`exists (select 1 from users u where u.id = ${userId} and u.token_version = ${tokenVersion})`;
 
 /**
+ * The status of order `o` as clients see it: an unpaid checkout order is `expired` from its
+ * `expires_at` on, also before the expiry cron (every 2 minutes) has written it and returned its stock.
+ */
+export const effectiveStatus = sql`(case when o.status = 'pending_payment' and o.expires_at <= now() then 'expired' else o.status end)`;
+
+/**
  * An order as the API's JSON, in SQL: `o` is an orders row. Lines in the order they were placed,
  * each with the product's CURRENT id, name and category (soft-deleted products included).
  */
-const orderJson = sql`json_build_object(
+export const orderJson = sql`json_build_object(
   'id', o.id,
   'user_id', o.user_id,
-  'status', o.status,
+  'status', ${effectiveStatus},
   'total_amount', o.total_amount::text,
   'created_at', ${isoUtc(sql`o.created_at`)},
   'items', coalesce((
@@ -37,7 +43,16 @@ const orderJson = sql`json_build_object(
     ) order by i.id)
     from order_items i join products p on p.id = i.product_id
     where i.order_id = o.id
-  ), '[]'::json)
+  ), '[]'::json),
+  'expires_at', case when o.expires_at is null then null else ${isoUtc(sql`o.expires_at`)} end,
+  'paid_at', case when o.paid_at is null then null else ${isoUtc(sql`o.paid_at`)} end,
+  'payment', case when o.payment_intent_id is null then null else json_build_object(
+    'provider', 'stripe',
+    'payment_intent_id', o.payment_intent_id,
+    'client_secret', o.payment_client_secret,
+    'amount', o.total_amount::text,
+    'currency', 'usd'
+  ) end
 )`;
 
 /**

@@ -68,6 +68,10 @@ describe("POST /api/v1/orders", () => {
         { product_id: b, quantity: 7, unit_price: "0.10", product: { id: b, name: "Tea Bag", category: product!.category } },
         { product_id: a, quantity: 3, unit_price: "19.99", product: { id: a, name: "Classic Mug", category: product!.category } },
       ],
+      // A direct order has no payment window and no payment (docs/api.md v1.1: null where they do not apply).
+      expires_at: null,
+      paid_at: null,
+      payment: null,
     });
     expect(await stocksOf([a!, b!])).toEqual([7, 3]);
     // Reading it back gives the same body.
