@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { except } from "hono/combine";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "./errors";
@@ -14,10 +15,12 @@ import { assignRequestId, echoRequestId } from "./middleware/request-id";
 import { trackRequestStats } from "./middleware/request-stats";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
+import { checkout } from "./routes/checkout";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
 import { orders } from "./routes/orders";
 import { categories, products } from "./routes/products";
+import { webhooks } from "./routes/webhooks";
 
 /** The app's router type: what `createApp` returns and `extraRoutes` receives. */
 export type App = OpenAPIHono<AppEnv>;
@@ -50,7 +53,8 @@ export function createApp(options: AppOptions = {}): App {
   app.use(limitBodySize);
   // Every path, health checks included: a deployment with development settings must fail its probes too.
   app.use(refuseUnsafeSettings);
-  app.use("/api/*", parseJsonBody);
+  // Stripe signs the raw body of its events: that route reads it as sent (src/routes/webhooks.ts).
+  app.use("/api/*", except("/api/v1/webhooks/*", parseJsonBody));
   app.use(provideDatabase);
 
   app.route("/", health);
@@ -58,6 +62,8 @@ export function createApp(options: AppOptions = {}): App {
   app.route("/api/v1/products", products);
   app.route("/api/v1/categories", categories);
   app.route("/api/v1/orders", orders);
+  app.route("/api/v1/carts", checkout);
+  app.route("/api/v1/webhooks", webhooks);
   app.route("/", docs(app));
   options.extraRoutes?.(app);
 

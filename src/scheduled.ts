@@ -1,11 +1,16 @@
 import { createDb } from "./db/client";
 import { errorFields, log } from "./observability/logging";
 import { RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
+import { stripeClient } from "./lib/stripe";
+import { expireUnpaidOrders } from "./services/order-expiry";
 import { purgeExpiredIdempotencyKeys } from "./services/order-idempotency";
+import { pruneStripeEvents } from "./services/payment-events";
+import { retryOwedRefunds } from "./services/refunds";
 
 /**
- * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net and the
- * Idempotency-Key clean-up. Each task logs one JSON line; one failing does not stop the other.
+ * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net, the
+ * Idempotency-Key clean-up, the expiry of unpaid orders, refunds Stripe has not taken yet, and the
+ * clean-up of processed Stripe event ids. Each task logs one JSON line; one failing does not stop the other.
  */
 export async function handleScheduled(controller: Pick<ScheduledController, "cron" | "scheduledTime">, env: Env): Promise<void> {
   const db = createDb(env);
@@ -13,6 +18,10 @@ export async function handleScheduled(controller: Pick<ScheduledController, "cro
   const tasks: Array<[string, () => Promise<Record<string, number>>]> = [
     ["resend_order_emails", () => resendStaleOrderEmails(db, env.ORDER_EMAILS, RESEND_AFTER_SECONDS)],
     ["purge_idempotency_keys", async () => ({ purged: await purgeExpiredIdempotencyKeys(db) })],
+    // Unpaid checkout orders past their 15 minutes: expired, stock back (reads show them expired already).
+    ["expire_unpaid_orders", async () => ({ expired: await expireUnpaidOrders(db) })],
+    ["retry_owed_refunds", () => retryOwedRefunds(db, stripeClient(env), env.ENVIRONMENT)],
+    ["prune_stripe_events", async () => ({ pruned: await pruneStripeEvents(db) })],
   ];
   await Promise.all(
     tasks.map(async ([job, run]) => {

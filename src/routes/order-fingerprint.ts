@@ -20,3 +20,11 @@ export async function requestFingerprint(lines: readonly OrderLine[]): Promise<s
   });
   return sha256Hex(canonical);
 }
+
+/**
+ * The same for POST /api/v1/carts/{id}/checkout: the cart is the request (it has no body), so one
+ * Idempotency-Key used for two carts, or for an order and a checkout, is a conflict.
+ */
+export async function checkoutFingerprint(cartId: string): Promise<string> {
+  return sha256Hex(JSON.stringify({ method: "POST", path: `/api/v1/carts/${cartId}/checkout` }));
+}

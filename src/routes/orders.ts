@@ -1,6 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import { runAfterResponse } from "../lib/run-after-response";
-import { requireUser } from "../middleware/auth";
+import type Stripe from "stripe";
+import type { Database } from "../db/client";
+import { stripeClient } from "../lib/stripe";
+import { requireAdmin, requireUser } from "../middleware/auth";
+import { errorFields, log } from "../observability/logging";
 import { createRouter } from "../router";
 import { IdParamSchema, bodyErrorResponses, errorResponses } from "../schemas/common";
 import {
@@ -13,6 +17,8 @@ import {
 } from "../schemas/orders";
 import { enqueueOrderEmail } from "../services/email-outbox";
 import { cancelOrder } from "../services/order-cancel";
+import { fulfilOrder } from "../services/order-fulfil";
+import { settleOwedRefund } from "../services/refunds";
 import { placeOrder } from "../services/order-placement";
 import { getOrder, listOrders } from "../services/order-reads";
 import { requestFingerprint } from "./order-fingerprint";
@@ -153,19 +159,83 @@ orders.openapi(
     tags: ORDER_TAGS,
     summary: "Cancel an order",
     description:
-      "Its stock goes back exactly once, however often and concurrently this is called; cancelling a " +
-      "cancelled order answers 200 with it. Someone else's order is 404 (admins may cancel any).",
+      "`confirmed` or `pending_payment` → `cancelled`; `paid` → `refunded` (the whole amount goes back through Stripe). " +
+      "Its stock goes back exactly once, however often and concurrently this is called; cancelling a cancelled or " +
+      "refunded order answers 200 with it. A `fulfilled` or `expired` order is 409 `invalid_state`. Someone else's " +
+      "order is 404 (admins may cancel any).",
     security: SECURITY,
     middleware: [requireUser] as const,
     request: { params: IdParamSchema },
     responses: {
-      200: { description: "The cancelled order", content: orderJson },
+      200: { description: "The cancelled (or refunded) order", content: orderJson },
       // It takes no body, but a POST's JSON body is parsed before any route (src/middleware/json-body.ts).
       400: bodyErrorResponses[400],
       ...orderFailures,
       404: errorResponses[404],
+      409: { ...errorResponses[409], description: "`invalid_state`: the order is fulfilled or expired" },
       413: bodyErrorResponses[413],
     },
   }),
-  async (c) => c.json(await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
+  async (c) => {
+    const result = await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id);
+    const stripe = () => stripeClient(c.env);
+    // After the commit, off the response path; each failure loses nothing (refunds.ts, email-outbox.ts).
+    for (const outboxId of result.outboxIds) {
+      runAfterResponse(
+        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: outboxId, order_id: result.order.id, request_id: c.get("requestId") }),
+        () => c.executionCtx,
+      );
+    }
+    if (result.refundOwed) runAfterResponse(refundNow(c.get("db"), stripe(), c.env.ENVIRONMENT, result.order.id), () => c.executionCtx);
+    if (result.abandonedPaymentIntent) {
+      runAfterResponse(cancelPaymentIntent(stripe(), result.abandonedPaymentIntent, result.order.id), () => c.executionCtx);
+    }
+    return c.json(result.order, 200);
+  },
 );
+
+orders.openapi(
+  createRoute({
+    method: "post",
+    path: "/{id}/fulfil",
+    operationId: "fulfilOrder",
+    tags: ORDER_TAGS,
+    summary: "Mark a paid order fulfilled (admin)",
+    description: "`paid` → `fulfilled`: its goods have left. Any other status is 409 `invalid_state`.",
+    security: SECURITY,
+    middleware: [requireAdmin] as const,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: "The fulfilled order", content: orderJson },
+      400: bodyErrorResponses[400],
+      ...orderFailures,
+      403: errorResponses[403],
+      404: errorResponses[404],
+      409: { ...errorResponses[409], description: "`invalid_state`: the order is not paid" },
+      413: bodyErrorResponses[413],
+    },
+  }),
+  async (c) => c.json(await fulfilOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
+);
+
+/** A cancelled order's refund, asked for right after the answer; if Stripe does not answer, the cron asks again. */
+async function refundNow(db: Database, stripe: Stripe, environment: string, orderId: number): Promise<void> {
+  try {
+    await settleOwedRefund(db, stripe, environment, orderId);
+  } catch (err) {
+    log("warn", "refund still owed: Stripe did not answer", { order_id: orderId, ...errorFields(err) });
+  }
+}
+
+/**
+ * The PaymentIntent of an order cancelled before it was paid, cancelled at Stripe too, so that the
+ * customer can no longer pay it. Best effort: should it fail and the customer pay anyway, the
+ * payment meets a cancelled order and is refunded (payment-events.ts).
+ */
+async function cancelPaymentIntent(stripe: Stripe, paymentIntentId: string, orderId: number): Promise<void> {
+  try {
+    await stripe.paymentIntents.cancel(paymentIntentId);
+  } catch (err) {
+    log("warn", "the PaymentIntent of a cancelled order could not be cancelled", { order_id: orderId, ...errorFields(err) });
+  }
+}

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { OrderLine } from "../schemas/orders";
 import type { IdempotencyKeyUse } from "./order-idempotency";
+import { MAX_PAYMENT_AMOUNT, MIN_PAYMENT_AMOUNT } from "./payments";
 import { bumpedUpdatedAt, intArray, isoUtc } from "./sql-fragments";
 
 /**
@@ -85,7 +86,7 @@ export function lockCartStatement(cartId: string): SQL {
  *
  * Exported so that its SQL and plan can be inspected (PgDialect#sqlToQuery, EXPLAIN).
  */
-export function placeOrderStatement(input: PlaceOrderInput): SQL {
+export function placeOrderStatement(input: PlaceOrderInput | CheckoutInput): SQL {
   const { userId, tokenVersion, idempotency } = input;
   const cartId = "cartId" in input ? input.cartId : null;
   const checkout = cartId !== null;
@@ -135,6 +136,11 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
     ? sql`when not exists (select 1 from cart) then 'cart_not_found'
         when count(*) = 0 then 'cart_empty'`
     : sql``;
+  // Stripe's limits on one payment: outside them no PaymentIntent could be made, so nothing is taken.
+  const amountVerdict = checkout
+    ? sql`when sum(price * quantity) < ${MIN_PAYMENT_AMOUNT}::numeric or sum(price * quantity) > ${MAX_PAYMENT_AMOUNT}::numeric
+        then 'amount_out_of_range'`
+    : sql``;
   const orderColumns = checkout ? sql`(user_id, total_amount, status, cart_id, expires_at)` : sql`(user_id, total_amount)`;
   const orderValues = checkout
     ? sql`, 'pending_payment', ${cartId}::text, now() + make_interval(mins => ${PAYMENT_WINDOW_MINUTES})`
@@ -150,6 +156,11 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
   const cartErrors = checkout
     ? sql`when 'cart_not_found' then json_build_object('error', json_build_object(
             'code', 'not_found', 'message', format('Cart %s not found', ${cartId}::text)
+          ))
+          when 'amount_out_of_range' then json_build_object('error', json_build_object(
+            'code', 'amount_out_of_range',
+            'message', format('A card payment is %s to %s USD; this cart comes to %s',
+              ${MIN_PAYMENT_AMOUNT}::text, ${MAX_PAYMENT_AMOUNT}::text, (select sum(c.price * c.quantity) from checked c)::text)
           ))
           when 'cart_empty' then json_build_object('error', json_build_object(
             'code', 'cart_empty', 'message', 'The cart is empty: add a product before checking out'
@@ -181,6 +192,7 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
         when not ${proceed} then 'replay'
         ${cartVerdict}
         when not bool_and(found) then 'not_found'
+        ${amountVerdict}
         when bool_and(stock >= quantity) then 'ok'
         else 'insufficient_stock'
       end as outcome
@@ -213,7 +225,7 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
       select
         case v.outcome
           when 'ok' then 201 when 'not_found' then 404 when 'cart_not_found' then 404
-          when 'insufficient_stock' then 409 when 'cart_empty' then 409 when 'unauthorized' then 401
+          when 'insufficient_stock' then 409 when 'cart_empty' then 409 when 'amount_out_of_range' then 409 when 'unauthorized' then 401
         end as status,
         case v.outcome
           when 'ok' then (
