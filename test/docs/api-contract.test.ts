@@ -1,11 +1,10 @@
 /**
  * docs/api.md (the contract clients rely on) and GET /openapi.json (what the server documents) agree:
- * - every operation in the contract's v1 endpoint table is in the OpenAPI document, and every operation
- *   of the document is in that table;
- * - each status the table states for an operation is one of that operation's documented responses;
+ * - every operation in the contract's endpoint tables (v1, and v1.1: carts, checkout, payments) is in the
+ *   OpenAPI document, and every operation of the document is in those tables;
+ * - each status the tables state for an operation is one of that operation's documented responses;
  * - each error code the contract names is one the server's source can send;
- * - no endpoint of the planned v1.1 table is served yet;
- * - every `METHOD /path` the contract's prose mentions is in one of its two tables.
+ * - every `METHOD /path` the contract's prose mentions is in one of its tables.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { api } from "../support/api";
@@ -17,8 +16,6 @@ const SOURCE = Object.entries(import.meta.glob<string>("../../src/**/*.ts", { qu
   .map(([, text]) => text)
   .join("\n");
 
-/** Where the planned v1.1 part of the contract starts; everything above it is served. */
-const PLANNED_HEADING = /^## .*\(v1\.1\)\s*$/m;
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 
 type EndpointRow = {
@@ -61,11 +58,7 @@ function mentionedOperations(markdown: string): Set<string> {
   return found;
 }
 
-const plannedStart = CONTRACT.search(PLANNED_HEADING);
-const servedPart = CONTRACT.slice(0, plannedStart);
-const plannedPart = CONTRACT.slice(plannedStart);
-const served = endpointRows(servedPart);
-const planned = endpointRows(plannedPart);
+const served = endpointRows(CONTRACT);
 
 type OpenApiDocument = { paths: Record<string, Record<string, { responses?: Record<string, unknown> }>> };
 let documented: Map<string, Set<number>>;
@@ -83,40 +76,36 @@ beforeAll(async () => {
 });
 
 describe("docs/api.md", () => {
-  it("has a served part with its endpoint table and a planned v1.1 part with its own", () => {
-    expect(plannedStart).toBeGreaterThan(0);
-    expect(served.length).toBeGreaterThanOrEqual(17);
-    expect(planned.length).toBeGreaterThanOrEqual(8);
+  it("has endpoint tables for v1 and for v1.1 (carts, checkout, payments), each operation once", () => {
+    expect(served.length).toBeGreaterThanOrEqual(25);
     expect(new Set(served.map((row) => row.operation)).size).toBe(served.length);
   });
 
-  it("lists every served operation that its v1 prose mentions, and the v1.1 prose only listed ones", () => {
-    const servedTable = new Set(served.map((row) => row.operation));
-    const plannedTable = new Set(planned.map((row) => row.operation));
-    for (const operation of mentionedOperations(servedPart)) expect(servedTable, operation).toContain(operation);
-    for (const operation of mentionedOperations(plannedPart)) {
-      expect(servedTable.has(operation) || plannedTable.has(operation), operation).toBe(true);
-    }
+  it("lists every operation that its prose mentions", () => {
+    const table = new Set(served.map((row) => row.operation));
+    for (const operation of mentionedOperations(CONTRACT)) expect(table, operation).toContain(operation);
   });
 
-  it("names only error codes the server's source can send (v1)", () => {
+  it("names only error codes the server's source can send", () => {
     const codes = new Set(served.flatMap((row) => [...row.answers.values()].flat()));
-    for (const match of servedPart.matchAll(/`([a-z]+_[a-z_]+)`/g)) {
-      if (/^(invalid|payload|validation|rate|email|insufficient|idempotency|service)_/.test(match[1]!)) codes.add(match[1]!);
+    for (const match of CONTRACT.matchAll(/`([a-z]+_[a-z_]+)`/g)) {
+      if (/^(invalid|payload|validation|rate|email|insufficient|idempotency|service|cart|precondition|payment|amount)_/.test(match[1]!)) {
+        codes.add(match[1]!);
+      }
     }
-    expect(codes.size).toBeGreaterThanOrEqual(10);
+    expect(codes.size).toBeGreaterThanOrEqual(16);
     const unknown = [...codes].filter((code) => !SOURCE.includes(`"${code}"`) && !SOURCE.includes(`'${code}'`));
     expect(unknown).toEqual([]);
   });
 });
 
 describe("docs/api.md against GET /openapi.json", () => {
-  it("every v1 endpoint of the contract is a documented operation", () => {
+  it("every endpoint of the contract is a documented operation", () => {
     const missing = served.map((row) => row.operation).filter((operation) => !documented.has(operation));
     expect(missing).toEqual([]);
   });
 
-  it("every documented operation is a v1 endpoint of the contract", () => {
+  it("every documented operation is an endpoint of the contract", () => {
     const listed = new Set(served.map((row) => row.operation));
     const unlisted = [...documented.keys()].filter((operation) => !listed.has(operation));
     expect(unlisted).toEqual([]);
@@ -130,10 +119,5 @@ describe("docs/api.md against GET /openapi.json", () => {
       }
     }
     expect(undocumented).toEqual([]);
-  });
-
-  it("no planned v1.1 endpoint is served yet", () => {
-    const early = planned.map((row) => row.operation).filter((operation) => documented.has(operation));
-    expect(early).toEqual([]);
   });
 });
