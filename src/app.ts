@@ -14,6 +14,7 @@ import { assignRequestId, echoRequestId } from "./middleware/request-id";
 import { trackRequestStats } from "./middleware/request-stats";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
+import { carts } from "./routes/carts";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
 import { orders } from "./routes/orders";
@@ -58,6 +59,7 @@ export function createApp(options: AppOptions = {}): App {
   app.route("/api/v1/products", products);
   app.route("/api/v1/categories", categories);
   app.route("/api/v1/orders", orders);
+  app.route("/api/v1/carts", carts);
   app.route("/", docs(app));
   options.extraRoutes?.(app);
 
