@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { OrderLine } from "../schemas/orders";
+import { orderEmailItem, orderEmailPayload } from "./order-email-sql";
 import type { IdempotencyKeyUse } from "./order-idempotency";
 import { bumpedUpdatedAt, intArray, isoUtc } from "./sql-fragments";
 
@@ -83,6 +84,25 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
     : sql`null as stored_fingerprint, null as stored_status, null as stored_response
       from result r`;
 
+  // The confirmation's payload from the rows this statement placed and locked (the new order is
+  // not in the statement's snapshot, so orderEmailRows cannot read it): the same definition.
+  const confirmationPayload = orderEmailPayload({
+    to: sql`u.email`,
+    fullName: sql`u.full_name`,
+    orderId: sql`o.id`,
+    totalAmount: sql`o.total_amount`,
+    createdAt: sql`o.created_at`,
+    items: sql`(
+          select jsonb_agg(${orderEmailItem({
+            productId: sql`c.product_id`,
+            name: sql`c.name`,
+            quantity: sql`c.quantity`,
+            unitPrice: sql`c.price`,
+          })} order by c.ord)
+          from checked c
+        )`,
+  });
+
   return sql`
     with lines as materialized (
       select l.product_id, l.quantity, l.ord
@@ -140,19 +160,7 @@ export function placeOrderStatement(input: PlaceOrderInput): SQL {
     ),
     outbox as (
       insert into email_outbox (order_id, kind, payload)
-      select o.id, 'order_confirmation', jsonb_build_object(
-        'to', u.email,
-        'full_name', u.full_name,
-        'order_id', o.id,
-        'total_amount', o.total_amount::text,
-        'created_at', ${isoUtc(sql`o.created_at`)},
-        'items', (
-          select jsonb_agg(jsonb_build_object(
-            'product_id', c.product_id, 'name', c.name, 'quantity', c.quantity, 'unit_price', c.price::text
-          ) order by c.ord)
-          from checked c
-        )
-      )
+      select o.id, 'order_confirmation', ${confirmationPayload}
       from placed o join users u on u.id = o.user_id
       returning id
     ),
