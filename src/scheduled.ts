@@ -1,11 +1,11 @@
 import { createDb } from "./db/client";
 import { errorFields, log } from "./observability/logging";
-import { RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
+import { pruneEmailOutbox, RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/order-idempotency";
 
 /**
- * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net and the
- * Idempotency-Key clean-up. Each task logs one JSON line; one failing does not stop the other.
+ * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net, the outbox's
+ * and the Idempotency-Keys' clean-up. Each task logs one JSON line; one failing does not stop the others.
  */
 export async function handleScheduled(controller: Pick<ScheduledController, "cron" | "scheduledTime">, env: Env): Promise<void> {
   const db = createDb(env);
@@ -13,6 +13,7 @@ export async function handleScheduled(controller: Pick<ScheduledController, "cro
   const tasks: Array<[string, () => Promise<Record<string, number>>]> = [
     ["resend_order_emails", () => resendStaleOrderEmails(db, env.ORDER_EMAILS, RESEND_AFTER_SECONDS)],
     ["purge_idempotency_keys", async () => ({ purged: await purgeExpiredIdempotencyKeys(db) })],
+    ["prune_email_outbox", async () => ({ pruned: await pruneEmailOutbox(db) })],
   ];
   await Promise.all(
     tasks.map(async ([job, run]) => {
