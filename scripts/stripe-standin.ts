@@ -152,6 +152,12 @@ export async function startStripeStandIn(opts: StripeStandInOptions): Promise<St
           { status: 404 },
         );
       }
+      const contentType = header(req, "content-type") ?? "";
+      if (method === "POST" && raw !== "" && !contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+        throw invalidRequest(
+          `Stripe's API takes form-encoded parameters (Content-Type: application/x-www-form-urlencoded, e.g. amount=1000&metadata[order_id]=12), not ${contentType || "a body without a Content-Type"}.`,
+        );
+      }
       const form = parseForm(raw);
       params = canonicalParams(form);
       if (key !== undefined) {

@@ -56,6 +56,7 @@ export interface StripeList<T> {
   url: string;
 }
 
+/** One Stripe account in test mode, in memory (see the file header). */
 export class Account {
   readonly #intents = new Map<string, PaymentIntentJson>();
   readonly #charges = new Map<string, ChargeJson>();

@@ -50,6 +50,7 @@ export interface EventLogOptions {
   log: (line: string) => void;
 }
 
+/** The events of one stand-in, oldest first, and their deliveries to the webhook URL. */
 export class EventLog {
   readonly #events: StoredEvent[] = [];
   readonly #retryDelaysMs: readonly number[];

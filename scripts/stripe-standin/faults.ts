@@ -19,6 +19,7 @@
  */
 import { HttpError } from "../local-http";
 
+/** One injected fault (the file header says what each field does). */
 export interface Fault {
   status?: number;
   delayMs?: number;
@@ -30,6 +31,7 @@ export interface Fault {
 
 const MAX_DELAY_MS = 60_000;
 
+/** The faults in force, newest last. */
 export class Faults {
   #faults: Fault[] = [];
 
@@ -97,6 +99,7 @@ export class Faults {
     return undefined;
   }
 
+  /** Copies of the faults in force (GET /__faults). */
   list(): Fault[] {
     return this.#faults.map((f) => ({ ...f }));
   }

@@ -27,6 +27,7 @@ interface Entry extends SavedAnswer {
   savedAt: number;
 }
 
+/** The answers kept per (API key, Idempotency-Key). */
 export class IdempotencyKeys {
   /** Insertion order is the order of `savedAt`, so expiry walks from the front. */
   readonly #entries = new Map<string, Entry>();

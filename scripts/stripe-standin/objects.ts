@@ -46,6 +46,7 @@ export interface PaymentIntentJson {
   [field: string]: unknown;
 }
 
+/** A new PaymentIntent, `requires_payment_method`, as POST /v1/payment_intents answers it. */
 export function newPaymentIntent(fields: {
   amount: number;
   currency: string;
@@ -249,6 +250,7 @@ export interface RefundJson {
   [field: string]: unknown;
 }
 
+/** A refund of `fields.amount` of `charge`, succeeded at once (as card refunds in test mode are). */
 export function newRefund(
   charge: ChargeJson,
   fields: { amount: number; reason: string | null; metadata: Record<string, string> },

@@ -181,6 +181,21 @@ describe("retrieving", () => {
     await rejection(stripe.customers.retrieve("cus_nobody"), Stripe.errors.StripeInvalidRequestError);
   });
 
+  it("refuses a JSON body: Stripe takes form-encoded parameters", async () => {
+    const orderId = newOrderId();
+    const res = await fetch(`${base}/v1/payment_intents`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ amount: 1999, currency: "usd", metadata: { order_id: orderId } }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { type: string; message: string } }).error).toMatchObject({
+      type: "invalid_request_error",
+      message: expect.stringMatching(/form-encoded/),
+    });
+    expect(await intentsOf(orderId)).toEqual([]);
+  });
+
   it("refuses a wrong API key with StripeAuthenticationError (401)", async () => {
     const pi = await createIntent();
     const wrong = stripeClient({ ...env, STRIPE_SECRET_KEY: "sk_test_not-this-run-s-key" });
@@ -316,8 +331,9 @@ describe("refunding", () => {
     await stripe.refunds.create({ payment_intent: paid.id, amount: 1000 });
     const err = await rejection(stripe.refunds.create({ payment_intent: paid.id, amount: 2001 }), Stripe.errors.StripeInvalidRequestError);
     expect(err).toMatchObject({ code: "amount_too_large", param: "amount" });
-    const rest = await stripe.refunds.create({ payment_intent: paid.id });
-    expect(rest.amount).toBe(2000);
+    // By its charge, as Stripe also takes it: what is left.
+    const rest = await stripe.refunds.create({ charge: paid.latest_charge as string });
+    expect(rest).toMatchObject({ amount: 2000, payment_intent: paid.id });
   });
 
   it("refuses to refund a PaymentIntent that has not succeeded (charge_not_refundable), or one that does not exist", async () => {
@@ -335,6 +351,7 @@ describe("refunding", () => {
     const list = await stripe.refunds.list({ payment_intent: paid.id });
     expect(list).toMatchObject({ object: "list", has_more: false, url: "/v1/refunds" });
     expect(list.data.map((r) => r.id)).toEqual([second.id, first.id]);
+    expect(await stripe.refunds.retrieve(first.id)).toMatchObject({ id: first.id, amount: 500, payment_intent: paid.id });
     const page = await stripe.refunds.list({ payment_intent: paid.id, limit: 1 });
     expect(page.data.map((r) => r.id)).toEqual([second.id]);
     expect(page.has_more).toBe(true);
@@ -381,9 +398,8 @@ describe("faults", () => {
   it("answers a fault on one PaymentIntent's refunds with StripeAPIError, the given number of times, and nothing is refunded", async () => {
     const paid = await paidIntent();
     const other = await paidIntent();
-    // Two answers: the SDK's first attempt and its one retry.
-    await addFault({ status: 500, path: "/v1/refunds", payment_intent: paid.id, times: 2 });
-    const err = await rejection(stripe.refunds.create({ payment_intent: paid.id }), Stripe.errors.StripeAPIError);
+    await addFault({ status: 500, path: "/v1/refunds", payment_intent: paid.id, times: 1 });
+    const err = await rejection(stripe.refunds.create({ payment_intent: paid.id }, { maxNetworkRetries: 0 }), Stripe.errors.StripeAPIError);
     expect(err.statusCode).toBe(500);
     expect(err.rawType).toBe("api_error");
     expect((await stripe.refunds.list({ payment_intent: paid.id })).data).toEqual([]);
@@ -406,6 +422,21 @@ describe("faults", () => {
     const refund = await stripe.refunds.create({ payment_intent: paid.id }, { timeout: 300, maxNetworkRetries: 1 });
     expect(responseHeader(refund, "Idempotent-Replayed")).toBe("true");
     expect((await stripe.refunds.list({ payment_intent: paid.id })).data.map((r) => r.id)).toEqual([refund.id]);
+  });
+
+  it("clears the faults of one scope and leaves the others", async () => {
+    const paid = await paidIntent();
+    const other = await paidIntent();
+    await addFault({ status: 500, path: "/v1/refunds", payment_intent: paid.id });
+    await addFault({ status: 500, path: "/v1/refunds", payment_intent: other.id });
+    const cleared = await fetch(`${base}/__faults?path=/v1/refunds&payment_intent=${paid.id}`, { method: "DELETE" });
+    const { faults } = (await cleared.json()) as { faults: Array<{ payment_intent?: string }> };
+    expect(faults.some((f) => f.payment_intent === paid.id)).toBe(false);
+    expect(faults.some((f) => f.payment_intent === other.id)).toBe(true);
+    expect((await stripe.refunds.create({ payment_intent: paid.id })).status).toBe("succeeded");
+    await rejection(stripe.refunds.create({ payment_intent: other.id }, { maxNetworkRetries: 0 }), Stripe.errors.StripeAPIError);
+    await fetch(`${base}/__faults?payment_intent=${other.id}`, { method: "DELETE" });
+    expect((await stripe.refunds.create({ payment_intent: other.id })).status).toBe("succeeded");
   });
 
   it("refuses a malformed fault", async () => {
