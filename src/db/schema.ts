@@ -280,6 +280,8 @@ export const emailOutbox = pgTable(
     index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null and ${t.suppressedAt} is null`),
     // The cap's count: a recipient's rows that were sent recently or may still be (failed and
     // suppressed rows, which a flood of orders piles up, are not in it).
+    // The 30-day prune (src/services/email-outbox.ts) reads the oldest rows first.
+    index("email_outbox_created_idx").on(t.createdAt),
     index("email_outbox_recipient_idx").on(t.recipient, t.sentAt).where(sql`${t.failedAt} is null and ${t.suppressedAt} is null`),
   ],
 );
