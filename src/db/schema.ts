@@ -1,5 +1,19 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, json, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  json,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 
 // Money is numeric(10,2) end to end: drizzle hands it over as a string ("19.99"), which is what
 // the API returns, so no value ever passes through a float.
@@ -159,7 +173,9 @@ export const orders = pgTable(
     // The expiry cron's scan: unpaid orders by deadline.
     index("orders_pending_expires_idx").on(t.expiresAt).where(sql`${t.status} = 'pending_payment'`),
     // Refunds still owed to Stripe (the cron retries them).
-    index("orders_refund_owed_idx").on(t.id).where(sql`${t.status} = 'refunded' and ${t.paymentIntentId} is not null and ${t.refundId} is null`),
+    index("orders_refund_owed_idx")
+      .on(t.id)
+      .where(sql`${t.status} = 'refunded' and ${t.paymentIntentId} is not null and ${t.refundId} is null`),
   ],
 );
 
