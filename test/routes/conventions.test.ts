@@ -109,6 +109,10 @@ describe("the OpenAPI document's operations", () => {
     setCartItem: "optional",
     removeCartItem: "optional",
     claimCart: "bearer",
+    checkoutCart: "bearer",
+    fulfilOrder: "bearer",
+    // Signed by Stripe instead (Stripe-Signature), never a token.
+    receiveStripeEvent: "public",
     getHealth: "public",
     getReadiness: "public",
     getOpenApiDocument: "public",

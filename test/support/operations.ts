@@ -1,7 +1,10 @@
+import { eq } from "drizzle-orm";
+import { orders } from "../../src/db/schema";
 import { makeAccount, type Account } from "./accounts";
 import { api } from "./api";
 import { createCart, putItemOk } from "./carts";
 import { makeProducts } from "./catalog";
+import { db } from "./db";
 import { placeOk } from "./orders";
 
 /**
@@ -162,6 +165,17 @@ export const VALID_REQUESTS: Record<string, (f: Fixtures) => Promise<ValidReques
     return { path: `/api/v1/carts/${cart}/items/${product}`, as: "customer", status: 200 };
   },
   "POST /api/v1/carts/{id}/claim": async (f) => ({ path: `/api/v1/carts/${await f.cart()}/claim`, as: "customer", status: 200 }),
+  "POST /api/v1/carts/{id}/checkout": async (f) => {
+    const [cart, product] = await Promise.all([f.cart(), f.product()]);
+    await putItemOk(cart, product, 1);
+    return { path: `/api/v1/carts/${cart}/checkout`, as: "customer", status: 201 };
+  },
+  // A paid order (as Stripe's event would leave it), straight in the database: fulfilling is what is tested.
+  "POST /api/v1/orders/{id}/fulfil": async (f) => {
+    const id = await f.order();
+    await db.update(orders).set({ status: "paid", paidAt: new Date() }).where(eq(orders.id, id));
+    return { path: `/api/v1/orders/${id}/fulfil`, as: "admin", status: 200 };
+  },
 };
 
 /** Fixtures of a customer and an admin of their own. */
