@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { cliOption } from "./local-http";
+import { cliOption, isMainModule } from "./local-http";
 import { OFFLINE_WRANGLER_ENV } from "./services";
 
 /** The most the Worker bundle may weigh, gzip-compressed. */
@@ -28,8 +28,8 @@ export function bundleSize(dir: string): { bytes: number; gzipBytes: number } {
   return { bytes: all.length, gzipBytes: gzipSync(all).length };
 }
 
-function main(args: string[]): void {
-  const environment = cliOption(args, "--env") ?? "production";
+/** Builds what a deploy of `environment` uploads into .tenpo/bundle-size/ (exits 1 when wrangler fails). */
+export function buildProductionBundle(environment: string): { dir: string } {
   rmSync(OUT_DIR, { recursive: true, force: true });
   const build = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", `--env=${environment}`, "--outdir", OUT_DIR], {
     cwd: ROOT,
@@ -40,6 +40,12 @@ function main(args: string[]): void {
     console.error(`bundle: wrangler deploy --dry-run failed (${build.status}):\n${build.stdout}${build.stderr}`);
     process.exit(1);
   }
+  return { dir: OUT_DIR };
+}
+
+function main(args: string[]): void {
+  const environment = cliOption(args, "--env") ?? "production";
+  buildProductionBundle(environment);
   const { bytes, gzipBytes } = bundleSize(OUT_DIR);
   const kib = (n: number) => (n / 1024).toFixed(0);
   console.log(`bundle: ${kib(bytes)} KiB (${kib(gzipBytes)} KiB gzip), budget ${BUDGET_GZIP_KIB} KiB gzip (--env ${environment})`);
@@ -49,4 +55,4 @@ function main(args: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+if (isMainModule(import.meta.url)) main(process.argv.slice(2));

@@ -4,7 +4,7 @@ import { runAfterResponse } from "../lib/run-after-response";
 import { stripeClient, verifyStripeEvent } from "../lib/stripe";
 import { errorFields, log } from "../observability/logging";
 import { createRouter } from "../router";
-import { errorResponses } from "../schemas/common";
+import { errorJson, errorResponses } from "../schemas/common";
 import { enqueueOrderEmail } from "../services/email-outbox";
 import { receiveStripeEvent } from "../services/payment-events";
 import { paymentUnavailable } from "../services/payments";
@@ -43,8 +43,8 @@ webhooks.openapi(
         description: "Received (also for a redelivered or an ignored event)",
         content: { "application/json": { schema: z.object({ received: z.literal(true) }).openapi("StripeEventReceived") } },
       },
-      400: { description: "`invalid_signature`: missing, wrong or stale Stripe-Signature, or a body that is not an event", content: errorResponses[400].content },
-      413: { description: "`payload_too_large`", content: errorResponses[400].content },
+      400: { description: "`invalid_signature`: missing, wrong or stale Stripe-Signature, or a body that is not an event", content: errorJson },
+      413: { description: "`payload_too_large`: the body is larger than the limit the message names", content: errorJson },
       500: errorResponses[500],
       503: {
         ...errorResponses[503],

@@ -165,7 +165,8 @@ export function toPage<T>(items: T[], total: number, page: number, pageSize: num
   return { items, total, page, page_size: pageSize, total_pages: Math.ceil(total / pageSize) };
 }
 
-const errorJson = { "application/json": { schema: ErrorSchema } };
+/** An error body without `details` requirements, for responses documented outside the tables below. */
+export const errorJson = { "application/json": { schema: ErrorSchema } };
 const retryAfter = (description: string) => ({
   "Retry-After": { description, required: true, schema: { type: "integer" as const, minimum: 1 } },
 });
