@@ -95,8 +95,15 @@ export class Recorder {
   private readonly series = new Map<string, Series>();
   readonly startedAt = performance.now();
 
-  /** `cached`: the endpoint is a catalog read whose X-Cache is tallied. */
-  constructor(private readonly cachedEndpoints: ReadonlySet<string> = new Set()) {}
+  /**
+   * `cachedEndpoints`: catalog reads whose X-Cache is tallied. `waits`: steps that are not one request
+   * but a wait made of several (the storefront's paid_wait, whose polls are recorded as requests of
+   * their own): summarized like the others, left out of the totals, `overall` and the timeline's counts.
+   */
+  constructor(
+    private readonly cachedEndpoints: ReadonlySet<string> = new Set(),
+    private readonly waits: ReadonlySet<string> = new Set(),
+  ) {}
 
   /**
    * One outcome: an HTTP status (a number) or a transport failure's code ("ECONNRESET"), its latency, and
@@ -122,9 +129,10 @@ export class Recorder {
     else if (typeof status === "number") s.dbMissing += 1;
   }
 
+  /** Requests recorded so far (waits not counted). */
   get total(): number {
     let n = 0;
-    for (const s of this.series.values()) n += s.ms.length;
+    for (const [endpoint, s] of this.series) if (!this.waits.has(endpoint)) n += s.ms.length;
     return n;
   }
 
@@ -137,10 +145,11 @@ export class Recorder {
     return names.map((endpoint) => summarize(endpoint, this.series.get(endpoint)!, windowSeconds));
   }
 
-  /** Everything together, as one row ("all"). */
+  /** Every request together, as one row ("all"); waits are not requests and are left out. */
   overall(windowSeconds: number): EndpointSummary {
     const all = newSeries(false);
-    for (const s of this.series.values()) {
+    for (const [endpoint, s] of this.series) {
+      if (this.waits.has(endpoint)) continue;
       for (const ms of s.ms) all.ms.push(ms);
       for (const [k, v] of s.statuses) all.statuses.set(k, (all.statuses.get(k) ?? 0) + v);
       for (const k of s.expected) all.expected.add(k);
@@ -166,15 +175,17 @@ export class Recorder {
     return { ratio: counted > 0 ? served / counted : null, counted, without_header: without };
   }
 
+  /** Second by second: requests and errors (waits not counted), and each endpoint's p95 (waits' too). */
   timeline(): TimelinePoint[] {
     const points = new Map<number, { requests: number; errors: number; ms: Map<string, number[]> }>();
     for (const [endpoint, s] of this.series) {
+      const counted = !this.waits.has(endpoint);
       s.at.forEach((at, i) => {
         const t = Math.floor(at);
         let p = points.get(t);
         if (!p) points.set(t, (p = { requests: 0, errors: 0, ms: new Map() }));
-        p.requests += 1;
-        if (s.bad[i]) p.errors += 1;
+        if (counted) p.requests += 1;
+        if (counted && s.bad[i]) p.errors += 1;
         const list = p.ms.get(endpoint) ?? [];
         list.push(s.ms[i]!);
         p.ms.set(endpoint, list);

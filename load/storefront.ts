@@ -13,6 +13,7 @@
  *                (what Stripe.js does in the shopper's browser; the stand-in then sends the signed
  *                payment_intent.succeeded event to the API's webhook)
  *   paid_wait    GET  /api/v1/orders/{id} every 100 ms until `paid`; after 10 s it counts as `not_paid`
+ *                (a wait, not a request: each of its reads is recorded as `order_poll`)
  *
  * Every step is recorded under its own name with its latency, status (with the API's error code) and
  * the database round trips the Worker counted (Server-Timing; paid_wait: summed over its polls). A 409
@@ -46,6 +47,7 @@ export const STOREFRONT_STEPS = [
   "checkout",
   "pay",
   "paid_wait",
+  "order_poll",
   "cart_remove",
 ] as const;
 export type StorefrontStep = (typeof STOREFRONT_STEPS)[number];
@@ -59,6 +61,7 @@ export const STOREFRONT_STEP_LABELS: Record<StorefrontStep, string> = {
   checkout: "POST /api/v1/carts/{id}/checkout",
   pay: "POST {stripe}/v1/payment_intents/{id}/confirm",
   paid_wait: "GET /api/v1/orders/{id} until paid",
+  order_poll: "GET /api/v1/orders/{id}",
   cart_remove: "DELETE /api/v1/carts/{id}/items/{product_id}",
 };
 
@@ -151,11 +154,16 @@ class FlowEnded extends Error {
   }
 }
 
+/** The storefront's recorder: browse and product are catalog reads; paid_wait is a wait made of order_poll requests. */
+export function storefrontRecorder(): Recorder {
+  return new Recorder(new Set(["browse", "product"]), new Set(["paid_wait"]));
+}
+
 export async function runStorefront(opts: StorefrontOptions): Promise<StorefrontResult> {
   if (opts.users > NUMBERED_USERS) {
     throw new Error(`the storefront user needs an account of its own (one open cart each): at most ${NUMBERED_USERS} users`);
   }
-  const recorder = new Recorder(new Set(["browse", "product"]));
+  const recorder = storefrontRecorder();
   const stop = new AbortController();
   const api = new RecordingClient(opts.target, opts.users, recorder, stop.signal);
   const stripe = new RecordingClient(opts.stripe.apiBase, opts.users, recorder, stop.signal);
@@ -253,7 +261,7 @@ export async function runStorefront(opts: StorefrontOptions): Promise<Storefront
     let rounds: number | null = 0;
     let polls = 0;
     while (!stop.signal.aborted) {
-      const reply = await api.request(null, {
+      const reply = await api.request("order_poll", {
         method: "GET",
         path: `/api/v1/orders/${orderId}`,
         headers: apiHeaders(token, false),

@@ -29,6 +29,7 @@ import { sampleProcesses, type ProcSample } from "./proc";
 import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./runtime";
 import type { BenchServicesOptions, BenchServicesReady } from "./services";
 import { stageWorkingTree } from "./snapshot";
+import type { StripeEndpoint } from "../../load/storefront";
 import { readDevVars } from "../lib/dev-vars";
 import { waitUntilReady } from "../lib/wait-ready";
 import { newLocalSecret } from "../local-http";
@@ -65,6 +66,11 @@ export interface BenchStack {
   stageDir: string;
   /** SQL-over-HTTP requests (= database round trips) for this run's database so far. */
   dbRoundTrips(): Promise<number>;
+  /**
+   * The bench's Stripe stand-in as a shopper's browser reaches it (base URL and key), for the storefront
+   * phase; null while the bench stack runs none.
+   */
+  stripe: StripeEndpoint | null;
   /** Upstash REST requests so far, or null when the cache runs on KV alone. */
   cacheRoundTrips(): Promise<number | null>;
   /** CPU samples of the processes a phase on `target` is charged for (scripts/bench/proc.ts). */
@@ -188,6 +194,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       services: services.ready,
       appVars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, /SECRET|TOKEN|KEY/.test(k) ? "***" : v])),
       stageDir,
+      stripe: null,
       async dbRoundTrips() {
         const res = await fetch(`${sqlBase}/__stats`, { headers: { authorization: `Bearer ${secrets.NEON_HTTP_SECRET}` } });
         const stats = (await res.json()) as { byDatabase: Record<string, { requests: number }> };

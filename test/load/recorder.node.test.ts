@@ -61,6 +61,24 @@ describe("Recorder", () => {
   });
 });
 
+describe("Recorder with waits", () => {
+  it("summarizes a wait like any step but leaves it out of the totals, the overall row and the timeline's counts", () => {
+    const r = new Recorder(new Set(), new Set(["paid_wait"]));
+    r.record("order_poll", 200, 3, undefined, { dbRoundTrips: 1 });
+    r.record("order_poll", 200, 3, undefined, { dbRoundTrips: 1 });
+    r.record("paid_wait", "not_paid", 10_000, undefined, { dbRoundTrips: 2 });
+    expect(r.total).toBe(2);
+    expect(r.summary(1, ["paid_wait", "order_poll"]).map((s) => [s.endpoint, s.requests, s.errors])).toEqual([
+      ["paid_wait", 1, 1],
+      ["order_poll", 2, 0],
+    ]);
+    expect(r.overall(1)).toMatchObject({ requests: 2, errors: 0, db_round_trips: { total: 2 } });
+    const [second] = r.timeline();
+    expect(second).toMatchObject({ requests: 2, errors: 0 });
+    expect(Object.keys(second!.p95_ms).sort()).toEqual(["order_poll", "paid_wait"]);
+  });
+});
+
 describe("isError", () => {
   it("is true from 400 up, with or without an error code, and for anything that is not an HTTP status", () => {
     expect(["200", "201", "304", "200 ok"].map(isError)).toEqual([false, false, false, false]);
