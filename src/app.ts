@@ -15,6 +15,7 @@ import { assignRequestId, echoRequestId } from "./middleware/request-id";
 import { trackRequestStats } from "./middleware/request-stats";
 import { createRouter } from "./router";
 import { auth } from "./routes/auth";
+import { carts } from "./routes/carts";
 import { checkout } from "./routes/checkout";
 import { docs } from "./routes/docs";
 import { health } from "./routes/health";
@@ -62,6 +63,7 @@ export function createApp(options: AppOptions = {}): App {
   app.route("/api/v1/products", products);
   app.route("/api/v1/categories", categories);
   app.route("/api/v1/orders", orders);
+  app.route("/api/v1/carts", carts);
   app.route("/api/v1/carts", checkout);
   app.route("/api/v1/webhooks", webhooks);
   app.route("/", docs(app));

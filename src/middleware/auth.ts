@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import type { AuthenticatedEnv } from "../app-env";
+import type { AppEnv, AuthenticatedEnv } from "../app-env";
 import { ApiError } from "../errors";
 import { bearerToken, readToken, type AuthenticatedUser } from "../lib/access-token";
 import { getTokenAccount } from "../services/auth";
@@ -16,6 +16,18 @@ export const requireUser = createMiddleware<AuthenticatedEnv>(async (c, next) =>
   const user = await authenticate(c.req.header("Authorization"), c.env.JWT_SECRET);
   if (!user) throw tokenRefused(AUTHENTICATION_REQUIRED);
   c.set("user", user);
+  await next();
+});
+
+/**
+ * A token is optional (the cart routes): without an Authorization header the request goes on as a
+ * guest, `c.var.user` unset; with one, its token must be validly signed (else 401: the client meant to
+ * authenticate, and serving it as a guest instead would hide its mistake) and sets `user`. Whether the
+ * account is still at the token's version is checked where the route reads it, as behind requireUser.
+ */
+export const optionalUser = createMiddleware<AppEnv>(async (c, next) => {
+  const user = await authenticate(c.req.header("Authorization"), c.env.JWT_SECRET);
+  if (user) c.set("user", user);
   await next();
 });
 

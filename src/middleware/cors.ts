@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import type { AppEnv } from "../app-env";
 import { settingsOf } from "../config";
 
-const ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"];
+const ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id"];
 const EXPOSE_HEADERS = ["X-Request-Id", "X-Cache", "ETag", "Location", "Retry-After", "Server-Timing", "Idempotent-Replayed"];
 
 /** The CORS middleware of each deployment's settings: built once per env object, not per request. */

@@ -4,8 +4,11 @@ import type { AppEnv } from "../app-env";
 /** What an answer about one account tells every cache between the Worker and the client: keep nothing. */
 export const PRIVATE_NO_STORE = "private, no-store";
 
-/** Routes whose every answer is about one account (its tokens, its user, its orders), errors included. */
-const ACCOUNT_ROUTES = ["/api/v1/auth", "/api/v1/orders"];
+/**
+ * Routes whose every answer is about one account (its tokens, its user, its orders, its cart), errors
+ * included. A guest cart belongs to whoever holds its id, which is as private as a token.
+ */
+const ACCOUNT_ROUTES = ["/api/v1/auth", "/api/v1/orders", "/api/v1/carts"];
 
 /** `public` as a directive of a Cache-Control value. */
 const PUBLIC = /(^|,)\s*public\s*(,|$)/i;
@@ -26,7 +29,7 @@ export const keepAccountResponsesPrivate: MiddlewareHandler<AppEnv> = async (c, 
 
 /**
  * Whether a response must be `private, no-store`:
- *   - every response of the account routes (auth, orders), whatever its status;
+ *   - every response of the account routes (auth, orders, carts), whatever its status;
  *   - every response to a request that sent credentials (an Authorization header), unless it is
  *     marked public: a catalog read is the same for every client, and a customer's token does not make
  *     it private (an admin's read is private already: http-caching.ts).

@@ -1,7 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
+import { ApiError } from "../errors";
 import { stripeClient } from "../lib/stripe";
 import { requireUser } from "../middleware/auth";
 import { createRouter } from "../router";
+import { CartIdParamSchema } from "../schemas/carts";
 import { bodyErrorResponses, errorResponses } from "../schemas/common";
 import { OrderCreateHeadersSchema, OrderSchema, type OrderBody } from "../schemas/orders";
 import { checkout as checkoutCart } from "../services/checkout";
@@ -9,10 +11,6 @@ import { checkoutFingerprint } from "./order-fingerprint";
 
 /** POST /api/v1/carts/{id}/checkout: a cart becomes an order waiting for its Stripe payment. */
 export const checkout = createRouter();
-
-const CartIdParamSchema = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, description: "The cart's id", example: "q3Xb0v2mR5tJc8kLw1ZyAa9e" }),
-});
 
 checkout.openapi(
   createRoute({
@@ -60,6 +58,8 @@ checkout.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
+    // A malformed id names no cart (src/schemas/carts.ts).
+    if (id === null) throw ApiError.notFound("Cart not found");
     const key = c.req.valid("header")["idempotency-key"];
     const idempotency = key === undefined ? undefined : { key, fingerprint: await checkoutFingerprint(id) };
     const result = await checkoutCart(c.get("db"), stripeClient(c.env), {

@@ -24,6 +24,7 @@ export const DOCUMENT_CONFIG: DocumentConfig = {
     { name: "Products", description: "The catalog: public reads, admin writes" },
     { name: "Categories", description: "Catalog categories and their product counts" },
     { name: "Orders", description: "The caller's orders: place (idempotent with Idempotency-Key), read, cancel" },
+    { name: "Carts", description: "Guest and customer carts: open, read, set and remove lines (If-Match with their ETag), claim" },
     { name: "Operations", description: "Health checks and this documentation" },
   ],
 };

@@ -192,6 +192,10 @@ export const errorResponses = {
   403: { description: "`forbidden`: not allowed for this user", content: errorJson },
   404: { description: "`not_found`", content: errorJson },
   409: { description: "Conflict with the current state", content: errorJson },
+  412: {
+    description: "`precondition_failed`: the If-Match header names no current ETag of the resource; nothing changed",
+    content: errorJson,
+  },
   429: {
     description: "`rate_limited`: too many attempts; see `Retry-After`",
     headers: retryAfter("Seconds to wait before trying again"),

@@ -5,7 +5,8 @@ import { ApiError } from "../errors";
 import type { AuthenticatedUser } from "../lib/access-token";
 import type { OrderBody } from "../schemas/orders";
 import { claimKeyStatement, replayOf, type IdempotencyKeyUse } from "./order-idempotency";
-import { lockCartStatement, placeOrderStatement, type PlaceOrderRow } from "./order-placement-sql";
+import { lockCartStatement } from "./cart-sql";
+import { placeOrderStatement, type PlaceOrderRow } from "./order-placement-sql";
 import { getOrder, orderJson } from "./order-reads";
 import { stockBackCtes } from "./order-stock-sql";
 import { paymentIntentFor, paymentUnavailable } from "./payments";
@@ -42,7 +43,7 @@ export type CheckoutResult = { replayed: boolean; status: number; body: unknown 
 export async function checkout(db: Database, stripe: Stripe, request: CheckoutRequest): Promise<CheckoutResult> {
   const { viewer, cartId, idempotency } = request;
   const input = { userId: viewer.id, tokenVersion: viewer.tokenVersion, cartId, idempotency };
-  const lockCart = db.execute(lockCartStatement(cartId));
+  const lockCart = db.execute(lockCartStatement(cartId, viewer));
   const place = db.execute<PlaceOrderRow>(placeOrderStatement(input));
   const results = idempotency
     ? await db.batch([db.execute(claimKeyStatement(viewer.id, viewer.tokenVersion, idempotency)), lockCart, place])

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { OrderLine } from "../schemas/orders";
 import type { IdempotencyKeyUse } from "./order-idempotency";
+import { LIVE_LINES, reachableCart } from "./cart-sql";
 import { MAX_PAYMENT_AMOUNT, MIN_PAYMENT_AMOUNT } from "./payments";
 import { bumpedUpdatedAt, intArray, isoUtc } from "./sql-fragments";
 
@@ -46,16 +47,6 @@ export type PlaceOrderRow = {
   stored_response: unknown;
   stored_order_id: number | null;
 };
-
-/**
- * Checkout's first statement, in the same batch (one transaction) before the placement statement:
- * locks the cart row, so that racing checkouts and cart writes queue here, and the placement
- * statement, which then takes its snapshot, sees the cart's lines as the last write left them (a
- * statement's snapshot is taken when it starts, so a lock it waited for inside itself would not).
- */
-export function lockCartStatement(cartId: string): SQL {
-  return sql`select id from carts where id = ${cartId} for update`;
-}
 
 /**
  * The order-placing statement. One data-modifying CTE statement does everything, all or nothing:
@@ -119,12 +110,11 @@ export function placeOrderStatement(input: PlaceOrderInput | CheckoutInput): SQL
   const lines = checkout
     ? sql`cart as materialized (
           select c.id from carts c
-          where c.id = ${cartId} and c.status = 'open' and c.expires_at > now()
-            and (c.user_id is null or c.user_id = ${userId}) and ${proceed}
+          where ${reachableCart(cartId, { id: userId, tokenVersion, isAdmin: false })} and ${proceed}
         ),
         lines as materialized (
           select i.product_id, i.quantity, row_number() over (order by i.added_at, i.product_id) as ord
-          from cart_items i
+          from ${LIVE_LINES}
           where i.cart_id in (select id from cart)
         )`
     : sql`lines as materialized (

@@ -41,6 +41,7 @@ it("finds every route with a JSON body", () => {
     "POST /api/v1/auth/register",
     "POST /api/v1/orders",
     "POST /api/v1/products",
+    "PUT /api/v1/carts/{id}/items/{product_id}",
   ]);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
-import { VALID_REQUESTS, isAuthenticated, listOperations, makeFixtures, toRequest } from "../support/operations";
+import { VALID_REQUESTS, listOperations, makeFixtures, requiresToken, toRequest } from "../support/operations";
 
 // The contract's conventions that belong to no one resource (docs/api.md, "Conventions").
 
@@ -62,7 +62,7 @@ describe("CORS", () => {
     expect(res.status).toBe(204);
     expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
     const allowedHeaders = (res.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase().split(/\s*,\s*/);
-    for (const header of ["authorization", "content-type", "idempotency-key", "if-none-match", "x-request-id"]) {
+    for (const header of ["authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "x-request-id"]) {
       expect(allowedHeaders).toContain(header);
     }
     const allowedMethods = res.headers.get("Access-Control-Allow-Methods") ?? "";
@@ -90,7 +90,7 @@ describe("CORS", () => {
 
 describe("the OpenAPI document's operations", () => {
   // Who may call each operation, by its operationId: a client generator names its methods after these.
-  const ACCESS: Record<string, "public" | "bearer"> = {
+  const ACCESS: Record<string, "public" | "bearer" | "optional"> = {
     registerUser: "public",
     login: "public",
     getCurrentUser: "bearer",
@@ -104,12 +104,18 @@ describe("the OpenAPI document's operations", () => {
     listOrders: "bearer",
     getOrder: "bearer",
     cancelOrder: "bearer",
+    createCart: "optional",
+    getCart: "optional",
+    setCartItem: "optional",
+    removeCartItem: "optional",
+    claimCart: "bearer",
     getHealth: "public",
     getReadiness: "public",
     getOpenApiDocument: "public",
     getDocs: "public",
   };
-  const SECURITY = { public: [], bearer: [{ bearerAuth: [] }] };
+  // "optional": anyone, with or without a token (a token that is sent must be valid).
+  const SECURITY = { public: [], bearer: [{ bearerAuth: [] }], optional: [{}, { bearerAuth: [] }] };
 
   it("gives every operation a unique camelCase operationId and exactly the security it has", async () => {
     const operations = await listOperations();
@@ -122,14 +128,14 @@ describe("the OpenAPI document's operations", () => {
     }
   });
 
-  it("is right about the token: without one, a bearer operation is 401 and a public one is not", async () => {
+  it("is right about the token: without one, a bearer operation is 401 and a public or optional one is not", async () => {
     const fixtures = await makeFixtures();
     for (const operation of await listOperations()) {
       const valid = VALID_REQUESTS[operation.key];
       const request = valid ? await valid(fixtures) : { path: operation.path.replace("{id}", "1"), status: 200 };
       const [path, init] = toRequest(operation, request, fixtures, { token: null });
       const res = await api(path, init);
-      if (isAuthenticated(operation)) expect(res.status, operation.key).toBe(401);
+      if (requiresToken(operation)) expect(res.status, operation.key).toBe(401);
       else expect(res.status, `${operation.key}: ${await res.clone().text()}`).not.toBe(401);
       await res.body?.cancel();
     }

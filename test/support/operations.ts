@@ -1,5 +1,6 @@
 import { makeAccount, type Account } from "./accounts";
 import { api } from "./api";
+import { createCart, putItemOk } from "./carts";
 import { makeProducts } from "./catalog";
 import { placeOk } from "./orders";
 
@@ -53,7 +54,12 @@ export function jsonBodySchema(operation: Operation): Schema | undefined {
 export const queryParameters = (operation: Operation): Parameter[] =>
   (operation.spec.parameters ?? []).filter((parameter) => parameter.in === "query");
 
+/** It takes a token: one is required, or optional (a security requirement `{}` beside the bearer one). */
 export const isAuthenticated = (operation: Operation): boolean => (operation.spec.security?.length ?? 0) > 0;
+
+/** It needs a token: without one it is 401 (no requirement of its security is the empty `{}`). */
+export const requiresToken = (operation: Operation): boolean =>
+  isAuthenticated(operation) && !(operation.spec.security ?? []).some((requirement) => Object.keys(requirement as object).length === 0);
 
 /** Whether a request to it needs an entry in VALID_REQUESTS: it takes a body, a query or a token. */
 export const needsValidRequest = (operation: Operation): boolean =>
@@ -81,8 +87,17 @@ export function stringFields(operation: Operation, schema: Schema, path: Array<s
   return Object.entries(resolved.properties ?? {}).flatMap(([name, property]) => stringFields(operation, property, [...path, name]));
 }
 
-/** What valid requests are made of; `product` and `order` make a new one of the customer's each time. */
-export type Fixtures = { customer: Account; admin: Account; product: () => Promise<number>; order: () => Promise<number> };
+/**
+ * What valid requests are made of; `product`, `order` and `cart` make a new one each time (the order
+ * the customer's, the cart a guest cart, which any token may use and the customer may claim).
+ */
+export type Fixtures = {
+  customer: Account;
+  admin: Account;
+  product: () => Promise<number>;
+  order: () => Promise<number>;
+  cart: () => Promise<string>;
+};
 
 /** A valid request: the path with its parameters, its query and body, whose token it carries and what it answers. */
 export type ValidRequest = {
@@ -132,6 +147,21 @@ export const VALID_REQUESTS: Record<string, (f: Fixtures) => Promise<ValidReques
   "GET /api/v1/orders": async () => ({ path: "/api/v1/orders", query: { page: "1", page_size: "20" }, as: "customer", status: 200 }),
   "GET /api/v1/orders/{id}": async (f) => ({ path: `/api/v1/orders/${await f.order()}`, as: "customer", status: 200 }),
   "POST /api/v1/orders/{id}/cancel": async (f) => ({ path: `/api/v1/orders/${await f.order()}/cancel`, as: "customer", status: 200 }),
+  // A guest's: with a token, POST /carts answers the customer's one cart, 201 only the first time.
+  "POST /api/v1/carts": async () => ({ path: "/api/v1/carts", status: 201 }),
+  "GET /api/v1/carts/{id}": async (f) => ({ path: `/api/v1/carts/${await f.cart()}`, as: "customer", status: 200 }),
+  "PUT /api/v1/carts/{id}/items/{product_id}": async (f) => ({
+    path: `/api/v1/carts/${await f.cart()}/items/${await f.product()}`,
+    body: { quantity: 1 },
+    as: "customer",
+    status: 200,
+  }),
+  "DELETE /api/v1/carts/{id}/items/{product_id}": async (f) => {
+    const [cart, product] = await Promise.all([f.cart(), f.product()]);
+    await putItemOk(cart, product, 1);
+    return { path: `/api/v1/carts/${cart}/items/${product}`, as: "customer", status: 200 };
+  },
+  "POST /api/v1/carts/{id}/claim": async (f) => ({ path: `/api/v1/carts/${await f.cart()}/claim`, as: "customer", status: 200 }),
 };
 
 /** Fixtures of a customer and an admin of their own. */
@@ -139,7 +169,8 @@ export async function makeFixtures(): Promise<Fixtures> {
   const [customer, admin] = await Promise.all([makeAccount(), makeAccount({ admin: true })]);
   const product = async () => (await makeProducts([{ stock: 100 }]))[0]!;
   const order = async () => (await placeOk(customer, [{ product_id: await product(), quantity: 1 }])).id;
-  return { customer, admin, product, order };
+  const cart = async () => (await createCart()).id;
+  return { customer, admin, product, order, cart };
 }
 
 /** `request` to `operation` as `api` takes it; `token` replaces the one `as` names (null: none). */
