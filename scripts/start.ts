@@ -16,6 +16,9 @@
  *   .tenpo/metrics.jsonl, which `npm run metrics` summarises.
  *   Also the mail sink (scripts/mail-sink.ts, port 8025): order confirmation e-mails land there, readable
  *   at http://127.0.0.1:8025/.
+ *   Also the Stripe stand-in (scripts/stripe-standin.ts, port 12111, STRIPE_PORT to change): Stripe's REST
+ *   API in test mode for the Worker's SDK, with the key and endpoint secret of .dev.vars; it sends its
+ *   signed events to the API's /api/v1/webhooks/stripe, as Stripe would.
  *   The Worker's own log lines (one JSON line per request, Workers Logs in production) go to
  *   .tenpo/worker.log; warnings and errors are also printed here.
  * Ctrl-C stops everything it started.
@@ -33,6 +36,7 @@ import { migrateDatabase, redact } from "./migrate";
 import { startNeonHttpServer, type NeonHttpServer } from "./neon-http-server";
 import { startMetricsSink, type MetricsSink } from "./metrics-sink";
 import { startMailSink } from "./mail-sink";
+import { DEFAULT_STRIPE_PORT, DEFAULT_STRIPE_SECRET_KEY, DEFAULT_STRIPE_WEBHOOK_SECRET, startStripeStandIn } from "./stripe-standin";
 import { seedDemoData } from "./seed/loader";
 import { ensureDatabase, OFFLINE_WRANGLER_ENV, postgresAnswers, redisAnswers, THROTTLE_REDIS_DB, throttleRedisUrl } from "./services";
 import { startUpstashRestServer, type UpstashRestServer } from "./upstash-rest-server";
@@ -51,6 +55,7 @@ const UPSTASH_PORT = Number(process.env.UPSTASH_PORT ?? 8079);
 const THROTTLE_UPSTASH_PORT = Number(process.env.THROTTLE_UPSTASH_PORT ?? 8078);
 const METRICS_SINK_PORT = Number(process.env.METRICS_SINK_PORT ?? 8026);
 const MAIL_SINK_PORT = Number(process.env.MAIL_SINK_PORT ?? 8025);
+const STRIPE_PORT = Number(process.env.STRIPE_PORT ?? DEFAULT_STRIPE_PORT);
 /** Miniflare's own entry port, for /cdn-cgi/handler/scheduled (firing the cron by hand). */
 const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8788);
 const DEFAULT_EMAIL_API_KEY = "tenpo-local-mail-key";
@@ -70,6 +75,8 @@ const running: Stoppable[] = [];
 const log = (line: string) => console.log(`[tenpo] ${line}`);
 /** --var flags for wrangler dev that point the Worker at the local mail sink (set in main). */
 const mailVars: Record<string, string> = {};
+/** Likewise for the Stripe stand-in: its base URL, key and endpoint secret (set in main). */
+const stripeVars: Record<string, string> = {};
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -101,6 +108,21 @@ async function main(): Promise<void> {
   running.push({ name: "mail sink", stop: () => mail.close() });
   Object.assign(mailVars, { EMAIL_API_URL: mail.sendUrl, EMAIL_API_KEY: emailApiKey });
   log(`mail sink on ${mail.url}: order e-mails are kept there, read them at ${mail.url}/ or ${mail.sendUrl}?to=<address>`);
+  // The stand-in accepts the key the Worker sends and signs with the secret the Worker checks (.dev.vars),
+  // both also passed as --vars like the mail key; its events go to the API's webhook route.
+  const stripeSecretKey = readDevVar("STRIPE_SECRET_KEY") || DEFAULT_STRIPE_SECRET_KEY;
+  const stripeWebhookSecret = readDevVar("STRIPE_WEBHOOK_SECRET") || DEFAULT_STRIPE_WEBHOOK_SECRET;
+  const webhookUrl = `http://${API_HOST}:${API_PORT}/api/v1/webhooks/stripe`;
+  const stripe = await startStripeStandIn({ port: STRIPE_PORT, apiKey: stripeSecretKey, webhookSecret: stripeWebhookSecret, webhookUrl });
+  running.push({ name: "Stripe stand-in", stop: () => stripe.close() });
+  Object.assign(stripeVars, {
+    STRIPE_API_BASE: stripe.url,
+    STRIPE_SECRET_KEY: stripeSecretKey,
+    STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+  });
+  log(
+    `Stripe stand-in on ${stripe.url}: test-mode payments (confirm with pm_card_visa or pm_card_chargeDeclined); signed events to ${webhookUrl}`,
+  );
   const vars = workerVars({ databaseUrl: databaseUrl.url, neon, neonSecret, cache, throttle, metrics });
   let cronHint: string;
   if (DEV_SERVER) {
@@ -226,6 +248,7 @@ function workerVars(opts: {
     CACHE_BACKEND: opts.cache.backend,
     METRICS_SINK_URL: opts.metrics.url,
     ...mailVars,
+    ...stripeVars,
   };
   // LOG_REQUESTS=false npm start: no JSON line per request (failed requests still log).
   if (process.env.LOG_REQUESTS) vars.LOG_REQUESTS = process.env.LOG_REQUESTS;

@@ -1,6 +1,6 @@
 import { createDb } from "./db/client";
 import { errorFields, log } from "./observability/logging";
-import { RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
+import { pruneEmailOutbox, RESEND_AFTER_SECONDS, resendStaleOrderEmails } from "./services/email-outbox";
 import { stripeClient } from "./lib/stripe";
 import { expireUnpaidOrders } from "./services/order-expiry";
 import { purgeExpiredIdempotencyKeys } from "./services/order-idempotency";
@@ -8,9 +8,10 @@ import { pruneStripeEvents } from "./services/payment-events";
 import { retryOwedRefunds } from "./services/refunds";
 
 /**
- * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net, the
- * Idempotency-Key clean-up, the expiry of unpaid orders, refunds Stripe has not taken yet, and the
- * clean-up of processed Stripe event ids. Each task logs one JSON line; one failing does not stop the other.
+ * The cron trigger (wrangler.toml [triggers], every 2 minutes): the outbox's safety net and its
+ * clean-up, the Idempotency-Key clean-up, the expiry of unpaid orders, refunds Stripe has not taken
+ * yet, and the clean-up of processed Stripe event ids. Each task logs one JSON line; one failing does
+ * not stop the others.
  */
 export async function handleScheduled(controller: Pick<ScheduledController, "cron" | "scheduledTime">, env: Env): Promise<void> {
   const db = createDb(env);
@@ -22,6 +23,7 @@ export async function handleScheduled(controller: Pick<ScheduledController, "cro
     ["expire_unpaid_orders", async () => ({ expired: await expireUnpaidOrders(db) })],
     ["retry_owed_refunds", () => retryOwedRefunds(db, stripeClient(env), env.ENVIRONMENT)],
     ["prune_stripe_events", async () => ({ pruned: await pruneStripeEvents(db) })],
+    ["prune_email_outbox", async () => ({ pruned: await pruneEmailOutbox(db) })],
   ];
   await Promise.all(
     tasks.map(async ([job, run]) => {

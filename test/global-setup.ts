@@ -1,8 +1,9 @@
 /**
  * Runs once in Node before the workerd test pool: makes a fresh database for this run, applies the
- * migrations, starts the SQL-over-HTTP and Upstash REST servers (the catalog cache's and the throttles')
- * on free ports, each with a secret of this run, and hands their addresses and secrets to the Worker
- * bindings (vitest.config.ts). Everything is torn down afterwards.
+ * migrations, starts the SQL-over-HTTP and Upstash REST servers (the catalog cache's and the throttles'),
+ * the mail and metrics sinks and the Stripe stand-in on free ports, each with a secret of this run, and
+ * hands their addresses and secrets to the Worker bindings (vitest.config.ts). Everything is torn down
+ * afterwards.
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { newLocalSecret } from "../scripts/local-http";
 import { startUpstashRestServer } from "../scripts/upstash-rest-server";
 import { startMailSink } from "../scripts/mail-sink";
 import { startMetricsSink } from "../scripts/metrics-sink";
+import { startStripeStandIn } from "../scripts/stripe-standin";
 import { deleteKeysUnder, dropDatabase, ensureDatabase, postgresAnswers, redisAnswers, throttleRedisUrl } from "../scripts/services";
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -35,6 +37,9 @@ declare module "vitest" {
     emailApiUrl: string;
     emailApiKey: string;
     metricsSinkUrl: string;
+    stripeApiBase: string;
+    stripeSecretKey: string;
+    stripeWebhookSecret: string;
   }
 }
 
@@ -109,6 +114,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("emailApiUrl", mailSink.sendUrl);
     project.provide("emailApiKey", emailApiKey);
     project.provide("metricsSinkUrl", metricsSink.url);
+    // Stripe for this run (scripts/stripe-standin.ts), with a key and an endpoint secret of its own. No
+    // webhook URL: workerd cannot listen, so tests read the signed events at /__events and POST them to
+    // the Worker themselves.
+    const stripeSecretKey = `sk_test_${randomBytes(16).toString("hex")}`;
+    const stripeWebhookSecret = `whsec_${randomBytes(16).toString("hex")}`;
+    const stripe = await startStripeStandIn({ port: 0, apiKey: stripeSecretKey, webhookSecret: stripeWebhookSecret });
+    cleanups.push(() => stripe.close());
+    project.provide("stripeApiBase", stripe.url);
+    project.provide("stripeSecretKey", stripeSecretKey);
+    project.provide("stripeWebhookSecret", stripeWebhookSecret);
   } catch (err) {
     await teardown();
     throw err;

@@ -7,9 +7,10 @@
  *      drizzle/ or the seed change. Every run starts from the same demo data; the developer database
  *      (`tenpo`, used by `npm start`) is never touched. Without a PostgreSQL: an embedded PGlite in
  *      .tenpo/bench-pglite (its data then persist across runs);
- *   2. the SQL-over-HTTP server, a mail sink (scripts/mail-sink.ts, free port) for order e-mails (scripts/neon-http-server.ts) and, when Redis answers, the Upstash REST
- *      server (scripts/upstash-rest-server.ts) on Redis logical database BENCH_REDIS_DB (default 13),
- *      flushed first, so no cache entry of `npm start` or the tests (database 0) is shared; and, when
+ *   2. the SQL-over-HTTP server (scripts/neon-http-server.ts), a mail sink (scripts/mail-sink.ts, free port)
+ *      for order e-mails, a Stripe stand-in (scripts/stripe-standin.ts, free port) sending its events to
+ *      the app's webhook route and, when Redis answers, the Upstash REST server (scripts/upstash-rest-server.ts)
+ *      on Redis logical database BENCH_REDIS_DB (default 13), flushed first, so no cache entry of `npm start` or the tests (database 0) is shared; and, when
  *      Redis answers (also with --kv-cache), the throttles' own server (free port) on database
  *      BENCH_THROTTLE_REDIS_DB (default 14), flushed too.
  *
@@ -29,6 +30,7 @@ import { startEmbeddedPostgres } from "../embedded-postgres";
 import { startMailSink } from "../mail-sink";
 import { MIGRATIONS_FOLDER, migrateDatabase } from "../migrate";
 import { startNeonHttpServer } from "../neon-http-server";
+import { startStripeStandIn } from "../stripe-standin";
 import { seedDemoData } from "../seed/loader";
 import { postgresAnswers, redisAnswers, throttleRedisUrl } from "../services";
 import { startUpstashRestServer } from "../upstash-rest-server";
@@ -41,6 +43,10 @@ export interface BenchServicesOptions {
   sqlSecret: string;
   /** The key the local e-mail API (scripts/mail-sink.ts, on a free port) accepts. */
   emailApiKey: string;
+  /** The Stripe stand-in's secret key and endpoint secret for this run, and where it sends events (the app's webhook route). */
+  stripeSecretKey: string;
+  stripeWebhookSecret: string;
+  stripeWebhookUrl: string;
   /** Run the catalog cache on KV alone, even when a Redis answers (like `npm start -- --kv-cache`). */
   kvCache: boolean;
   /** Use the embedded PGlite even when a PostgreSQL answers. */
@@ -61,6 +67,8 @@ export interface BenchServicesReady {
   throttleUrl?: string;
   /** EMAIL_API_URL: this run's own mail sink, so order e-mails never reach a running `npm start`'s. */
   emailApiUrl: string;
+  /** STRIPE_API_BASE: this run's own Stripe stand-in, never a running `npm start`'s (12111). */
+  stripeApiBase: string;
 }
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -82,8 +90,16 @@ async function main(): Promise<void> {
   cleanups.unshift(() => neon.close());
   const mail = await startMailSink({ port: 0, apiKey: opts.emailApiKey, maxEmails: 1000 });
   cleanups.unshift(() => mail.close());
+  const stripe = await startStripeStandIn({
+    port: 0,
+    apiKey: opts.stripeSecretKey,
+    webhookSecret: opts.stripeWebhookSecret,
+    webhookUrl: opts.stripeWebhookUrl,
+  });
+  cleanups.unshift(() => stripe.close());
   const ready: BenchServicesReady = {
     emailApiUrl: mail.sendUrl,
+    stripeApiBase: stripe.url,
     databaseUrl: db.url,
     database: db.name,
     databaseNote: db.note,

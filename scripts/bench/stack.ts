@@ -11,7 +11,9 @@
  *     `--request-log`, which turns it on, to a file, so its cost can be measured; `METRICS_SINK_URL` left at
  *     wrangler.toml's empty default: no metrics sink (npm start runs scripts/metrics-sink.ts);
  *   - no cron: a re-send sweep during a phase would be counted against that phase;
- *   - order e-mails go to a mail sink of the bench's own, not to npm start's on 8025;
+ *   - order e-mails go to a mail sink of the bench's own, not to npm start's on 8025, and payments to a
+ *     Stripe stand-in of its own (free port, a key and an endpoint secret of the run), not to npm start's
+ *     on 12111; it sends its events to the app's webhook route on the bench's API port;
  *   - a snapshot of the working tree (scripts/bench/snapshot.ts), from which the bundle is built: the
  *     code measured is the code as it was when the bench started;
  *   - fresh state: its own database cloned from a seeded template, its own Redis logical databases
@@ -132,6 +134,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       token: secrets.UPSTASH_REDIS_REST_TOKEN,
       sqlSecret: secrets.NEON_HTTP_SECRET,
       emailApiKey: secrets.EMAIL_API_KEY,
+      stripeSecretKey: secrets.STRIPE_SECRET_KEY,
+      stripeWebhookSecret: secrets.STRIPE_WEBHOOK_SECRET,
+      stripeWebhookUrl: `http://${HOST}:${apiPort}/api/v1/webhooks/stripe`,
       kvCache: !!opts.kvCache,
       embeddedDb: !!opts.embeddedDb,
     };
@@ -165,6 +170,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       JWT_SECRET: secrets.JWT_SECRET,
       UPSTASH_REDIS_REST_TOKEN: secrets.UPSTASH_REDIS_REST_TOKEN,
       EMAIL_API_KEY: secrets.EMAIL_API_KEY,
+      STRIPE_API_BASE: services.ready.stripeApiBase,
+      STRIPE_SECRET_KEY: secrets.STRIPE_SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: secrets.STRIPE_WEBHOOK_SECRET,
     };
     if (services.ready.upstashUrl) vars.UPSTASH_REDIS_REST_URL = services.ready.upstashUrl;
     // The throttles' own server (the same token); none without Redis: the binding alone, as in npm start.
@@ -226,15 +234,25 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
 /**
  * `.dev.vars` (or the example a fresh clone has): the local JWT secret and mail key. The protocol
- * servers' secrets are new for every run, like npm start's.
+ * servers' secrets are new for every run, like npm start's, and so are the Stripe stand-in's key and
+ * endpoint secret (only the bench's Worker and its stand-in need to agree on them).
  */
-function benchSecrets(): { JWT_SECRET: string; UPSTASH_REDIS_REST_TOKEN: string; NEON_HTTP_SECRET: string; EMAIL_API_KEY: string } {
+function benchSecrets(): {
+  JWT_SECRET: string;
+  UPSTASH_REDIS_REST_TOKEN: string;
+  NEON_HTTP_SECRET: string;
+  EMAIL_API_KEY: string;
+  STRIPE_SECRET_KEY: string;
+  STRIPE_WEBHOOK_SECRET: string;
+} {
   const vars = readDevVars(ROOT, existsSync(join(ROOT, ".dev.vars")) ? ".dev.vars" : ".dev.vars.example");
   return {
     JWT_SECRET: vars.JWT_SECRET || "tenpo-dev-secret",
     UPSTASH_REDIS_REST_TOKEN: newLocalSecret(),
     NEON_HTTP_SECRET: newLocalSecret(),
     EMAIL_API_KEY: vars.EMAIL_API_KEY || "tenpo-local-mail-key",
+    STRIPE_SECRET_KEY: `sk_test_${newLocalSecret()}`,
+    STRIPE_WEBHOOK_SECRET: `whsec_${newLocalSecret()}`,
   };
 }
 

@@ -1,5 +1,19 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, json, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  json,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 
 // Money is numeric(10,2) end to end: drizzle hands it over as a string ("19.99"), which is what
 // the API returns, so no value ever passes through a float.
@@ -159,7 +173,9 @@ export const orders = pgTable(
     // The expiry cron's scan: unpaid orders by deadline.
     index("orders_pending_expires_idx").on(t.expiresAt).where(sql`${t.status} = 'pending_payment'`),
     // Refunds still owed to Stripe (the cron retries them).
-    index("orders_refund_owed_idx").on(t.id).where(sql`${t.status} = 'refunded' and ${t.paymentIntentId} is not null and ${t.refundId} is null`),
+    index("orders_refund_owed_idx")
+      .on(t.id)
+      .where(sql`${t.status} = 'refunded' and ${t.paymentIntentId} is not null and ${t.refundId} is null`),
   ],
 );
 
@@ -228,15 +244,22 @@ const recipientOfPayload = sql.raw(`case
   else regexp_replace(lower(btrim("payload"->>'to')), '^([^+@]*)\\+[^@]*@', '\\1@')
 end`);
 
+/**
+ * The kinds of order e-mail, one outbox row each per order at most: the confirmation (a direct order
+ * when it is placed, a checkout order when it is paid), the cancellation (a confirmed or unpaid order
+ * cancelled) and the refund (a paid order cancelled, or a payment that came too late for the stock).
+ */
 export const emailKinds = ["order_confirmation", "order_cancelled", "order_refunded"] as const;
 export type EmailKind = (typeof emailKinds)[number];
 
 /**
- * Transactional outbox of e-mails: the row is written in the same statement as the order, so an
- * order never exists without its e-mail job. The queue consumer claims a row (claimed_at, a lease)
- * before sending and marks it sent after, or suppresses it when its recipient has had its cap of
- * order e-mails for the hour; the cron re-sends rows that stay unsent; the dead-letter consumer
- * records what finally failed.
+ * Transactional outbox of order e-mails (emailKinds): each row is written in the same statement as
+ * the change it tells of (the order placed or paid, cancelled, refunded: src/services/order-email-sql.ts),
+ * so no such change exists without its e-mail job. The queue consumer claims a row (claimed_at, a
+ * lease) before sending and marks it sent after, or suppresses it: when its recipient has had its cap
+ * of order e-mails for the hour, or when it is a confirmation whose order is no longer going ahead;
+ * the cron re-sends rows that stay unsent, and deletes rows older than 30 days; the dead-letter
+ * consumer records what finally failed.
  */
 export const emailOutbox = pgTable(
   "email_outbox",
@@ -246,7 +269,8 @@ export const emailOutbox = pgTable(
       .notNull()
       .references(() => orders.id, { onDelete: "cascade" }),
     kind: text("kind", { enum: emailKinds }).notNull(),
-    // What the e-mail says, as of the order: recipient, lines, total.
+    // What the e-mail says, as of the change it tells of: recipient, lines, total (the same shape
+    // for every kind: OrderEmailPayload in src/services/email-outbox.ts).
     payload: jsonb("payload").notNull(),
     createdAt: createdAt(),
     // Last time the re-send cron handed the job to the queue. The request's own enqueue, right after
@@ -259,8 +283,9 @@ export const emailOutbox = pgTable(
     lastError: text("last_error"),
     failedAt: timestamp("failed_at", { withTimezone: true, mode: "date" }),
     providerMessageId: text("provider_message_id"),
-    // Not sent, for good: its recipient had had its cap of order e-mails for the hour when this row
-    // was claimed (src/services/email-outbox-batch.ts). The order itself stands.
+    // Not sent, for good, as decided when this row was claimed (src/services/email-outbox-batch.ts):
+    // its recipient had had its cap of order e-mails for the hour (the order itself stands), or it
+    // is a confirmation whose order was by then cancelled, expired or refunded.
     suppressedAt: timestamp("suppressed_at", { withTimezone: true, mode: "date" }),
     recipient: text("recipient").notNull().generatedAlwaysAs(recipientOfPayload),
   },
@@ -271,6 +296,8 @@ export const emailOutbox = pgTable(
     index("email_outbox_pending_idx").on(t.id).where(sql`${t.sentAt} is null and ${t.failedAt} is null and ${t.suppressedAt} is null`),
     // The cap's count: a recipient's rows that were sent recently or may still be (failed and
     // suppressed rows, which a flood of orders piles up, are not in it).
+    // The 30-day prune (src/services/email-outbox.ts) reads the oldest rows first.
+    index("email_outbox_created_idx").on(t.createdAt),
     index("email_outbox_recipient_idx").on(t.recipient, t.sentAt).where(sql`${t.failedAt} is null and ${t.suppressedAt} is null`),
   ],
 );

@@ -29,6 +29,9 @@ export type GuardedSettings = Pick<
   | "UPSTASH_REDIS_REST_URL"
   | "THROTTLE_REDIS_REST_URL"
   | "CORS_ORIGINS"
+  | "STRIPE_API_BASE"
+  | "STRIPE_SECRET_KEY"
+  | "STRIPE_WEBHOOK_SECRET"
 >;
 
 interface Rule {
@@ -79,6 +82,11 @@ const OFF_LOOPBACK_RULES: readonly Rule[] = [
   HTTPS_REDIS,
   HTTPS_THROTTLE_REDIS,
   {
+    setting: "STRIPE_API_BASE",
+    reason: "set, so payments go to a local Stripe stand-in instead of Stripe",
+    refuses: (env) => !!env.STRIPE_API_BASE,
+  },
+  {
     setting: "CORS_ORIGINS",
     reason: "* lets every web site read the API's answers from its visitors' browsers",
     refuses: (env) => env.CORS_ORIGINS.split(",").some((origin) => origin.trim() === "*"),
@@ -95,6 +103,21 @@ const DEPLOYED_RULES: readonly Rule[] = [
   },
   HTTPS_REDIS,
   HTTPS_THROTTLE_REDIS,
+  {
+    setting: "STRIPE_API_BASE",
+    reason: "not HTTPS: the Stripe secret key and every payment would cross the network in the clear",
+    refuses: (env) => !!env.STRIPE_API_BASE && !isHttps(env.STRIPE_API_BASE),
+  },
+  {
+    setting: "STRIPE_SECRET_KEY",
+    reason: "missing or not a Stripe secret key (sk_… or rk_…): no checkout could be paid and no paid order refunded",
+    refuses: (env) => !/^(sk|rk)_(live|test)_\S+$/.test(env.STRIPE_SECRET_KEY ?? ""),
+  },
+  {
+    setting: "STRIPE_WEBHOOK_SECRET",
+    reason: "missing or not a webhook signing secret (whsec_…): every Stripe event would be refused, so no order would become paid",
+    refuses: (env) => !/^whsec_\S+$/.test(env.STRIPE_WEBHOOK_SECRET ?? ""),
+  },
 ];
 
 /** What is wrong with a deployment's settings: refused everywhere, and refused off this machine. */

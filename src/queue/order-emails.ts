@@ -1,5 +1,6 @@
 import { settingsOf } from "../config";
 import { createDb } from "../db/client";
+import type { EmailKind } from "../db/schema";
 import { errorFields, log } from "../observability/logging";
 import {
   CLAIM_LEASE_SECONDS,
@@ -13,7 +14,7 @@ import {
 import { claimOrderEmails, recordOrderEmailSends, type ClaimResult, type SendOutcome } from "../services/email-outbox-batch";
 import { EmailApiError, sendEmail } from "./email-api";
 import { jobLog, type JobLog } from "./job-log";
-import { renderOrderConfirmation } from "./render-email";
+import { renderOrderEmail } from "./render-email";
 
 /**
  * Consumers of the order e-mail queue (wrangler.toml: batches of up to 50, max_retries 5, then the
@@ -30,6 +31,9 @@ import { renderOrderConfirmation } from "./render-email";
  * its own backoff), so one failed send neither fails nor re-sends the others, and each ends in
  * exactly one JSON log line (./job-log.ts): outcome ok | retry | failed | dead_letter | skipped |
  * suppressed (the recipient's cap, decided by the claim: the line names the order, never the address).
+ * A confirmation whose order was cancelled, expired or refunded before its claim is not sent either
+ * (decided by the claim too; outcome skipped, with the order's status). The row's kind picks the
+ * e-mail (./render-email.ts) and is in the line as email_kind once the row is claimed.
  */
 
 const BACKOFF_BASE_SECONDS = 10;
@@ -84,7 +88,7 @@ export async function consumeOrderEmails(batch: MessageBatch<unknown>, env: Env)
     return;
   }
 
-  const claimed: Array<{ job: Job; payload: OrderEmailPayload }> = [];
+  const claimed: Array<{ job: Job; kind: EmailKind; payload: OrderEmailPayload }> = [];
   const handedOut = new Set<number>();
   for (const job of jobs) {
     let claim = claims.get(job.body.outbox_id) ?? { state: "missing" };
@@ -95,15 +99,15 @@ export async function consumeOrderEmails(batch: MessageBatch<unknown>, env: Env)
       else handedOut.add(job.body.outbox_id);
     }
     if (claim.state === "claimed") {
-      Object.assign(job.log.fields, { send_attempt: claim.attempts });
-      claimed.push({ job, payload: claim.payload });
+      Object.assign(job.log.fields, { send_attempt: claim.attempts, email_kind: claim.kind });
+      claimed.push({ job, kind: claim.kind, payload: claim.payload });
     } else {
       settleUnclaimed(job, claim);
     }
   }
   if (claimed.length === 0) return;
 
-  const attempts = await Promise.all(claimed.map(({ job, payload }) => attemptSend(job, payload, env)));
+  const attempts = await Promise.all(claimed.map(({ job, kind, payload }) => attemptSend(job, kind, payload, env)));
   let recordError: unknown;
   try {
     await recordOrderEmailSends(
@@ -131,9 +135,19 @@ function settleUnclaimed({ message, log }: Job, claim: Exclude<ClaimResult, { st
       log.done("skipped", "order e-mail: no such outbox row, delivery acknowledged");
       message.ack();
       return;
+    case "stale":
+      // Not a warning: the order was cancelled or refunded (or expired) before its confirmation went
+      // out, and its own e-mail tells the customer so.
+      log.done("skipped", "order e-mail: confirmation not sent, the order is no longer going ahead", {
+        email_kind: "order_confirmation",
+        order_status: claim.orderStatus,
+      });
+      message.ack();
+      return;
     case "suppressed":
       if (claim.byThisClaim) {
         log.done("suppressed", "order e-mail: not sent, its recipient had its cap of order e-mails for the hour", {
+          email_kind: claim.kind,
           recipient_cap: RECIPIENT_CAP,
           window_s: RECIPIENT_CAP_WINDOW_SECONDS,
         });
@@ -150,11 +164,11 @@ function settleUnclaimed({ message, log }: Job, claim: Exclude<ClaimResult, { st
   }
 }
 
-/** Renders and sends one claimed e-mail; never throws (a failure is an outcome to record). */
-async function attemptSend(job: Job, payload: OrderEmailPayload, env: Env): Promise<Attempt> {
+/** Renders (by the row's kind) and sends one claimed e-mail; never throws (a failure is an outcome to record). */
+async function attemptSend(job: Job, kind: EmailKind, payload: OrderEmailPayload, env: Env): Promise<Attempt> {
   const outboxId = job.body.outbox_id;
   try {
-    const email = renderOrderConfirmation(payload, settingsOf(env).emailFrom);
+    const email = renderOrderEmail(kind, payload, settingsOf(env).emailFrom);
     const { id } = await sendEmail(env, email, emailIdempotencyKey(env, outboxId));
     return { job, outcome: { outboxId, sent: true, providerMessageId: id }, toDomain: email.to.split("@")[1] };
   } catch (err) {

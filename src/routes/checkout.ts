@@ -38,7 +38,10 @@ checkout.openapi(
       },
       400: bodyErrorResponses[400],
       401: errorResponses[401],
-      404: { ...errorResponses[404], description: "`not_found`: no such open cart for this caller (unknown, expired, checked out, someone else's)" },
+      404: {
+        ...errorResponses[404],
+        description: "`not_found`: no such open cart for this caller (unknown, expired, checked out, someone else's)",
+      },
       409: {
         ...errorResponses[409],
         description:

@@ -19,10 +19,10 @@ import { settleOwedRefund } from "../services/refunds";
 export const webhooks = createRouter();
 
 const StripeSignatureHeadersSchema = z.object({
-  "stripe-signature": z
-    .string()
-    .optional()
-    .openapi({ description: "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">`, at most 300 s old", example: "t=1764620000,v1=5257a8…" }),
+  "stripe-signature": z.string().optional().openapi({
+    description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, at most 300 s old',
+    example: "t=1764620000,v1=5257a8…",
+  }),
 });
 
 webhooks.openapi(
@@ -43,32 +43,45 @@ webhooks.openapi(
         description: "Received (also for a redelivered or an ignored event)",
         content: { "application/json": { schema: z.object({ received: z.literal(true) }).openapi("StripeEventReceived") } },
       },
-      400: { description: "`invalid_signature`: missing, wrong or stale Stripe-Signature, or a body that is not an event", content: errorJson },
+      400: {
+        description: "`invalid_signature`: missing, wrong or stale Stripe-Signature, or a body that is not an event",
+        content: errorJson,
+      },
       413: { description: "`payload_too_large`: the body is larger than the limit the message names", content: errorJson },
       500: errorResponses[500],
       503: {
         ...errorResponses[503],
-        description: "`payment_unavailable`: a refund this event made owed could not reach Stripe (Stripe sends the event again), or the database did not answer",
+        description:
+          "`payment_unavailable`: a refund this event made owed could not reach Stripe (Stripe sends the event again), or the database did not answer",
       },
     },
   }),
   async (c) => {
     const event = await verifyStripeEvent(c.env, await c.req.text(), c.req.valid("header")["stripe-signature"]);
-    if (!event) throw new ApiError(400, "invalid_signature", "The Stripe-Signature header is missing, wrong or stale, or the body is not a Stripe event");
+    if (!event)
+      throw new ApiError(
+        400,
+        "invalid_signature",
+        "The Stripe-Signature header is missing, wrong or stale, or the body is not a Stripe event",
+      );
     const outcome = await receiveStripeEvent(c.get("db"), event);
-    if (!outcome) return c.json({ received: true as const }, 200);
+    if (!outcome || outcome.orderId === null) return c.json({ received: true as const }, 200);
     for (const outboxId of outcome.outboxIds) {
       runAfterResponse(
-        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: outboxId, order_id: outcome.orderId!, request_id: c.get("requestId") }),
+        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: outboxId, order_id: outcome.orderId, request_id: c.get("requestId") }),
         () => c.executionCtx,
       );
     }
-    if (outcome.refundOwed && outcome.orderId !== null) {
+    if (outcome.refundOwed) {
       try {
         await settleOwedRefund(c.get("db"), stripeClient(c.env), c.env.ENVIRONMENT, outcome.orderId);
       } catch (err) {
         // Owed still: Stripe re-sends this event after a non-2xx answer, and the cron asks again too.
-        log("warn", "stripe event: the refund it owes could not reach Stripe", { event_id: event.id, order_id: outcome.orderId, ...errorFields(err) });
+        log("warn", "stripe event: the refund it owes could not reach Stripe", {
+          event_id: event.id,
+          order_id: outcome.orderId,
+          ...errorFields(err),
+        });
         throw paymentUnavailable("The refund this event owes could not reach Stripe yet; send the event again");
       }
     }

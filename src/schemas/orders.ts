@@ -41,7 +41,9 @@ export const OrderSchema = z
     total_amount: MoneySchema.openapi({ description: "Σ unit_price × quantity" }),
     created_at: TimestampSchema,
     items: z.array(OrderItemSchema),
-    expires_at: TimestampSchema.nullable().openapi({ description: "Checkout orders: when an unpaid order expires; null for direct orders" }),
+    expires_at: TimestampSchema.nullable().openapi({
+      description: "Checkout orders: when an unpaid order expires; null for direct orders",
+    }),
     paid_at: TimestampSchema.nullable(),
     payment: PaymentSchema.nullable().openapi({ description: "Checkout orders: the PaymentIntent to confirm; null for direct orders" }),
   })

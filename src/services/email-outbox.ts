@@ -1,17 +1,21 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { EmailKind, OrderStatus } from "../db/schema";
 import { errorFields, log } from "../observability/logging";
 
 /**
- * The e-mail outbox (table email_outbox): the order statement writes a row per order; this module
- * moves rows to the queue (the request, the re-send cron) and records a dead letter. The consumer's
- * claims and sends, a batch per statement, are in email-outbox-batch.ts. Every function is one
- * statement per call (the cron's: per round of up to 100 rows).
+ * The e-mail outbox (table email_outbox): a row per order and kind of e-mail, written by the
+ * statement that makes the change it tells of (the order's placement or payment: its confirmation;
+ * its cancellation; its refund; order-email-sql.ts builds them); this module moves rows to the queue
+ * (the request, the re-send cron), records a dead letter and prunes old rows. The consumer's claims
+ * and sends, a batch per statement, are in email-outbox-batch.ts. Every function is one statement per
+ * call (the re-send cron's: per round of up to 100 rows).
  *
- * A row's life: created (with its order) → enqueued (right after the commit, unrecorded; or by the
+ * A row's life: created (with its change) → enqueued (right after the commit, unrecorded; or by the
  * re-send cron, which records it in enqueued_at) → claimed by a consumer (a lease) → sent; or, when
- * the queue gives up, failed (dead-letter queue); or, when its recipient already had its cap of
- * e-mails for the hour at the claim, suppressed (never sent).
+ * the queue gives up, failed (dead-letter queue); or, at the claim, suppressed (never sent): its
+ * recipient already had its cap of e-mails for the hour, or it is a confirmation of an order that is
+ * no longer going ahead. After OUTBOX_RETENTION_DAYS the cron deletes it, whatever became of it.
  */
 
 /**
@@ -35,9 +39,47 @@ export const RESEND_AFTER_SECONDS = 5 * 60;
  * rarely places more than one or two orders an hour (a forgotten item, a second basket); five leaves
  * room for that and holds a mail cannon to five an hour per inbox. Rows over the cap are suppressed,
  * not delayed: a confirmation an hour late helps nobody. Orders are never refused for it.
+ *
+ * Every kind counts, and the cap holds every kind but refunds:
+ *  - Cancellation e-mails are capped like confirmations. That they follow the customer's own action
+ *    is no reason to exempt them: the customer is whoever holds the account, not the mailbox, and
+ *    placing and cancelling costs nothing and can be repeated on one unit of stock. Exempt, they
+ *    would turn the cap on confirmations into an unlimited stream of cancellations.
+ *  - Refund e-mails (UNCAPPED_EMAIL_KINDS) take a place but are sent even over the cap. A refund
+ *    only follows a payment that went through: each costs a real charge on a real card (which
+ *    Stripe's fraud checks watch), so they are no cheap cannon; and they tell someone whose card was
+ *    charged that the money is coming back, which is what they would otherwise write to us, or to
+ *    their bank, about. The places they take still hold back the cheap kinds after them.
  */
 export const RECIPIENT_CAP = 5;
 export const RECIPIENT_CAP_WINDOW_SECONDS = 60 * 60;
+
+/** The kinds of e-mail the recipient cap counts but never suppresses (the argument is at RECIPIENT_CAP). */
+export const UNCAPPED_EMAIL_KINDS: readonly EmailKind[] = ["order_refunded"];
+
+/**
+ * A confirmation whose order has one of these statuses when it is claimed is suppressed, never sent:
+ * the order is not going ahead, and its cancellation or refund e-mail says so. (An expired order
+ * was never paid, so it should have no confirmation at all; it is listed so that none can go out.)
+ * Decided by the claim statement (email-outbox-batch.ts). Cancellation and refund e-mails are never
+ * suppressed for their order's status.
+ */
+export const STALE_CONFIRMATION_STATUSES: readonly OrderStatus[] = ["cancelled", "expired", "refunded"];
+
+/**
+ * Outbox rows are kept this long after they were written, then pruned by the cron. The outbox is the
+ * e-mail jobs' working state, not the order's history (the order keeps that): a row's last use is
+ * the recipient cap, which looks back one hour, and the queue's retries and the re-send cron, which
+ * end within hours; 30 days leave a month to look into what became of a customer's e-mail.
+ */
+export const OUTBOX_RETENTION_DAYS = 30;
+
+/**
+ * The most rows one prune deletes (one statement per cron run, every 2 minutes): enough to keep up
+ * with 7 million e-mails a day, and small enough that a backlog (say the cron was off for a while)
+ * is worked off over several runs instead of in one long delete holding locks on many rows.
+ */
+export const PRUNE_MAX_ROWS_PER_RUN = 10_000;
 
 /** At most this many messages per sendBatch (the Queues limit is 100). */
 const RESEND_BATCH = 100;
@@ -137,4 +179,29 @@ export async function resendStaleOrderEmails(
     if (rows.length < RESEND_BATCH) break;
   }
   return { resent, failed };
+}
+
+/**
+ * Deletes outbox rows written more than `retentionDays` ago, at most `maxRows` of them (the oldest
+ * first) in one statement; returns how many. A row a consumer holds a live claim on is left for the
+ * next run (the consumer will record its send), and so are rows another statement has locked (SKIP
+ * LOCKED: a claim or a re-send in progress, or an overlapping run), so a prune never waits.
+ */
+export async function pruneEmailOutbox(
+  db: Database,
+  retentionDays: number = OUTBOX_RETENTION_DAYS,
+  maxRows: number = PRUNE_MAX_ROWS_PER_RUN,
+): Promise<number> {
+  const { rowCount } = await db.execute(sql`
+    delete from email_outbox
+    where id in (
+      select id from email_outbox
+      where created_at < now() - make_interval(days => ${retentionDays})
+        and (claimed_at is null or claimed_at <= now() - make_interval(secs => ${CLAIM_LEASE_SECONDS}))
+      order by created_at
+      limit ${maxRows}
+      for update skip locked
+    )
+  `);
+  return rowCount ?? 0;
 }

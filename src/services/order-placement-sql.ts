@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { OrderLine } from "../schemas/orders";
 import type { IdempotencyKeyUse } from "./order-idempotency";
 import { LIVE_LINES, reachableCart } from "./cart-sql";
+import { orderEmailItem, orderEmailPayload } from "./order-email-sql";
 import { MAX_PAYMENT_AMOUNT, MIN_PAYMENT_AMOUNT } from "./payments";
 import { bumpedUpdatedAt, intArray, isoUtc } from "./sql-fragments";
 
@@ -273,22 +274,29 @@ export function placeOrderStatement(input: PlaceOrderInput | CheckoutInput): SQL
   `;
 }
 
-/** The confirmation e-mail's outbox row of a direct order, written with it: what it says, as of the order. */
+/**
+ * The confirmation e-mail's outbox row of a direct order, written with it: what it says, as of the
+ * order. Its payload comes from the rows this statement placed and locked (the new order is not in the
+ * statement's snapshot, so orderEmailRows cannot read it), through the builder every order e-mail uses.
+ */
 const outboxOfPlacedOrder = sql`outbox as (
       insert into email_outbox (order_id, kind, payload)
-      select o.id, 'order_confirmation', jsonb_build_object(
-        'to', u.email,
-        'full_name', u.full_name,
-        'order_id', o.id,
-        'total_amount', o.total_amount::text,
-        'created_at', ${isoUtc(sql`o.created_at`)},
-        'items', (
-          select jsonb_agg(jsonb_build_object(
-            'product_id', c.product_id, 'name', c.name, 'quantity', c.quantity, 'unit_price', c.price::text
-          ) order by c.ord)
+      select o.id, 'order_confirmation', ${orderEmailPayload({
+        to: sql`u.email`,
+        fullName: sql`u.full_name`,
+        orderId: sql`o.id`,
+        totalAmount: sql`o.total_amount`,
+        createdAt: sql`o.created_at`,
+        items: sql`(
+          select jsonb_agg(${orderEmailItem({
+            productId: sql`c.product_id`,
+            name: sql`c.name`,
+            quantity: sql`c.quantity`,
+            unitPrice: sql`c.price`,
+          })} order by c.ord)
           from checked c
-        )
-      )
+        )`,
+      })}
       from placed o join users u on u.id = o.user_id
       returning id
     )`;

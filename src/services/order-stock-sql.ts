@@ -17,14 +17,16 @@ export function stockBackCtes(orderIds: SQL): SQL {
       group by i.product_id
     ),
     returned_locked as materialized (
-      select p.id from products p
+      select p.id, p.stock from products p
       where p.id in (select product_id from returned_lines)
       order by p.id
       for update of p
     ),
+    -- From the stock the lock read (the latest), not p.stock: when the statement waited for a lock
+    -- (the order's row, or these), its update's own scan may read a row older than the lock's.
     restocked as (
       update products p
-      set stock = p.stock + r.quantity, updated_at = ${bumpedUpdatedAt(sql`p.updated_at`)}
+      set stock = k.stock + r.quantity, updated_at = ${bumpedUpdatedAt(sql`p.updated_at`)}
       from returned_lines r join returned_locked k on k.id = r.product_id
       where p.id = r.product_id
       returning p.id

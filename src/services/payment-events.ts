@@ -71,10 +71,12 @@ export async function applyPaymentSucceeded(db: Database, eventId: string, payme
       end as outcome, t.status as before
       from target t
     ),
+    -- From the stock the lock read (the latest), not p.stock: the update's own scan reads the row as
+    -- of the statement's snapshot, from before the lock waited for a concurrent change.
     retaken as (
       update products p
-      set stock = p.stock - w.quantity, updated_at = ${bumpedUpdatedAt(sql`p.updated_at`)}
-      from wanted w, decision d
+      set stock = s.stock - w.quantity, updated_at = ${bumpedUpdatedAt(sql`p.updated_at`)}
+      from wanted w join stocked s on s.id = w.product_id, decision d
       where p.id = w.product_id and d.before = 'expired' and d.outcome = 'paid'
       returning p.id
     ),

@@ -21,6 +21,9 @@ const DEPLOYED: Partial<Env> = {
   UPSTASH_REDIS_REST_URL: "https://eu1-tenpo.upstash.io",
   THROTTLE_REDIS_REST_URL: "https://eu1-tenpo-throttle.upstash.io",
   CORS_ORIGINS: "https://shop.tenpo.example",
+  STRIPE_API_BASE: "",
+  STRIPE_SECRET_KEY: "sk_live_a-deployment-s-own-key",
+  STRIPE_WEBHOOK_SECRET: "whsec_a-deployment-s-own-secret",
 };
 
 /** A request through the app at `origin` with the test bindings plus `overrides`. */
@@ -75,6 +78,7 @@ describe("off this machine", () => {
       "DATABASE_URL",
       "UPSTASH_REDIS_REST_URL",
       "THROTTLE_REDIS_REST_URL",
+      "STRIPE_API_BASE",
       "CORS_ORIGINS",
     ]);
   });
@@ -107,6 +111,7 @@ describe("off this machine", () => {
     ["DATABASE_URL", { DATABASE_URL: "postgres://postgres@db.internal/tenpo?host=/var/run/postgresql" }],
     ["UPSTASH_REDIS_REST_URL", { UPSTASH_REDIS_REST_URL: "http://eu1-tenpo.upstash.io" }],
     ["THROTTLE_REDIS_REST_URL", { THROTTLE_REDIS_REST_URL: "http://eu1-tenpo-throttle.upstash.io" }],
+    ["STRIPE_API_BASE", { STRIPE_API_BASE: "https://stripe-proxy.tenpo.example" }],
     ["CORS_ORIGINS", { CORS_ORIGINS: "*" }],
     ["CORS_ORIGINS", { CORS_ORIGINS: "https://shop.tenpo.example, *" }],
   ])("refuses the development setting %s (%o) and logs why", async (setting, override) => {
@@ -146,6 +151,11 @@ describe("staging and production, wherever they run", () => {
     ["UPSTASH_REDIS_REST_URL", { ENVIRONMENT: "staging", UPSTASH_REDIS_REST_URL: "not a url" }],
     ["THROTTLE_REDIS_REST_URL", { THROTTLE_REDIS_REST_URL: "http://127.0.0.1:8078" }],
     ["THROTTLE_REDIS_REST_URL", { ENVIRONMENT: "staging", THROTTLE_REDIS_REST_URL: "" }],
+    ["STRIPE_API_BASE", { STRIPE_API_BASE: "http://127.0.0.1:12111" }],
+    ["STRIPE_SECRET_KEY", { STRIPE_SECRET_KEY: "" }],
+    ["STRIPE_SECRET_KEY", { ENVIRONMENT: "staging", STRIPE_SECRET_KEY: "pk_test_a-publishable-key" }],
+    ["STRIPE_WEBHOOK_SECRET", { STRIPE_WEBHOOK_SECRET: "" }],
+    ["STRIPE_WEBHOOK_SECRET", { ENVIRONMENT: "staging", STRIPE_WEBHOOK_SECRET: "not-a-signing-secret" }],
   ])("refuse %s (%o) even on this machine", async (setting, override) => {
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     await expectRefused(await served("http://localhost:8787", { ...DEPLOYED, ...override }));

@@ -246,6 +246,7 @@ describe("the data point of a request", () => {
       UPSTASH_REDIS_REST_URL: "https://cache.upstash.example",
       THROTTLE_REDIS_REST_URL: "https://throttle.upstash.example",
       NEON_HTTP_ENDPOINT: "",
+      STRIPE_API_BASE: "",
     };
     const res = await cacheTestApp().fetch(request, { ...env, ...production, METRICS: rec.METRICS }, ctx);
     await waitOnExecutionContext(ctx);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { renderOrderConfirmation } from "../../src/queue/render-email";
+import { emailKinds } from "../../src/db/schema";
+import { renderOrderCancellation, renderOrderConfirmation, renderOrderEmail, renderOrderRefund } from "../../src/queue/render-email";
 import type { OrderEmailPayload } from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/order-placement";
 import { makeUser } from "../support/accounts";
@@ -8,9 +9,10 @@ import { db } from "../support/db";
 import { mailTo } from "../support/orders";
 import { deliver, QUEUE } from "../support/queue";
 
-// The order confirmation as it is sent: the customer's name only where it is a name, everything the
-// customer or an admin typed escaped in the HTML. A phishing text registered as the name of someone
-// else's address must not reach either body: such an e-mail reads exactly as one without a name.
+// The order e-mails as they are sent (the confirmation, the cancellation, the refund): the customer's
+// name only where it is a name, everything the customer or an admin typed escaped in the HTML. A
+// phishing text registered as the name of someone else's address must not reach either body: such an
+// e-mail reads exactly as one without a name.
 
 const FROM = "Tenpo <orders@tenpo.example>";
 const payload = (fullName: string | null): OrderEmailPayload => ({
@@ -81,5 +83,86 @@ describe("the order confirmation through the consumer to the mail sink", () => {
       expect(body).not.toContain("evil");
       expect(body).not.toContain("refund");
     }
+  });
+});
+
+describe("the cancellation e-mail", () => {
+  it("says the order is cancelled and its items released, with the lines and the total; nothing about money", () => {
+    const email = renderOrderCancellation(payload("Ann"), FROM);
+    expect(email).toMatchObject({ from: FROM, to: "ann@example.com", subject: "Your Tenpo order #42 is cancelled" });
+    expect(email.text).toBe(
+      [
+        "Hello Ann,",
+        "",
+        "your order #42 of 2026-11-28 06:43 UTC is cancelled. We have released the items we had reserved for it:",
+        "",
+        "  3 × Tea <Pot> & Cup (#7) at 7.00",
+        "",
+        "Order total: 21.00",
+        "",
+        "Tenpo",
+      ].join("\n"),
+    );
+    for (const body of [email.text, email.html ?? ""]) expect(body).not.toMatch(/charge|refund|paid|payment/i);
+  });
+
+  it("escapes product names in the HTML", () => {
+    const { html } = renderOrderCancellation(payload(null), FROM);
+    expect(html).toBe(
+      "<p>Hello,</p><p>your order #42 of 2026-11-28 06:43 UTC is cancelled. We have released the items we had reserved for it:</p>" +
+        '<table><tr><td>3 ×</td><td>Tea &#60;Pot&#62; &#38; Cup</td><td style="text-align:right">7.00</td></tr></table>' +
+        "<p><strong>Order total: 21.00</strong></p><p>Tenpo</p>",
+    );
+  });
+});
+
+describe("the refund e-mail", () => {
+  it("says the order is refunded in full: the amount (its total), the lines, and when the money shows", () => {
+    const email = renderOrderRefund(payload(null), FROM);
+    expect(email).toMatchObject({ from: FROM, to: "ann@example.com", subject: "Your Tenpo order #42 is refunded" });
+    expect(email.text).toBe(
+      [
+        "Hello,",
+        "",
+        "your order #42 of 2026-11-28 06:43 UTC is refunded in full. The order was:",
+        "",
+        "  3 × Tea <Pot> & Cup (#7) at 7.00",
+        "",
+        "Refunded: 21.00",
+        "",
+        "The refund goes back to the card you paid with. Depending on your bank, it takes 5–10 business days to show on your statement.",
+        "",
+        "Tenpo",
+      ].join("\n"),
+    );
+    expect(email.html).toContain("<p><strong>Refunded: 21.00</strong></p><p>The refund goes back to the card you paid with.");
+    expect(email.html).toContain("<td>Tea &#60;Pot&#62; &#38; Cup</td>");
+    expect(email.html).not.toContain("<Pot>");
+  });
+});
+
+describe("every kind of order e-mail", () => {
+  it("is picked by the outbox row's kind", () => {
+    expect(renderOrderEmail("order_confirmation", payload(null), FROM)).toEqual(renderOrderConfirmation(payload(null), FROM));
+    expect(renderOrderEmail("order_cancelled", payload(null), FROM)).toEqual(renderOrderCancellation(payload(null), FROM));
+    expect(renderOrderEmail("order_refunded", payload(null), FROM)).toEqual(renderOrderRefund(payload(null), FROM));
+  });
+
+  it.each(emailKinds.flatMap((kind) => PHISHING.map((name) => [kind, JSON.stringify(name).slice(0, 40), name] as const)))(
+    "%s: a phishing name never reaches the e-mail: %s",
+    (kind, _, name) => {
+      const email = renderOrderEmail(kind, payload(name), FROM);
+      expect(email).toEqual(renderOrderEmail(kind, payload(null), FROM));
+      for (const part of ["evil", "password", "locked", "Buyer", "reply"]) {
+        expect(email.text).not.toContain(part);
+        expect(email.html).not.toContain(part);
+      }
+    },
+  );
+
+  it.each(emailKinds)("%s: greets by name, escaped in the HTML", (kind) => {
+    const email = renderOrderEmail(kind, payload("José María O'Neil-Smith"), FROM);
+    expect(email.text.split("\n")[0]).toBe("Hello José María O'Neil-Smith,");
+    expect(email.html).toMatch(/^<p>Hello José María O&#39;Neil-Smith,<\/p>/);
   });
 });

@@ -1,10 +1,17 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { idempotencyKeys } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
-import { RECIPIENT_CAP, resendStaleOrderEmails, type OrderEmailMessage } from "../../src/services/email-outbox";
+import {
+  OUTBOX_RETENTION_DAYS,
+  PRUNE_MAX_ROWS_PER_RUN,
+  pruneEmailOutbox,
+  RECIPIENT_CAP,
+  resendStaleOrderEmails,
+  type OrderEmailMessage,
+} from "../../src/services/email-outbox";
 import { placeOrder } from "../../src/services/order-placement";
 import { apiWithEnv } from "../support/api";
 import { makeUser } from "../support/accounts";
@@ -12,8 +19,13 @@ import { makeProducts } from "../support/catalog";
 import { db } from "../support/db";
 import { jsonRequest, mailTo, outboxOf, waitFor, type OutboxRow } from "../support/orders";
 
-// The cron trigger: the outbox's safety net and the Idempotency-Key clean-up. Everything that sweeps
-// the outbox lives in this one file, so its tests run one after another and never take each other's rows.
+// The cron trigger: the outbox's safety net, the outbox's and the Idempotency-Keys' clean-up.
+// Everything that sweeps the outbox lives in this one file, so its tests run one after another and
+// never take each other's rows.
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** Runs the Worker's scheduled handler as the cron would, with the real queue binding. */
 async function runCron(): Promise<void> {
@@ -188,5 +200,61 @@ describe("the cron deletes expired Idempotency-Keys", () => {
     await runCron();
     const { rows } = await db.execute<{ key: string }>(sql`select key from idempotency_keys where user_id = ${user.id}`);
     expect(rows).toEqual([{ key: "fresh" }]);
+  });
+});
+
+describe("the cron prunes the outbox", () => {
+  /** The row as if written `days` days ago. */
+  async function writtenDaysAgo(outboxId: number, days: number): Promise<void> {
+    await db.execute(sql`update email_outbox set created_at = now() - make_interval(days => ${days}) where id = ${outboxId}`);
+  }
+  const exists = async (outboxId: number) => (await db.execute(sql`select 1 from email_outbox where id = ${outboxId}`)).rows.length === 1;
+
+  it(`deletes rows written more than ${OUTBOX_RETENTION_DAYS} days ago, whatever became of them, and logs how many; the orders stand`, async () => {
+    const [sent, pending, suppressed, failed, young, beingSent] = await Promise.all(Array.from({ length: 6 }, () => newJob()));
+    for (const job of [sent, pending, suppressed, failed, beingSent]) await writtenDaysAgo(job!.outbox_id, OUTBOX_RETENTION_DAYS + 1);
+    await writtenDaysAgo(young!.outbox_id, OUTBOX_RETENTION_DAYS - 1);
+    await db.execute(sql`update email_outbox set sent_at = now() - interval '30 days' where id = ${sent!.outbox_id}`);
+    await db.execute(sql`update email_outbox set suppressed_at = now() - interval '30 days' where id = ${suppressed!.outbox_id}`);
+    await db.execute(sql`update email_outbox set failed_at = now() - interval '30 days' where id = ${failed!.outbox_id}`);
+    // Still pending (handed to the queue again a moment ago, so the same run's re-send leaves it be).
+    await db.execute(
+      sql`update email_outbox set enqueued_at = now() where id = any(${`{${pending!.outbox_id},${young!.outbox_id}}`}::int[])`,
+    );
+    // A consumer claimed it a moment ago: left until its send is recorded (the next run takes it).
+    await db.execute(sql`update email_outbox set claimed_at = now(), attempts = 1 where id = ${beingSent!.outbox_id}`);
+
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    await runCron();
+
+    expect(await Promise.all([sent, pending, suppressed, failed, young, beingSent].map((job) => exists(job!.outbox_id)))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    const { rows } = await db.execute<{ n: number }>(
+      sql`select count(*)::int as n from orders where id = any(${`{${[sent, pending, suppressed, failed].map((j) => j!.order_id).join(",")}}`}::int[])`,
+    );
+    expect(rows[0]!.n).toBe(4);
+    const logged = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((line) => line.job === "prune_email_outbox");
+    expect(logged).toEqual([expect.objectContaining({ level: "info", msg: "scheduled: prune_email_outbox", outcome: "ok" })]);
+    expect(logged[0]!.pruned).toBeGreaterThanOrEqual(4);
+    expect(logged[0]!.duration_ms).toEqual(expect.any(Number));
+  });
+
+  it(`deletes at most ${PRUNE_MAX_ROWS_PER_RUN} rows a run (a bound the test lowers to 2), the oldest first; the next run goes on`, async () => {
+    const jobs = await Promise.all(Array.from({ length: 3 }, () => newJob()));
+    await writtenDaysAgo(jobs[0]!.outbox_id, 400);
+    await writtenDaysAgo(jobs[1]!.outbox_id, 300);
+    await writtenDaysAgo(jobs[2]!.outbox_id, OUTBOX_RETENTION_DAYS + 1);
+
+    expect(await pruneEmailOutbox(db, OUTBOX_RETENTION_DAYS, 2)).toBe(2);
+    expect(await Promise.all(jobs.map((job) => exists(job.outbox_id)))).toEqual([false, false, true]);
+    expect(await pruneEmailOutbox(db, OUTBOX_RETENTION_DAYS, 2)).toBeGreaterThanOrEqual(1);
+    expect(await exists(jobs[2]!.outbox_id)).toBe(false);
   });
 });

@@ -94,7 +94,10 @@ describe("POST /api/v1/carts/{id}/checkout", () => {
     expect((await postCheckout(other.token, mine)).status).toBe(404);
     expect((await postCheckout(customer.token, "no-such-cart-000000000000")).status).toBe(404);
     const stale = await makeCart(null, [{ product_id: a!, quantity: 1 }]);
-    await db.update(carts).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(carts.id, stale));
+    await db
+      .update(carts)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(carts.id, stale));
     expect((await postCheckout(customer.token, stale)).status).toBe(404);
     expect((await postCheckout(null, mine)).status).toBe(401);
     expect((await postCheckout(customer.token, mine)).status).toBe(404);
@@ -210,7 +213,7 @@ describe("POST /api/v1/carts/{id}/checkout", () => {
     expect(await ordersOfCart(cart)).toBe(0);
     expect(await db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key))).toHaveLength(0);
 
-    const order = ((await (await postCheckout(customer.token, cart, key)).json()) as OrderBody);
+    const order = (await (await postCheckout(customer.token, cart, key)).json()) as OrderBody;
     expect(order.status).toBe("pending_payment");
     expect(await stockOf(a!)).toBe(2);
     expect(await paymentIntentsOf(order.id)).toHaveLength(1);

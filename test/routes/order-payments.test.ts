@@ -4,7 +4,18 @@ import { retryOwedRefunds } from "../../src/services/refunds";
 import { api, apiWithEnv, type ErrorBody } from "../support/api";
 import { makeUser, type TestUser } from "../support/accounts";
 import { makeProducts } from "../support/catalog";
-import { checkoutOk, deliver, eventOf, getOrder, makeCart, pay, paymentIntentsOf, refundsOf, storedOrder, stripe } from "../support/checkout";
+import {
+  checkoutOk,
+  deliver,
+  eventOf,
+  getOrder,
+  makeCart,
+  pay,
+  paymentIntentsOf,
+  refundsOf,
+  storedOrder,
+  stripe,
+} from "../support/checkout";
 import { db } from "../support/db";
 import { CLOSED } from "../support/network";
 import { jsonRequest, mailTo, placeOk, stockOf, waitFor } from "../support/orders";

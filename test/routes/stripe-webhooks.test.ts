@@ -26,7 +26,10 @@ async function pendingOrder(quantity = 2) {
 }
 
 async function confirmationRows(orderId: number): Promise<number> {
-  const rows = await db.select({ id: emailOutbox.id }).from(emailOutbox).where(sql`${emailOutbox.orderId} = ${orderId} and ${emailOutbox.kind} = 'order_confirmation'`);
+  const rows = await db
+    .select({ id: emailOutbox.id })
+    .from(emailOutbox)
+    .where(sql`${emailOutbox.orderId} = ${orderId} and ${emailOutbox.kind} = 'order_confirmation'`);
   return rows.length;
 }
 
@@ -114,7 +117,9 @@ describe("POST /api/v1/webhooks/stripe", () => {
 
     it("a stale event: signed more than 300 s ago", async () => {
       const { order, intent } = await pendingOrder();
-      await refused(await deliver(await signedEvent("payment_intent.succeeded", intent, { timestamp: Math.floor(Date.now() / 1000) - 301 })));
+      await refused(
+        await deliver(await signedEvent("payment_intent.succeeded", intent, { timestamp: Math.floor(Date.now() / 1000) - 301 })),
+      );
       expect((await storedOrder(order.id)).status).toBe("pending_payment");
     });
 

@@ -22,7 +22,9 @@ export async function makeCart(owner: TestUser | null, lines: Line[]): Promise<s
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 24);
   await db.insert(carts).values({ id, userId: owner?.id ?? null, expiresAt: new Date(Date.now() + 7 * 86_400_000) });
   if (lines.length > 0) {
-    await db.insert(cartItems).values(lines.map((l, i) => ({ cartId: id, productId: l.product_id, quantity: l.quantity, addedAt: new Date(Date.now() + i) })));
+    await db
+      .insert(cartItems)
+      .values(lines.map((l, i) => ({ cartId: id, productId: l.product_id, quantity: l.quantity, addedAt: new Date(Date.now() + i) })));
   }
   return id;
 }
@@ -126,7 +128,10 @@ export async function signedEvent(
 
 /** Moves a pending order's deadline into the past, as if 15 minutes had gone by. */
 export async function expireNow(orderId: number): Promise<void> {
-  await db.update(orders).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(orders.id, orderId));
+  await db
+    .update(orders)
+    .set({ expiresAt: new Date(Date.now() - 1000) })
+    .where(eq(orders.id, orderId));
 }
 
 /** The order's row as stored (not as read: reads show a pending order past its deadline as expired). */

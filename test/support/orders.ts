@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { eq, inArray, sql } from "drizzle-orm";
-import { products } from "../../src/db/schema";
+import { products, type EmailKind } from "../../src/db/schema";
 import type { OrderBody } from "../../src/schemas/orders";
 import type { SinkEmail } from "../../scripts/mail-sink";
 import type { TestUser } from "./accounts";
@@ -74,12 +74,14 @@ export type OutboxRow = {
   provider_message_id: string | null;
   suppressed_at: string | null;
   recipient: string;
+  kind: EmailKind;
   payload: { to: string; order_id: number };
 };
 
-export async function outboxOf(orderId: number): Promise<OutboxRow> {
-  const { rows } = await db.execute<OutboxRow>(sql`select * from email_outbox where order_id = ${orderId}`);
-  if (!rows[0]) throw new Error(`no outbox row for order ${orderId}`);
+/** The order's outbox row of `kind` (an order has one per kind: its confirmation, its cancellation, its refund). */
+export async function outboxOf(orderId: number, kind: EmailKind = "order_confirmation"): Promise<OutboxRow> {
+  const { rows } = await db.execute<OutboxRow>(sql`select * from email_outbox where order_id = ${orderId} and kind = ${kind}`);
+  if (!rows[0]) throw new Error(`no ${kind} outbox row for order ${orderId}`);
   return rows[0];
 }
 

@@ -1,7 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { sql } from "drizzle-orm";
 import { vi } from "vitest";
+import type { EmailKind, OrderStatus } from "../../src/db/schema";
 import worker from "../../src/index";
 import type { OrderEmailMessage } from "../../src/services/email-outbox";
+import { orderEmailRows } from "../../src/services/order-email-sql";
 import { placeOrder } from "../../src/services/order-placement";
 import { makeUser, type TestUser } from "./accounts";
 import { makeProducts } from "./catalog";
@@ -61,4 +64,35 @@ export async function orderWithEmailJob(): Promise<{ user: TestUser; message: Or
   const result = await placeOrder(db, { userId: user.id, tokenVersion: 0, lines: [{ product_id: a!, quantity: 1 }] });
   if (result.kind !== "created") throw new Error("expected a new order");
   return { user, message: { outbox_id: result.outboxId, order_id: result.body.id } };
+}
+
+/**
+ * Moves an order to `status` and writes its `kind` e-mail in ONE statement, the way the cancel and
+ * refund statements embed orderEmailRows (src/services/order-email-sql.ts); only the status changes
+ * here (no stock, no payment). Returns the new row's message, or null when the order was already in
+ * `status` or already had that e-mail.
+ */
+export async function changeOrderWithEmail(orderId: number, status: OrderStatus, kind: EmailKind): Promise<OrderEmailMessage | null> {
+  const { rows } = await db.execute<{ id: number; order_id: number }>(sql`
+    with changed as (
+      update orders o set status = ${status} where o.id = ${orderId} and o.status <> ${status} returning o.id
+    ),
+    emails as (${orderEmailRows(kind, sql`select id from changed`)})
+    select id, order_id from emails
+  `);
+  return rows[0] ? { outbox_id: rows[0].id, order_id: rows[0].order_id } : null;
+}
+
+/** The order is cancelled and its cancellation e-mail written, in one statement (changeOrderWithEmail). */
+export async function cancelWithEmail(orderId: number): Promise<OrderEmailMessage> {
+  const message = await changeOrderWithEmail(orderId, "cancelled", "order_cancelled");
+  if (!message) throw new Error(`order ${orderId} was not cancelled with its e-mail`);
+  return message;
+}
+
+/** The order is refunded and its refund e-mail written, in one statement (changeOrderWithEmail). */
+export async function refundWithEmail(orderId: number): Promise<OrderEmailMessage> {
+  const message = await changeOrderWithEmail(orderId, "refunded", "order_refunded");
+  if (!message) throw new Error(`order ${orderId} was not refunded with its e-mail`);
+  return message;
 }
