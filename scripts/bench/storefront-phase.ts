@@ -16,8 +16,8 @@ export interface StorefrontPhaseOptions {
   durationS: number;
   /** Where the storefront's own report goes. */
   outDir: string;
-  /** The stack's Stripe stand-in, or null when it has none (the phase is then n/a). */
-  stripe: StripeEndpoint | null;
+  /** The stack's Stripe stand-in, where the users confirm their payments. */
+  stripe: StripeEndpoint;
   log: (line: string) => void;
 }
 
@@ -26,11 +26,10 @@ export function storefrontLabel(users: number, durationS: number): string {
   return `storefront user, ${users} users, no think time, ${durationS} s`;
 }
 
-/** Runs the storefront user, or says why it could not (no stand-in, no cart routes). */
+/** Runs the storefront user, or says why it could not (no cart routes). */
 export async function runStorefrontPhase(stack: BenchStack, opts: StorefrontPhaseOptions): Promise<StorefrontRun | StorefrontSkipped> {
   const label = storefrontLabel(opts.users, opts.durationS);
   const { stripe, log } = opts;
-  if (!stripe) return { label, skipped: "n/a: the bench stack has no Stripe stand-in" };
   // Is the storefront's API there at all? A guest cart is the one request that needs nothing else.
   const pre = await send(stack.apiUrl, "POST", { path: "/api/v1/carts" });
   if (pre.status === 404 || pre.status === 405) {

@@ -114,13 +114,11 @@ describe("the bench report's storefront", () => {
   });
 
   it("says why when the phase could not run, in the table and the section", () => {
-    const skipped = { label: "storefront user, 3 users, no think time, 5 s", skipped: "n/a: the bench stack has no Stripe stand-in" };
+    const skipped = { label: "storefront user, 3 users, no think time, 5 s", skipped: "n/a: POST /api/v1/carts answered 404 (…)" };
     expect(phaseTable(report(skipped))).toContain(
-      "| storefront user, 3 users, no think time, 5 s | n/a: the bench stack has no Stripe stand-in |",
+      "| storefront user, 3 users, no think time, 5 s | n/a: POST /api/v1/carts answered 404 (…) |",
     );
-    expect(storefrontSection(skipped)).toBe(
-      "**storefront user, 3 users, no think time, 5 s**: n/a: the bench stack has no Stripe stand-in",
-    );
+    expect(storefrontSection(skipped)).toBe("**storefront user, 3 users, no think time, 5 s**: n/a: POST /api/v1/carts answered 404 (…)");
     expect(storefrontSection(null)).toBe("");
   });
 });
