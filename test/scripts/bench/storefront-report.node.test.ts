@@ -7,12 +7,21 @@ import { STOREFRONT_STEPS, storefrontRecorder, type StorefrontResult } from "../
 import { phaseTable, storefrontSection, type BenchReport, type StorefrontRun, type StorefrontSkipped } from "../../../scripts/bench/report";
 import { evaluateTargets, type TargetResult } from "../../../scripts/bench/targets";
 
+const CART_TARGET = "storefront cart_create, cart_put, cart_get: 1 database round trip each (Server-Timing), every response";
 const CHECKOUT_TARGET = "storefront checkout: ≤ 2 database round trips in the request (Server-Timing), every response";
 const PAID_TARGET = "storefront: paid ≤ 1 s after Stripe's answer, p95 (paid_wait)";
 
 /** A storefront run whose checkouts said `checkoutRoundTrips` and whose payments were seen paid after `paidMs`. */
-function run(opts: { checkoutRoundTrips?: Array<number | null>; paidMs?: number[]; notPaid?: number } = {}): StorefrontRun {
+function run(
+  opts: { cartRoundTrips?: Array<number | null>; checkoutRoundTrips?: Array<number | null>; paidMs?: number[]; notPaid?: number } = {},
+): StorefrontRun {
   const r = storefrontRecorder();
+  for (const n of opts.cartRoundTrips ?? [1, 1]) {
+    r.record("cart_create", 201, 5, undefined, { dbRoundTrips: n });
+    r.record("cart_put", 200, 5, undefined, { dbRoundTrips: n });
+    r.record("cart_put", 409, 5, undefined, { code: "insufficient_stock", expected: true, dbRoundTrips: n });
+    r.record("cart_get", 200, 5, undefined, { dbRoundTrips: 1 });
+  }
   const checkouts = opts.checkoutRoundTrips ?? [2, 2, 2, 1];
   for (const [i, n] of checkouts.entries()) {
     const short = i === checkouts.length - 1 && n === 1;
@@ -100,7 +109,7 @@ describe("the bench report's storefront", () => {
       .split("\n")
       .find((line) => line.startsWith("| storefront user"));
     expect(row).toBe(
-      "| storefront user, 3 users, no think time, 5 s | 0.8 | 0 % | 20 | 20 | 0 | — | — | — | 1.4 | 0.2 | 1.1 | 0.01 | 0.3 | 0.9 | 0.25 | catalog n/a: no successful reads |",
+      "| storefront user, 3 users, no think time, 5 s | 2.4 | 0 % | 5 | 20 | 0 | — | — | — | 1.4 | 0.2 | 1.1 | 0.01 | 0.3 | 0.9 | 0.25 | catalog n/a: no successful reads |",
     );
   });
 
@@ -138,6 +147,29 @@ describe("the storefront targets", () => {
     });
   });
 
+  it("pass when every cart_create, cart_put and cart_get answered with 1 round trip, 409s included", () => {
+    expect(target(evaluateTargets(report(run())), CART_TARGET)).toEqual({
+      target: CART_TARGET,
+      measured: 'cart_create {"1":2}; cart_put {"1":4}; cart_get {"1":2}',
+      verdict: "PASS",
+    });
+  });
+
+  it("miss when a cart step made 2 round trips or one response had no count, and are n/a when a step had no count at all", () => {
+    expect(target(evaluateTargets(report(run({ cartRoundTrips: [1, 2] }))), CART_TARGET)).toMatchObject({
+      verdict: "MISS",
+      measured: 'cart_create {"1":1,"2":1}; cart_put {"1":2,"2":2}; cart_get {"1":2}',
+    });
+    expect(target(evaluateTargets(report(run({ cartRoundTrips: [1, null] }))), CART_TARGET)).toMatchObject({
+      verdict: "MISS",
+      measured: 'cart_create {"1":1} (1 without a count); cart_put {"1":2} (2 without a count); cart_get {"1":2}',
+    });
+    expect(target(evaluateTargets(report(run({ cartRoundTrips: [null] }))), CART_TARGET)).toMatchObject({
+      verdict: "n/a",
+      measured: "n/a: no Server-Timing db count for cart_create, cart_put",
+    });
+  });
+
   it("miss when one checkout made 3 round trips, or one had no count to judge by", () => {
     expect(target(evaluateTargets(report(run({ checkoutRoundTrips: [2, 3, 2] }))), CHECKOUT_TARGET)?.verdict).toBe("MISS");
     const uncounted = target(evaluateTargets(report(run({ checkoutRoundTrips: [2, null, 2] }))), CHECKOUT_TARGET);
@@ -156,6 +188,7 @@ describe("the storefront targets", () => {
     const skipped = evaluateTargets(report({ label: "storefront", skipped: "n/a: POST /api/v1/carts answered 404 (…)" }));
     expect(target(skipped, CHECKOUT_TARGET)).toMatchObject({ verdict: "n/a", measured: "n/a: POST /api/v1/carts answered 404 (…)" });
     expect(target(skipped, PAID_TARGET)).toMatchObject({ verdict: "n/a" });
+    expect(target(skipped, CART_TARGET)).toMatchObject({ verdict: "n/a" });
     expect(target(evaluateTargets(report(null)), PAID_TARGET)).toMatchObject({ verdict: "n/a", measured: "not run" });
     const nothing = evaluateTargets(report(run({ checkoutRoundTrips: [], paidMs: [] })));
     expect(target(nothing, CHECKOUT_TARGET)).toMatchObject({ verdict: "n/a", measured: "n/a: no checkout was sent" });
