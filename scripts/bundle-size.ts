@@ -13,8 +13,17 @@ import { gzipSync } from "node:zlib";
 import { cliOption, isMainModule } from "./local-http";
 import { OFFLINE_WRANGLER_ENV } from "./services";
 
-/** The most the Worker bundle may weigh, gzip-compressed. */
-export const BUDGET_GZIP_KIB = 250;
+/**
+ * The most the Worker bundle may weigh, gzip-compressed. 250 KiB until carts and payments: the
+ * official stripe SDK (v23) is 33 KiB of it gzip (240 KB minified: every resource class of the API
+ * comes along, the SDK cannot be cut down), and carts, checkout and the webhook another 13 KiB, so
+ * the bundle went from 246 to 292 KiB. What that costs is startup: `npm run startup` measured the
+ * cold start at +13 ms over the bundle before them (176 vs 163 ms above the hello world's, medians of
+ * 9 on this machine), because the SDK's module is only evaluated on first use (src/lib/stripe.ts).
+ * The next lever is zod's 40 locales, 39 KiB gzip that no response uses (they come along because
+ * @hono/zod-openapi extends zod's whole namespace); the budget leaves room for a few months' growth.
+ */
+export const BUDGET_GZIP_KIB = 300;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT_DIR = join(ROOT, ".tenpo/bundle-size");

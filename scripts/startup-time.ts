@@ -1,5 +1,6 @@
 /**
- * `npm run startup [-- --runs 7]`: what the Worker bundle costs to start, measured on this machine.
+ * `npm run startup [-- --runs 7] [-- --bundle FILE]`: what the Worker bundle costs to start, measured on
+ * this machine (`--bundle`: an index.js built elsewhere, e.g. of another commit, instead of building).
  * Builds the production bundle as `npm run bundle:size` does, then starts it on bare `workerd serve`
  * `--runs` times, and scripts/hello-world.js as often, alternating, and times each from the spawn to
  * its first HTTP answer (any status: the bundle has no bindings there, and only its start is timed).
@@ -66,9 +67,9 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(args: string[]): Promise<void> {
   const runs = Number(cliOption(args, "--runs") ?? 7);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error("--runs must be an integer in 1..50");
-  console.log("startup: building the production bundle…");
-  const { dir } = buildProductionBundle("production");
-  const bundle = join(dir, "index.js");
+  const given = cliOption(args, "--bundle");
+  if (!given) console.log("startup: building the production bundle…");
+  const bundle = given ?? join(buildProductionBundle("production").dir, "index.js");
   const hello = join(ROOT, "scripts/hello-world.js");
   const app: number[] = [];
   const reference: number[] = [];

@@ -21,7 +21,7 @@ export async function handleScheduled(controller: Pick<ScheduledController, "cro
     ["purge_idempotency_keys", async () => ({ purged: await purgeExpiredIdempotencyKeys(db) })],
     // Unpaid checkout orders past their 15 minutes: expired, stock back (reads show them expired already).
     ["expire_unpaid_orders", async () => ({ expired: await expireUnpaidOrders(db) })],
-    ["retry_owed_refunds", () => retryOwedRefunds(db, stripeClient(env), env.ENVIRONMENT)],
+    ["retry_owed_refunds", async () => retryOwedRefunds(db, await stripeClient(env), env.ENVIRONMENT)],
     ["prune_stripe_events", async () => ({ pruned: await pruneStripeEvents(db) })],
     ["prune_email_outbox", async () => ({ pruned: await pruneEmailOutbox(db) })],
   ];

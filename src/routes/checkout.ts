@@ -65,7 +65,7 @@ checkout.openapi(
     if (id === null) throw ApiError.notFound("Cart not found");
     const key = c.req.valid("header")["idempotency-key"];
     const idempotency = key === undefined ? undefined : { key, fingerprint: await checkoutFingerprint(id) };
-    const result = await checkoutCart(c.get("db"), stripeClient(c.env), {
+    const result = await checkoutCart(c.get("db"), await stripeClient(c.env), {
       viewer: c.var.user,
       cartId: id,
       idempotency,

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
 import { runAfterResponse } from "../lib/run-after-response";
-import type Stripe from "stripe";
 import type { Database } from "../db/client";
 import { stripeClient } from "../lib/stripe";
 import { requireAdmin, requireUser } from "../middleware/auth";
@@ -178,7 +177,6 @@ orders.openapi(
   }),
   async (c) => {
     const result = await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id);
-    const stripe = () => stripeClient(c.env);
     // After the commit, off the response path; each failure loses nothing (refunds.ts, email-outbox.ts).
     for (const outboxId of result.outboxIds) {
       runAfterResponse(
@@ -186,9 +184,9 @@ orders.openapi(
         () => c.executionCtx,
       );
     }
-    if (result.refundOwed) runAfterResponse(refundNow(c.get("db"), stripe(), c.env.ENVIRONMENT, result.order.id), () => c.executionCtx);
+    if (result.refundOwed) runAfterResponse(refundNow(c.get("db"), c.env, result.order.id), () => c.executionCtx);
     if (result.abandonedPaymentIntent) {
-      runAfterResponse(cancelPaymentIntent(stripe(), result.abandonedPaymentIntent, result.order.id), () => c.executionCtx);
+      runAfterResponse(cancelPaymentIntent(c.env, result.abandonedPaymentIntent, result.order.id), () => c.executionCtx);
     }
     return c.json(result.order, 200);
   },
@@ -219,9 +217,9 @@ orders.openapi(
 );
 
 /** A cancelled order's refund, asked for right after the answer; if Stripe does not answer, the cron asks again. */
-async function refundNow(db: Database, stripe: Stripe, environment: string, orderId: number): Promise<void> {
+async function refundNow(db: Database, env: Env, orderId: number): Promise<void> {
   try {
-    await settleOwedRefund(db, stripe, environment, orderId);
+    await settleOwedRefund(db, await stripeClient(env), env.ENVIRONMENT, orderId);
   } catch (err) {
     log("warn", "refund still owed: Stripe did not answer", { order_id: orderId, ...errorFields(err) });
   }
@@ -232,9 +230,9 @@ async function refundNow(db: Database, stripe: Stripe, environment: string, orde
  * customer can no longer pay it. Best effort: should it fail and the customer pay anyway, the
  * payment meets a cancelled order and is refunded (payment-events.ts).
  */
-async function cancelPaymentIntent(stripe: Stripe, paymentIntentId: string, orderId: number): Promise<void> {
+async function cancelPaymentIntent(env: Env, paymentIntentId: string, orderId: number): Promise<void> {
   try {
-    await stripe.paymentIntents.cancel(paymentIntentId);
+    await (await stripeClient(env)).paymentIntents.cancel(paymentIntentId);
   } catch (err) {
     log("warn", "the PaymentIntent of a cancelled order could not be cancelled", { order_id: orderId, ...errorFields(err) });
   }

@@ -74,7 +74,7 @@ webhooks.openapi(
     }
     if (outcome.refundOwed) {
       try {
-        await settleOwedRefund(c.get("db"), stripeClient(c.env), c.env.ENVIRONMENT, outcome.orderId);
+        await settleOwedRefund(c.get("db"), await stripeClient(c.env), c.env.ENVIRONMENT, outcome.orderId);
       } catch (err) {
         // Owed still: Stripe re-sends this event after a non-2xx answer, and the cron asks again too.
         log("warn", "stripe event: the refund it owes could not reach Stripe", {

@@ -84,7 +84,7 @@ async function withPayment(db: Database, stripe: Stripe, environment: string, or
   try {
     intent = await paymentIntentFor(stripe, environment, order);
   } catch (err) {
-    throw paymentUnavailable(`The payment provider did not answer (${describe(err)}); nothing was charged. Try again shortly.`);
+    throw paymentUnavailable(`The payment provider did not answer (${stripeFailure(err)}); nothing was charged. Try again shortly.`);
   }
   const { rows } = await db.execute<{ body: OrderBody }>(sql`
     update orders o set payment_intent_id = ${intent.id}, payment_client_secret = ${intent.client_secret}
@@ -128,7 +128,8 @@ async function releaseCheckout(db: Database, orderId: number): Promise<boolean> 
   return (rows[0]?.released ?? 0) > 0;
 }
 
-function describe(err: unknown): string {
+/** What kind of failure a Stripe call met, for the message (the SDK's error type, never its text). */
+function stripeFailure(err: unknown): string {
   if (typeof err === "object" && err !== null && "type" in err && typeof err.type === "string") return err.type;
   return err instanceof Error ? err.name : "unknown error";
 }

@@ -89,16 +89,16 @@ describe("verifyStripeEvent", () => {
 });
 
 describe("stripeClient", () => {
-  it("keeps one client per key and base", () => {
-    const client = stripeClient(env);
-    expect(stripeClient({ STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY, STRIPE_API_BASE: env.STRIPE_API_BASE })).toBe(client);
-    expect(stripeClient({ ...env, STRIPE_SECRET_KEY: "sk_test_another" })).not.toBe(client);
-    expect(stripeClient({ ...env, STRIPE_API_BASE: "" })).not.toBe(client);
+  it("keeps one client per key and base", async () => {
+    const client = await stripeClient(env);
+    expect(await stripeClient({ STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY, STRIPE_API_BASE: env.STRIPE_API_BASE })).toBe(client);
+    expect(await stripeClient({ ...env, STRIPE_SECRET_KEY: "sk_test_another" })).not.toBe(client);
+    expect(await stripeClient({ ...env, STRIPE_API_BASE: "" })).not.toBe(client);
   });
 
-  it("refuses a missing key and a base that is not an origin", () => {
-    expect(() => stripeClient({ STRIPE_SECRET_KEY: "", STRIPE_API_BASE: "" })).toThrow(/STRIPE_SECRET_KEY/);
-    expect(() => stripeClient({ STRIPE_SECRET_KEY: "sk_test_x", STRIPE_API_BASE: "http://127.0.0.1:12111/v1" })).toThrow(/origin/);
-    expect(() => stripeClient({ STRIPE_SECRET_KEY: "sk_test_x", STRIPE_API_BASE: "ftp://127.0.0.1" })).toThrow(/origin/);
+  it("refuses a missing key and a base that is not an origin", async () => {
+    await expect(stripeClient({ STRIPE_SECRET_KEY: "", STRIPE_API_BASE: "" })).rejects.toThrow(/STRIPE_SECRET_KEY/);
+    await expect(stripeClient({ STRIPE_SECRET_KEY: "sk_test_x", STRIPE_API_BASE: "http://127.0.0.1:12111/v1" })).rejects.toThrow(/origin/);
+    await expect(stripeClient({ STRIPE_SECRET_KEY: "sk_test_x", STRIPE_API_BASE: "ftp://127.0.0.1" })).rejects.toThrow(/origin/);
   });
 });

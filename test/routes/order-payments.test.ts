@@ -103,7 +103,8 @@ describe("POST /api/v1/orders/{id}/cancel with payments", () => {
     expect(((await res.json()) as OrderBody).status).toBe("refunded");
     expect((await storedOrder(order.id)).refundId).toBeNull();
     expect(await refundsOf(order.payment.payment_intent_id)).toHaveLength(0);
-    await Promise.all([retryOwedRefunds(db, stripe(), env.ENVIRONMENT), retryOwedRefunds(db, stripe(), env.ENVIRONMENT)]);
+    const client = await stripe();
+    await Promise.all([retryOwedRefunds(db, client, env.ENVIRONMENT), retryOwedRefunds(db, client, env.ENVIRONMENT)]);
     const refunds = await refundsOf(order.payment.payment_intent_id);
     expect(refunds).toHaveLength(1);
     expect((await storedOrder(order.id)).refundId).toBe(refunds[0]!.id);

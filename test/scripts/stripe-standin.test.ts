@@ -9,7 +9,7 @@ import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { stripeClient, verifyStripeEvent } from "../../src/lib/stripe";
 
-const stripe = stripeClient(env);
+const stripe = await stripeClient(env);
 const base = env.STRIPE_API_BASE;
 
 /** A metadata.order_id nobody else uses. */
@@ -198,7 +198,7 @@ describe("retrieving", () => {
 
   it("refuses a wrong API key with StripeAuthenticationError (401)", async () => {
     const pi = await createIntent();
-    const wrong = stripeClient({ ...env, STRIPE_SECRET_KEY: "sk_test_not-this-run-s-key" });
+    const wrong = await stripeClient({ ...env, STRIPE_SECRET_KEY: "sk_test_not-this-run-s-key" });
     const err = await rejection(wrong.paymentIntents.retrieve(pi.id), Stripe.errors.StripeAuthenticationError);
     expect(err.statusCode).toBe(401);
     expect(err.message).toMatch(/^Invalid API Key provided: sk_test_\*+/);

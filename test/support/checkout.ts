@@ -50,7 +50,7 @@ export async function getOrder(user: TestUser, id: number): Promise<OrderBody> {
 }
 
 /** The Worker's own Stripe client, pointed at this run's stand-in. */
-export const stripe = (): Stripe => stripeClient(env);
+export const stripe = (): Promise<Stripe> => stripeClient(env);
 
 /** The stand-in's PaymentIntents of one order (a test hook: Stripe's own API cannot list by metadata). */
 export async function paymentIntentsOf(orderId: number): Promise<Stripe.PaymentIntent[]> {
@@ -60,7 +60,7 @@ export async function paymentIntentsOf(orderId: number): Promise<Stripe.PaymentI
 
 /** The stand-in's refunds of a PaymentIntent, through Stripe's list API. */
 export async function refundsOf(paymentIntentId: string): Promise<Stripe.Refund[]> {
-  return (await stripe().refunds.list({ payment_intent: paymentIntentId })).data;
+  return (await (await stripe()).refunds.list({ payment_intent: paymentIntentId })).data;
 }
 
 /** An event as the stand-in signed it: the exact body and its Stripe-Signature. */
@@ -82,7 +82,7 @@ export async function eventOf(paymentIntentId: string, type: string): Promise<Si
 /** Pays (or fails to pay) a PaymentIntent at the stand-in, as Stripe.js would with a test card. */
 export async function pay(paymentIntentId: string, card: "pm_card_visa" | "pm_card_chargeDeclined" = "pm_card_visa"): Promise<void> {
   try {
-    await stripe().paymentIntents.confirm(paymentIntentId, { payment_method: card });
+    await (await stripe()).paymentIntents.confirm(paymentIntentId, { payment_method: card });
   } catch (err) {
     if (!(card === "pm_card_chargeDeclined" && err instanceof Stripe.errors.StripeCardError)) throw err;
   }
