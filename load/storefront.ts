@@ -190,11 +190,16 @@ export async function runStorefront(opts: StorefrontOptions): Promise<Storefront
       read: true,
       details: outcome(step === "cart_put" || step === "checkout"),
     });
-  /** The reply's JSON body when its status is one of `statuses`; otherwise the purchase ends at `step`. */
-  const ok = <T>(reply: Reply | null, step: StorefrontStep, ...statuses: number[]): T => {
+  /** The purchase goes on when the reply's status is one of `statuses`, and ends at `step` otherwise. */
+  const expect = (reply: Reply | null, step: StorefrontStep, ...statuses: number[]): Reply => {
     if (!reply || !statuses.includes(reply.status)) throw new FlowEnded(step);
+    return reply;
+  };
+  /** As `expect`, and the reply's JSON body (a body that is not JSON ends the purchase too). */
+  const ok = <T>(reply: Reply | null, step: StorefrontStep, ...statuses: number[]): T => {
+    const answered = expect(reply, step, ...statuses);
     try {
-      return JSON.parse(reply.text) as T;
+      return JSON.parse(answered.text) as T;
     } catch {
       throw new FlowEnded(step);
     }
@@ -203,9 +208,9 @@ export async function runStorefront(opts: StorefrontOptions): Promise<Storefront
   async function purchase(token: string): Promise<void> {
     const begin = performance.now();
     flows.started += 1;
-    ok(await send("browse", "GET", `/api/v1/products?page=${randomInt(1, 10)}`, token), "browse", 200);
+    expect(await send("browse", "GET", `/api/v1/products?page=${randomInt(1, 10)}`, token), "browse", 200);
     const products = twoProducts();
-    for (const id of products) ok(await send("product", "GET", `/api/v1/products/${id}`, token), "product", 200);
+    for (const id of products) expect(await send("product", "GET", `/api/v1/products/${id}`, token), "product", 200);
 
     const cart = ok<{ id: string; item_count: number }>(await send("cart_create", "POST", "/api/v1/carts", token), "cart_create", 200, 201);
     let itemCount = cart.item_count;
@@ -215,7 +220,7 @@ export async function runStorefront(opts: StorefrontOptions): Promise<Storefront
       else itemCount = ok<{ item_count: number }>(reply, "cart_put", 200).item_count;
     }
     if (itemCount === 0) throw new FlowEnded("cart_put");
-    ok(await send("cart_get", "GET", `/api/v1/carts/${cart.id}`, token), "cart_get", 200);
+    expect(await send("cart_get", "GET", `/api/v1/carts/${cart.id}`, token), "cart_get", 200);
 
     const checkoutReply = await api.request("checkout", {
       method: "POST",
