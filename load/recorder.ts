@@ -1,5 +1,6 @@
 /**
- * Collects every response of a run, per endpoint: latency, status, and the X-Cache header.
+ * Collects every response of a run, per endpoint: latency, status (with the API's error code when the
+ * caller gives it), the X-Cache header and the database round trips the Worker counted (Server-Timing).
  * Exact percentiles from the kept samples (a run holds at most a few hundred thousand numbers).
  */
 
@@ -16,10 +17,20 @@ export interface EndpointSummary {
   p95_ms: number;
   p99_ms: number;
   max_ms: number;
-  /** Responses with status >= 400 and transport failures (keyed by error code, e.g. "ECONNRESET"). */
+  /**
+   * Responses with status >= 400 and transport failures (keyed by error code, e.g. "ECONNRESET"), except
+   * the outcomes recorded as expected (`expected`).
+   */
   errors: number;
-  /** Every outcome by status ("200", "404", "ECONNREFUSED", …). */
+  /** Every outcome by status ("200", "404", "409 insufficient_stock", "ECONNREFUSED", …). */
   statuses: Record<string, number>;
+  /**
+   * Outcomes of `statuses` at or above 400 that the scenario expects and are not errors, e.g.
+   * {"409 insufficient_stock": 3} when demo stock runs out under load; {} when there were none.
+   */
+  expected: Record<string, number>;
+  /** The Worker's own database round trips per response (Server-Timing), or null when no response said. */
+  db_round_trips: DbRoundTrips | null;
   /** X-Cache values seen, or null when the endpoint is not a cached read. */
   x_cache: Partial<Record<CacheOutcome, number>> | null;
   /**
@@ -27,6 +38,30 @@ export interface EndpointSummary {
    * null when none carried it (the feature is not there) or the endpoint is not a cached read.
    */
   hit_ratio: number | null;
+}
+
+/** Database round trips per response, as the Worker counted them (`Server-Timing: db;desc="N queries"`). */
+export interface DbRoundTrips {
+  /** Responses that carried a count. */
+  counted: number;
+  /** HTTP responses that did not (transport failures are neither). */
+  without: number;
+  total: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** How many responses said each count, e.g. {"1": 998, "2": 2}. */
+  counts: Record<string, number>;
+}
+
+/** What a caller knows about one response beyond its status and latency. */
+export interface RecordDetails {
+  /** The API's error code (`error.code`): recorded as "<status> <code>", e.g. "409 insufficient_stock". */
+  code?: string;
+  /** An outcome the scenario expects (demo stock running out): kept apart and not counted as an error. */
+  expected?: boolean;
+  /** The Worker's database round trips for this response (Server-Timing), null when it sent none. */
+  dbRoundTrips?: number | null;
 }
 
 export interface TimelinePoint {
@@ -44,36 +79,60 @@ interface Series {
   at: number[];
   bad: boolean[];
   statuses: Map<string, number>;
+  /** Status keys recorded as expected outcomes. */
+  expected: Set<string>;
   cache: Map<CacheOutcome, number> | null;
+  /** Server-Timing database counts of the responses that had one, and how many HTTP responses had none. */
+  db: number[];
+  dbMissing: number;
+}
+
+function newSeries(cached: boolean): Series {
+  return { ms: [], at: [], bad: [], statuses: new Map(), expected: new Set(), cache: cached ? new Map() : null, db: [], dbMissing: 0 };
 }
 
 export class Recorder {
   private readonly series = new Map<string, Series>();
   readonly startedAt = performance.now();
 
-  /** `cached`: the endpoint is a catalog read whose X-Cache is tallied. */
-  constructor(private readonly cachedEndpoints: ReadonlySet<string> = new Set()) {}
+  /**
+   * `cachedEndpoints`: catalog reads whose X-Cache is tallied. `waits`: steps that are not one request
+   * but a wait made of several (the storefront's paid_wait, whose polls are recorded as requests of
+   * their own): summarized like the others, left out of the totals, `overall` and the timeline's counts.
+   */
+  constructor(
+    private readonly cachedEndpoints: ReadonlySet<string> = new Set(),
+    private readonly waits: ReadonlySet<string> = new Set(),
+  ) {}
 
-  record(endpoint: string, status: number | string, ms: number, xCache?: string | null): void {
+  /**
+   * One outcome: an HTTP status (a number) or a transport failure's code ("ECONNRESET"), its latency, and
+   * what else the caller read from the response.
+   */
+  record(endpoint: string, status: number | string, ms: number, xCache?: string | null, details: RecordDetails = {}): void {
     let s = this.series.get(endpoint);
     if (!s) {
-      s = { ms: [], at: [], bad: [], statuses: new Map(), cache: this.cachedEndpoints.has(endpoint) ? new Map() : null };
+      s = newSeries(this.cachedEndpoints.has(endpoint));
       this.series.set(endpoint, s);
     }
     s.ms.push(ms);
     s.at.push((performance.now() - this.startedAt) / 1000);
-    const key = String(status);
-    s.bad.push(isError(key));
+    const key = details.code ? `${status} ${details.code}` : String(status);
+    if (details.expected) s.expected.add(key);
+    s.bad.push(!details.expected && isError(key));
     s.statuses.set(key, (s.statuses.get(key) ?? 0) + 1);
     if (s.cache && typeof status === "number" && status < 400) {
       const outcome = cacheOutcome(xCache);
       s.cache.set(outcome, (s.cache.get(outcome) ?? 0) + 1);
     }
+    if (typeof details.dbRoundTrips === "number") s.db.push(details.dbRoundTrips);
+    else if (typeof status === "number") s.dbMissing += 1;
   }
 
+  /** Requests recorded so far (waits not counted). */
   get total(): number {
     let n = 0;
-    for (const s of this.series.values()) n += s.ms.length;
+    for (const [endpoint, s] of this.series) if (!this.waits.has(endpoint)) n += s.ms.length;
     return n;
   }
 
@@ -86,12 +145,16 @@ export class Recorder {
     return names.map((endpoint) => summarize(endpoint, this.series.get(endpoint)!, windowSeconds));
   }
 
-  /** Everything together, as one row ("all"). */
+  /** Every request together, as one row ("all"); waits are not requests and are left out. */
   overall(windowSeconds: number): EndpointSummary {
-    const all: Series = { ms: [], at: [], bad: [], statuses: new Map(), cache: null };
-    for (const s of this.series.values()) {
+    const all = newSeries(false);
+    for (const [endpoint, s] of this.series) {
+      if (this.waits.has(endpoint)) continue;
       for (const ms of s.ms) all.ms.push(ms);
       for (const [k, v] of s.statuses) all.statuses.set(k, (all.statuses.get(k) ?? 0) + v);
+      for (const k of s.expected) all.expected.add(k);
+      for (const n of s.db) all.db.push(n);
+      all.dbMissing += s.dbMissing;
     }
     return summarize("all", all, windowSeconds);
   }
@@ -112,15 +175,17 @@ export class Recorder {
     return { ratio: counted > 0 ? served / counted : null, counted, without_header: without };
   }
 
+  /** Second by second: requests and errors (waits not counted), and each endpoint's p95 (waits' too). */
   timeline(): TimelinePoint[] {
     const points = new Map<number, { requests: number; errors: number; ms: Map<string, number[]> }>();
     for (const [endpoint, s] of this.series) {
+      const counted = !this.waits.has(endpoint);
       s.at.forEach((at, i) => {
         const t = Math.floor(at);
         let p = points.get(t);
         if (!p) points.set(t, (p = { requests: 0, errors: 0, ms: new Map() }));
-        p.requests += 1;
-        if (s.bad[i]) p.errors += 1;
+        if (counted) p.requests += 1;
+        if (counted && s.bad[i]) p.errors += 1;
         const list = p.ms.get(endpoint) ?? [];
         list.push(s.ms[i]!);
         p.ms.set(endpoint, list);
@@ -147,7 +212,8 @@ function cacheOutcome(value: string | null | undefined): CacheOutcome {
 function summarize(endpoint: string, s: Series, windowSeconds: number): EndpointSummary {
   const ms = sorted(s.ms);
   const statuses = Object.fromEntries([...s.statuses].sort(([a], [b]) => a.localeCompare(b)));
-  const errors = [...s.statuses].reduce((n, [status, count]) => (isError(status) ? n + count : n), 0);
+  const errors = [...s.statuses].reduce((n, [status, count]) => (isError(status) && !s.expected.has(status) ? n + count : n), 0);
+  const expected = Object.fromEntries([...s.statuses].filter(([status]) => s.expected.has(status) && isError(status)));
   let hitRatio: number | null = null;
   let xCache: EndpointSummary["x_cache"] = null;
   if (s.cache) {
@@ -167,15 +233,36 @@ function summarize(endpoint: string, s: Series, windowSeconds: number): Endpoint
     max_ms: round(ms.length ? ms[ms.length - 1]! : 0),
     errors,
     statuses,
+    expected,
+    db_round_trips: dbRoundTrips(s),
     x_cache: xCache,
     hit_ratio: hitRatio === null ? null : round(hitRatio, 4),
   };
 }
 
-/** A status key counts as an error when it is >= 400 or not a number (a transport failure). */
+function dbRoundTrips(s: Series): DbRoundTrips | null {
+  if (s.db.length === 0) return null;
+  const counts: Record<string, number> = {};
+  let total = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (const n of s.db) {
+    counts[n] = (counts[n] ?? 0) + 1;
+    total += n;
+    min = Math.min(min, n);
+    max = Math.max(max, n);
+  }
+  return { counted: s.db.length, without: s.dbMissing, total, mean: round(total / s.db.length, 3), min, max, counts };
+}
+
+/**
+ * A status key counts as an error when its status is >= 400 or it is not an HTTP status at all (a
+ * transport failure, "not_paid"). "409 insufficient_stock" is a 409; whether it is *expected* is the
+ * recorder's business (EndpointSummary.expected).
+ */
 export function isError(status: string): boolean {
-  const n = Number(status);
-  return !Number.isInteger(n) || n >= 400;
+  const match = /^(\d{3})(?: \S+)?$/.exec(status);
+  return !match || Number(match[1]) >= 400;
 }
 
 function sorted(values: number[]): Float64Array {

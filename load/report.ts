@@ -1,22 +1,22 @@
 /**
- * Writing a Locust-scenario result: JSON (everything), Markdown (the table people read) and an SVG
- * latency chart, into one folder.
+ * Writing a load run's result: JSON (everything), Markdown (the table people read) and an SVG latency
+ * chart, into one folder; the Locust user's tables and chart (the storefront's: load/storefront-report.ts).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { latencyChartSvg } from "./chart";
-import type { EndpointSummary } from "./recorder";
+import { isError, type EndpointSummary } from "./recorder";
 import { ENDPOINT_LABELS, type Endpoint, type ScenarioResult } from "./scenario";
 
 export function pct(ratio: number | null | undefined, digits = 1): string {
   return ratio === null || ratio === undefined ? "n/a" : `${(ratio * 100).toFixed(digits)} %`;
 }
 
-/** "404: 12, ECONNRESET: 1" (errors only), or "0". */
-export function errorText(s: Pick<EndpointSummary, "statuses" | "errors">): string {
+/** "404: 12, ECONNRESET: 1" (errors only: not the expected outcomes), or "0". */
+export function errorText(s: Pick<EndpointSummary, "statuses" | "errors"> & { expected?: Record<string, number> }): string {
   if (s.errors === 0) return "0";
   const parts = Object.entries(s.statuses)
-    .filter(([status]) => !/^[123]\d\d$/.test(status))
+    .filter(([status]) => isError(status) && !(status in (s.expected ?? {})))
     .map(([status, n]) => `${status}: ${n}`);
   return `${s.errors} (${parts.join(", ")})`;
 }
@@ -84,14 +84,26 @@ export function scenarioChart(r: ScenarioResult, title = "Tenpo: the FastAPI ori
   });
 }
 
-/** Writes result.json, result.md and latency.svg into `dir`; returns their paths. */
-export function writeScenarioReport(dir: string, r: ScenarioResult): { json: string; md: string; svg: string } {
+/** The files one load run writes. */
+export interface ReportPaths {
+  json: string;
+  md: string;
+  svg: string;
+}
+
+/** Writes result.json (the result), result.md (`markdown` under a title) and latency.svg into `dir`. */
+export function writeReportFiles(dir: string, result: { started_at: string }, markdown: string, svg: string): ReportPaths {
   mkdirSync(dir, { recursive: true });
   const paths = { json: join(dir, "result.json"), md: join(dir, "result.md"), svg: join(dir, "latency.svg") };
-  writeFileSync(paths.json, `${JSON.stringify(r, null, 2)}\n`);
-  writeFileSync(paths.md, `# Load test ${r.started_at}\n\n${scenarioMarkdown(r)}\n\n![latency](latency.svg)\n`);
-  writeFileSync(paths.svg, scenarioChart(r));
+  writeFileSync(paths.json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(paths.md, `# Load test ${result.started_at}\n\n${markdown}\n\n![latency](latency.svg)\n`);
+  writeFileSync(paths.svg, svg);
   return paths;
+}
+
+/** Writes the Locust user's result.json, result.md and latency.svg into `dir`; returns their paths. */
+export function writeScenarioReport(dir: string, r: ScenarioResult): ReportPaths {
+  return writeReportFiles(dir, r, scenarioMarkdown(r), scenarioChart(r));
 }
 
 /** 2026-11-28T08-57-03Z: a timestamp usable in a file name. */

@@ -10,15 +10,19 @@
  *      1..100 at random), uncached search, orders list, order create — each warmed up, probed with
  *      sequential requests (exact round trips per request), then measured;
  *   3. the FastAPI original's Locust user (load/scenario.ts) at 200 users, without think time and with 1–3 s;
- *   4. both hello worlds again (drift check), the cost of a million requests, PASS / MISS / n/a per target.
+ *   4. the storefront user (load/storefront.ts: browse → cart → checkout → pay at the bench's Stripe
+ *      stand-in → paid) at 20 users for 20 s, its round trips per step from Server-Timing;
+ *   5. both hello worlds again (drift check), the cost of a million requests, PASS / MISS / n/a per target.
  *
- *   --quick              short phases, 10 connections, 20 users: a smoke test (~1–2 min), not a benchmark
+ *   --quick              short phases, 10 connections, 20 users (storefront: 3 users, 5 s): a smoke test (~1–2 min), not a benchmark
  *   --connections N      autocannon connections per phase (default 50)
  *   --duration S         seconds measured per phase (default 10)
  *   --warmup S           seconds of warm-up per phase (default 3)
  *   --mixed-users N      users in the Locust scenario (default 200)
  *   --mixed-duration S   its duration (default 30)
  *   --no-think-time-run  skip the Locust scenario with the original's 1–3 s think time (run by default)
+ *   --storefront-users N     users of the storefront phase (default 20, at most 1000)
+ *   --storefront-duration S  its duration (default 20)
  *   --request-log        the Worker's per-request JSON log line on (LOG_REQUESTS=true), to bench-<timestamp>-worker.log
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
@@ -30,13 +34,14 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { latencyChartSvg } from "../../load/chart";
-import { DEMO_PASSWORD, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../../load/demo";
+import { DEMO_PASSWORD, NUMBERED_USERS, PRODUCT_COUNT, SEARCH_TERMS, numberedUser, pick, randomInt } from "../../load/demo";
 import { fileStamp, writeScenarioReport } from "../../load/report";
 import { runLocustScenario } from "../../load/scenario";
 import { costPerMillionRequests } from "./cost";
-import { runPhase, send, settle, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./phases";
-import { cpuDelta, otherLoadMeter } from "./proc";
+import { runPhase, send, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./phases";
 import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./report";
+import { measureScenario } from "./scenario-run";
+import { runStorefrontPhase, storefrontLabel } from "./storefront-phase";
 import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./stack";
 import { evaluateTargets } from "./targets";
 
@@ -50,6 +55,8 @@ interface Settings extends PhaseSettings {
   mixedUsers: number;
   mixedDurationS: number;
   withWait: boolean;
+  storefrontUsers: number;
+  storefrontDurationS: number;
   requestLog: boolean;
   kvCache: boolean;
   embeddedDb: boolean;
@@ -67,6 +74,8 @@ function parseSettings(argv: string[]): Settings {
       "mixed-users": { type: "string" },
       "mixed-duration": { type: "string" },
       "no-think-time-run": { type: "boolean", default: false },
+      "storefront-users": { type: "string" },
+      "storefront-duration": { type: "string" },
       "request-log": { type: "boolean", default: false },
       "kv-cache": { type: "boolean", default: false },
       "embedded-db": { type: "boolean", default: false },
@@ -91,6 +100,8 @@ function parseSettings(argv: string[]): Settings {
     mixedUsers: num(values["mixed-users"], q ? 20 : 200, "mixed-users", 2000),
     mixedDurationS: num(values["mixed-duration"], q ? 6 : 30, "mixed-duration", 300),
     withWait: !values["no-think-time-run"],
+    storefrontUsers: num(values["storefront-users"], q ? 3 : 20, "storefront-users", NUMBERED_USERS),
+    storefrontDurationS: num(values["storefront-duration"], q ? 5 : 20, "storefront-duration", 300),
     requestLog: values["request-log"],
     kvCache: values["kv-cache"],
     embeddedDb: values["embedded-db"],
@@ -195,38 +206,24 @@ const PROBED = new Set(["list", "detail", "orders-list", "order-create"]);
 
 async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: string): Promise<MixedRun> {
   const label = `Locust user, ${s.mixedUsers} users, ${wait ? "think time 1–3 s" : "no think time"}`;
-  const settled = await settle(stack, label, log);
-  const db0 = await stack.dbRoundTrips();
-  const cache0 = await stack.cacheRoundTrips();
-  const cpu0 = stack.processes("app");
-  const otherLoad = otherLoadMeter();
-  const result = await runLocustScenario({
-    target: stack.apiUrl,
-    users: s.mixedUsers,
-    spawnRate: 100,
-    durationS: s.mixedDurationS,
-    wait,
-    accounts: "spread",
-    progress: (line) => log(`  ${line}`),
-  });
-  const otherCores = otherLoad();
-  const cpu = cpuDelta(cpu0, stack.processes("app"));
-  const db1 = await stack.dbRoundTrips();
-  const cache1 = await stack.cacheRoundTrips();
-  writeScenarioReport(outDir, result);
-  const n = result.overall.requests;
-  const per = (v: number): number => Math.round((v / n) * 1000) / 1000;
-  return {
+  const { result, counters } = await measureScenario(
+    stack,
     label,
-    result,
-    db_round_trips_per_request: n ? per(db1 - db0) : null,
-    cache_round_trips_per_request: n && cache0 !== null && cache1 !== null ? per(cache1 - cache0) : null,
-    cpu_ms_per_request: n
-      ? { worker: per(cpu.worker), host: per(cpu.host), services: per(cpu.services), datastores: per(cpu.datastores) }
-      : null,
-    other_load_cores: Math.round(otherCores * 100) / 100,
-    settle: settled,
-  };
+    log,
+    () =>
+      runLocustScenario({
+        target: stack.apiUrl,
+        users: s.mixedUsers,
+        spawnRate: 100,
+        durationS: s.mixedDurationS,
+        wait,
+        accounts: "spread",
+        progress: (line) => log(`  ${line}`),
+      }),
+    (r) => r.overall.requests,
+  );
+  writeScenarioReport(outDir, result);
+  return { label, result, ...counters };
 }
 
 function machineInfo(): Record<string, string | number> {
@@ -326,7 +323,7 @@ async function main(): Promise<void> {
       label: `${spec.label}, again at the end`,
     }));
     const locustRuns = settings.withWait ? [false, true] : [false];
-    const progress = new Progress(opening.length + locustRuns.length + closing.length);
+    const progress = new Progress(opening.length + locustRuns.length + 1 + closing.length);
     const phases: PhaseResult[] = [];
     const measure = async (spec: PhaseSpec): Promise<void> => {
       const since = progress.start(spec.label);
@@ -345,6 +342,21 @@ async function main(): Promise<void> {
       const o = run.result.overall;
       progress.end(label, since, `${o.rps} req/s, p50 ${o.p50_ms} ms, p99 ${o.p99_ms} ms, ${o.errors} errors`);
     }
+    const storefrontSince = progress.start(storefrontLabel(settings.storefrontUsers, settings.storefrontDurationS));
+    const storefront = await runStorefrontPhase(stack, {
+      users: settings.storefrontUsers,
+      durationS: settings.storefrontDurationS,
+      outDir: `${base}-storefront`,
+      stripe: stack.stripe,
+      log,
+    });
+    progress.end(
+      storefront.label,
+      storefrontSince,
+      storefront.skipped ??
+        `${storefront.result.flows.completed_per_s} purchases paid/s, ${storefront.result.overall.rps} req/s, ` +
+          `p50 ${storefront.result.overall.p50_ms} ms, p99 ${storefront.result.overall.p99_ms} ms, ${storefront.result.overall.errors} errors`,
+    );
     for (const spec of closing) await measure(spec);
 
     machine.load_end = os
@@ -386,6 +398,8 @@ async function main(): Promise<void> {
         mixed_users: settings.mixedUsers,
         mixed_duration_s: settings.mixedDurationS,
         mixed_think_time: settings.withWait ? "none, then 1–3 s" : "none",
+        storefront_users: settings.storefrontUsers,
+        storefront_duration_s: settings.storefrontDurationS,
         request_log: settings.requestLog,
         accept_encoding: "gzip",
       },
@@ -395,6 +409,7 @@ async function main(): Promise<void> {
       },
       phases,
       mixed,
+      storefront,
       cost: cost && {
         ...cost,
         basis:
@@ -416,7 +431,7 @@ async function main(): Promise<void> {
       process.exitCode = 3;
     }
     log(
-      `wrote ${base}.json, ${base}.md, ${base}.svg, the Locust reports in ${base}-locust-*/, the stack's log ${base}.log and the Worker's ${workerLogFile}`,
+      `wrote ${base}.json, ${base}.md, ${base}.svg, the Locust reports in ${base}-locust-*/, the storefront's in ${base}-storefront/, the stack's log ${base}.log and the Worker's ${workerLogFile}`,
     );
   } finally {
     if (!interrupted) {
@@ -445,6 +460,18 @@ function benchChart(report: BenchReport): string {
       label: "Locust user (mixed)",
       detail: m.label.replace(/^Locust user, /, ""),
       note: `${o.rps} req/s · ${o.errors} errors`,
+      p50: o.p50_ms,
+      p95: o.p95_ms,
+      p99: o.p99_ms,
+    });
+  }
+  const sf = report.storefront;
+  if (sf && sf.skipped === null) {
+    const o = sf.result.overall;
+    rows.push({
+      label: "storefront user",
+      detail: sf.label.replace(/^storefront user, /, ""),
+      note: `${o.rps} req/s · ${sf.result.flows.completed_per_s} purchases paid/s · ${o.errors} errors`,
       p50: o.p50_ms,
       p95: o.p95_ms,
       p99: o.p99_ms,

@@ -6,6 +6,7 @@
  */
 import autocannon from "autocannon";
 import { percentile, round } from "../../load/recorder";
+import { serverTimingDbCount } from "../../load/server-timing";
 import { cpuDelta, otherLoadMeter, type ProcRole } from "./proc";
 import type { BenchStack, RuntimeKey } from "./stack";
 
@@ -354,19 +355,6 @@ export async function waitForQuiet(stack: BenchStack, quietMs = 1000, maxMs = 50
     }
   }
   return false;
-}
-
-/** `db;dur=4;desc="1 query"` → 1; null when there is no such entry. */
-export function serverTimingDbCount(header: string | null): number | null {
-  if (!header) return null;
-  for (const entry of header.split(",")) {
-    const [name, ...params] = entry.trim().split(";");
-    if (name?.trim() !== "db") continue;
-    const desc = params.map((p) => p.trim()).find((p) => p.startsWith("desc="));
-    const n = desc ? /(\d+)/.exec(desc)?.[1] : undefined;
-    return n === undefined ? null : Number(n);
-  }
-  return null;
 }
 
 /** One request, body read in full. */

@@ -4,23 +4,36 @@
  */
 import { catalogHitText, errorText, pct } from "../../load/report";
 import type { ScenarioResult } from "../../load/scenario";
+import type { StorefrontResult } from "../../load/storefront";
+import { purchasesText, storefrontStepTable } from "../../load/storefront-report";
 import type { CostEstimate } from "./cost";
-import type { PhaseResult, Settle } from "./phases";
+import type { PhaseResult } from "./phases";
 import type { ProcRole } from "./proc";
+import type { ScenarioCounters } from "./scenario-run";
 import type { TargetResult } from "./targets";
 
 /** One Locust run and the counters read around it. */
-export interface MixedRun {
+export interface MixedRun extends ScenarioCounters {
   label: string;
   result: ScenarioResult;
-  db_round_trips_per_request: number | null;
-  cache_round_trips_per_request: number | null;
-  /** CPU ms per request by process role (as for the phases), over the whole run. */
-  cpu_ms_per_request: Record<ProcRole, number> | null;
-  /** Cores busy with processes other than the bench's during the run. */
-  other_load_cores: number;
-  /** The wait for a quiet database before the run. */
-  settle: Settle;
+}
+
+/** The storefront user's run (load/storefront.ts) and the counters read around it. */
+export interface StorefrontRun extends ScenarioCounters {
+  label: string;
+  skipped: null;
+  result: StorefrontResult;
+  /**
+   * SQL-over-HTTP requests during the run ÷ purchases paid: everything one purchase cost the database,
+   * the webhook's work, the e-mail and the purchases that did not finish included. Null when none was paid.
+   */
+  db_round_trips_per_purchase: number | null;
+}
+
+/** The storefront phase when it could not run, and why ("n/a: …"). */
+export interface StorefrontSkipped {
+  label: string;
+  skipped: string;
 }
 
 /** A hello world measured at the start and at the end of the run. */
@@ -52,6 +65,8 @@ export interface BenchReport {
   hello: { miniflare: Reference; workerd: Reference };
   phases: PhaseResult[];
   mixed: MixedRun[];
+  /** The storefront user after the Locust runs; null when the run had no storefront phase. */
+  storefront: StorefrontRun | StorefrontSkipped | null;
   /** One million requests of the no-think-time Locust mix on Workers Standard. */
   cost: (CostEstimate & { basis: string }) | null;
   targets: TargetResult[];
@@ -131,11 +146,35 @@ export function phaseTable(report: BenchReport): string {
       .replace(/^/, "| ")
       .replace(/$/, " |");
   };
-  // The Locust runs sit where they ran: after the autocannon phases, before the closing hello worlds.
+  const storefrontRow = (sf: StorefrontRun | StorefrontSkipped): string => {
+    if (sf.skipped !== null) return `| ${sf.label} | ${sf.skipped} |${" |".repeat(15)}`;
+    const o = sf.result.overall;
+    return [
+      sf.label,
+      o.rps.toLocaleString("en-US"),
+      ratio(o.rps),
+      o.p50_ms,
+      o.p99_ms,
+      errorText(o),
+      "—",
+      "—",
+      "—",
+      dash(sf.db_round_trips_per_request, 3),
+      dash(sf.cache_round_trips_per_request, 3),
+      cpuCells(sf.cpu_ms_per_request),
+      num(sf.other_load_cores),
+      `catalog ${catalogHitText(sf.result)}`,
+    ]
+      .join(" | ")
+      .replace(/^/, "| ")
+      .replace(/$/, " |");
+  };
+  // The Locust runs and the storefront sit where they ran: after the autocannon phases, before the closing hello worlds.
   const closing = report.phases.filter((p) => p.key.endsWith("-end"));
   const rows = [
     ...report.phases.filter((p) => !p.key.endsWith("-end")).map(phaseRow),
     ...report.mixed.map(mixedRow),
+    ...(report.storefront ? [storefrontRow(report.storefront)] : []),
     ...closing.map(phaseRow),
   ];
   return [
@@ -165,6 +204,26 @@ export function mixedTables(report: BenchReport): string {
     .join("\n\n");
 }
 
+/**
+ * The storefront user's section: what ran, the per-step table (round trips from Server-Timing, exact),
+ * what the purchases came to, and what the database did per purchase in all.
+ */
+export function storefrontSection(sf: StorefrontRun | StorefrontSkipped | null): string {
+  if (!sf) return "";
+  if (sf.skipped !== null) return `**${sf.label}**: ${sf.skipped}`;
+  const r = sf.result;
+  return [
+    `**${sf.label}** (${r.users} users, spawn ${r.spawn_rate}/s, ${r.window_s} s, no think time, logins spread over user1..${r.users}, ` +
+      `${r.logins_failed} failed; payments confirmed at the bench's Stripe stand-in)`,
+    "",
+    storefrontStepTable(r),
+    "",
+    `${purchasesText(r)}. ` +
+      `Database in all (SQL-over-HTTP, the webhooks and e-mails included): ${dash(sf.db_round_trips_per_request, 3)} round trips per request, ` +
+      `${dash(sf.db_round_trips_per_purchase, 2)} per purchase paid.`,
+  ].join("\n");
+}
+
 /** PASS / MISS / n/a, one row per target. */
 export function targetTable(targets: TargetResult[]): string {
   return [
@@ -187,6 +246,7 @@ function settleText(report: BenchReport): string {
   const busy = [
     ...report.phases.filter((p) => p.settle && !p.settle.quiet).map((p) => p.label),
     ...report.mixed.filter((m) => !m.settle.quiet).map((m) => m.label),
+    ...(report.storefront && report.storefront.skipped === null && !report.storefront.settle.quiet ? [report.storefront.label] : []),
   ];
   const base =
     "Before each measurement the bench waited until the database had been quiet for 3 s (longer than the e-mail queue's 2 s batch timeout), at most 120 s";
@@ -244,6 +304,7 @@ export function benchMarkdown(report: BenchReport): string {
     "",
     mixedTables(report),
     "",
+    ...(report.storefront ? [storefrontSection(report.storefront), ""] : []),
     "## Targets",
     "",
     targetTable(report.targets),

@@ -31,6 +31,7 @@ import { sampleProcesses, type ProcSample } from "./proc";
 import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./runtime";
 import type { BenchServicesOptions, BenchServicesReady } from "./services";
 import { stageWorkingTree } from "./snapshot";
+import type { StripeEndpoint } from "../../load/storefront";
 import { readDevVars } from "../lib/dev-vars";
 import { waitUntilReady } from "../lib/wait-ready";
 import { newLocalSecret } from "../local-http";
@@ -65,6 +66,8 @@ export interface BenchStack {
   /** The vars the app gets on top of wrangler.toml's (secrets masked), for the report. */
   appVars: Record<string, string>;
   stageDir: string;
+  /** The bench's Stripe stand-in as a shopper's browser reaches it (base URL and key), for the storefront phase. */
+  stripe: StripeEndpoint;
   /** SQL-over-HTTP requests (= database round trips) for this run's database so far. */
   dbRoundTrips(): Promise<number>;
   /** Upstash REST requests so far, or null when the cache runs on KV alone. */
@@ -196,6 +199,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       services: services.ready,
       appVars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, /SECRET|TOKEN|KEY/.test(k) ? "***" : v])),
       stageDir,
+      stripe: { apiBase: services.ready.stripeApiBase, secretKey: secrets.STRIPE_SECRET_KEY },
       async dbRoundTrips() {
         const res = await fetch(`${sqlBase}/__stats`, { headers: { authorization: `Bearer ${secrets.NEON_HTTP_SECRET}` } });
         const stats = (await res.json()) as { byDatabase: Record<string, { requests: number }> };
