@@ -73,7 +73,7 @@ export type WorkerRuntimeOptions = {
 export type WorkerRuntime = {
   /** http://host:port of the API. */
   url: string;
-  /** Miniflare's entry URL: `${controlUrl}/cdn-cgi/handler/scheduled?cron=…` fires the cron by hand. */
+  /** Miniflare's entry URL: `${controlUrl}/cdn-cgi/handler/scheduled?cron=…` with `MF-Route-Override: tenpo-cron` fires the cron by hand. */
   controlUrl: string;
   /** The cron expressions scheduled. */
   crons: string[];
@@ -121,7 +121,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
     unsafeDirectSockets: [{ host: opts.host, port: opts.port }],
   } as WorkerOptions;
 
-  const mf = newMiniflare(worker, opts);
+  const mf = newMiniflare([worker, cronTwin(worker)], opts);
   const controlUrl = (await mf.ready).origin;
 
   const cronJobs: Cron[] = [];
@@ -135,7 +135,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
           // then never gets read. Under load that froze both (seen at the first cron of a load test).
           try {
             const url = `${controlUrl}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expression)}&time=${Date.now()}`;
-            const res = await fetch(url, { signal: AbortSignal.timeout(CRON_TIMEOUT_MS) });
+            const res = await fetch(url, { headers: CRON_ROUTE, signal: AbortSignal.timeout(CRON_TIMEOUT_MS) });
             await res.body?.cancel();
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
           } catch (err) {
@@ -196,14 +196,35 @@ export async function serveModule(opts: ModuleServerOptions): Promise<ModuleServ
     compatibilityFlags: opts.compatibilityFlags,
     unsafeDirectSockets: [{ host: opts.host, port: opts.port }],
   } as WorkerOptions;
-  const mf = newMiniflare(worker, { host: opts.host, onOutput: opts.onOutput });
+  const mf = newMiniflare([worker], { host: opts.host, onOutput: opts.onOutput });
   await mf.ready;
   return { url: `http://${opts.host}:${opts.port}`, stop: () => mf.dispose() };
 }
 
 /** The one Miniflare set-up both entry points share: entry worker on a side port, the Worker's console out. */
+/**
+ * Where cron runs go. Miniflare (4.20260426) hands a scheduled event of a Worker with static assets
+ * to its assets router, which has no scheduled handler, so every run answered 500 `exception` and
+ * nothing ran (workers-sdk#9882; fixed in later Miniflare releases, workers-sdk#14177). The cron is
+ * therefore sent, by name (Miniflare's `MF-Route-Override`), to a twin of the Worker: the same bundle
+ * and bindings (so the same database, KV, queues), without the assets, the socket or the queue
+ * consumers, which stay the Worker's own.
+ */
+const CRON_WORKER = "tenpo-cron";
+const CRON_ROUTE = { "MF-Route-Override": CRON_WORKER };
+
+function cronTwin(worker: WorkerOptions): WorkerOptions {
+  const {
+    assets: _assets,
+    unsafeDirectSockets: _sockets,
+    queueConsumers: _consumers,
+    ...rest
+  } = worker as WorkerOptions & Record<string, unknown>;
+  return { ...rest, name: CRON_WORKER } as WorkerOptions;
+}
+
 function newMiniflare(
-  worker: WorkerOptions,
+  workers: WorkerOptions[],
   opts: { host: string; controlPort?: number; persistTo?: string; onOutput?: WorkerRuntimeOptions["onOutput"] },
 ): Miniflare {
   return new Miniflare({
@@ -220,7 +241,7 @@ function newMiniflare(
         stderr.pipe(process.stderr);
       }
     },
-    workers: [worker],
+    workers,
   });
 }
 
