@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   } else {
     const worker = await startProductionWorker(vars);
     await waitUntilReady(READINESS);
-    cronHint = `curl -H "MF-Route-Override: tenpo-cron" "${worker.controlUrl}/cdn-cgi/handler/scheduled?cron=*/2+*+*+*+*"; on its own: ${worker.crons.join(", ")} (UTC)`;
+    cronHint = `curl "${worker.controlUrl}/cdn-cgi/handler/scheduled?cron=*/2+*+*+*+*"; on its own: ${worker.crons.join(", ")} (UTC)`;
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   log(`ready in ${seconds} s: http://${API_HOST}:${API_PORT}  (try /health/ready, /api/v1/products, /docs)`);
