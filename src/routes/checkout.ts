@@ -46,7 +46,7 @@ checkout.openapi(
         ...errorResponses[409],
         description:
           "`insufficient_stock` (details: `[{product_id, requested, available}]`; nothing is taken, the cart stays open), " +
-          "`cart_empty`, `not_found` is 404; `amount_out_of_range` (Stripe takes 0.50 to 999,999.99 USD per payment), " +
+          "`cart_empty`, `amount_out_of_range` (Stripe takes 0.50 to 999,999.99 USD per payment), " +
           "or `idempotency_conflict`: the Idempotency-Key was used for another request",
       },
       413: bodyErrorResponses[413],

@@ -64,10 +64,9 @@ export type PlaceOrderRow = {
  *  - `verdict`: every product found and every line covered by the locked stock → 'ok'.
  *  - `taken` / `placed` / `items` / `outbox` / `checked_out`: only when 'ok': the stock, the order
  *    (total in SQL numeric), its lines (unit prices from the locked rows), and its e-mail job (direct)
- *    or its cart's end (checkout). Should fewer lines
- *    be taken than ordered, the total becomes -1, orders_total_non_negative fails and the whole
- *    statement rolls back (a backstop; the locks make it unreachable). products_stock_non_negative
- *    is the backstop under that.
+ *    or its cart's end (checkout). Should fewer lines be taken than ordered, the total becomes -1,
+ *    orders_total_non_negative fails and the whole statement rolls back (a backstop; the locks make it
+ *    unreachable). products_stock_non_negative is the backstop under that.
  *  - `result`: the response as JSON (201 order, 404 not_found, 409 insufficient_stock with
  *    available stock), built here so that an Idempotency-Key can store it in the same statement.
  *
@@ -81,6 +80,7 @@ export type PlaceOrderRow = {
 export function placeOrderStatement(input: PlaceOrderInput | CheckoutInput): SQL {
   const { userId, tokenVersion, idempotency } = input;
   const cartId = "cartId" in input ? input.cartId : null;
+  const directLines = "lines" in input ? input.lines : [];
   const checkout = cartId !== null;
   const authorized = idempotency
     ? sql`(exists (select 1 from claim) or exists (select 1 from holder))`
@@ -120,7 +120,7 @@ export function placeOrderStatement(input: PlaceOrderInput | CheckoutInput): SQL
         )`
     : sql`lines as materialized (
           select l.product_id, l.quantity, l.ord
-          from unnest(${intArray((input as PlaceOrderInput).lines.map((l) => l.product_id))}, ${intArray((input as PlaceOrderInput).lines.map((l) => l.quantity))})
+          from unnest(${intArray(directLines.map((l) => l.product_id))}, ${intArray(directLines.map((l) => l.quantity))})
             with ordinality as l(product_id, quantity, ord)
         )`;
   const cartVerdict = checkout
