@@ -11,29 +11,18 @@
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildProductionBundle } from "./bundle-size";
 import { cliOption } from "./local-http";
+import { freePort } from "./services";
 import { compatibilityOf } from "./worker-runtime";
 import { bareWorkerdConfig, workerdBinary } from "./workerd-serve";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HOST = "127.0.0.1";
 const TIMEOUT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Milliseconds from spawning `workerd serve` on `scriptPath` to its first HTTP answer. */
 async function timeStart(scriptPath: string): Promise<number> {
