@@ -1,9 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { runAfterResponse } from "../lib/run-after-response";
-import type { Database } from "../db/client";
 import { stripeClient } from "../lib/stripe";
 import { requireAdmin, requireUser } from "../middleware/auth";
-import { errorFields, log } from "../observability/logging";
 import { createRouter } from "../router";
 import { IdParamSchema, bodyErrorResponses, errorResponses } from "../schemas/common";
 import {
@@ -14,10 +12,11 @@ import {
   OrderSchema,
   type OrderBody,
 } from "../schemas/orders";
-import { enqueueOrderEmail } from "../services/email-outbox";
+import { enqueueOrderEmail, enqueueOrderEmails } from "../services/email-outbox";
 import { cancelOrder } from "../services/order-cancel";
 import { fulfilOrder } from "../services/order-fulfil";
-import { settleOwedRefund } from "../services/refunds";
+import { settleOwedRefundOrWarn } from "../services/refunds";
+import { cancelPaymentIntent } from "../services/payments";
 import { placeOrder } from "../services/order-placement";
 import { getOrder, listOrders } from "../services/order-reads";
 import { requestFingerprint } from "./order-fingerprint";
@@ -177,18 +176,13 @@ orders.openapi(
   }),
   async (c) => {
     const result = await cancelOrder(c.get("db"), c.var.user, c.req.valid("param").id);
-    // After the commit, off the response path; each failure loses nothing (refunds.ts, email-outbox.ts).
-    for (const outboxId of result.outboxIds) {
-      runAfterResponse(
-        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: outboxId, order_id: result.order.id, request_id: c.get("requestId") }),
-        () => c.executionCtx,
-      );
-    }
-    if (result.refundOwed) runAfterResponse(refundNow(c.get("db"), c.env, result.order.id), () => c.executionCtx);
-    if (result.abandonedPaymentIntent) {
-      runAfterResponse(cancelPaymentIntent(c.env, result.abandonedPaymentIntent, result.order.id), () => c.executionCtx);
-    }
-    return c.json(result.order, 200);
+    const { order, outboxIds, refundOwed, abandonedPaymentIntent } = result;
+    // After the commit, off the response path; each failure loses nothing (refunds.ts, email-outbox.ts, payments.ts).
+    const ctx = () => c.executionCtx;
+    runAfterResponse(enqueueOrderEmails(c.env.ORDER_EMAILS, outboxIds, order.id, c.get("requestId")), ctx);
+    if (refundOwed) runAfterResponse(settleOwedRefundOrWarn(c.get("db"), stripeClient(c.env), c.env.ENVIRONMENT, order.id), ctx);
+    if (abandonedPaymentIntent) runAfterResponse(cancelPaymentIntent(stripeClient(c.env), abandonedPaymentIntent, order.id), ctx);
+    return c.json(order, 200);
   },
 );
 
@@ -215,25 +209,3 @@ orders.openapi(
   }),
   async (c) => c.json(await fulfilOrder(c.get("db"), c.var.user, c.req.valid("param").id), 200),
 );
-
-/** A cancelled order's refund, asked for right after the answer; if Stripe does not answer, the cron asks again. */
-async function refundNow(db: Database, env: Env, orderId: number): Promise<void> {
-  try {
-    await settleOwedRefund(db, await stripeClient(env), env.ENVIRONMENT, orderId);
-  } catch (err) {
-    log("warn", "refund still owed: Stripe did not answer", { order_id: orderId, ...errorFields(err) });
-  }
-}
-
-/**
- * The PaymentIntent of an order cancelled before it was paid, cancelled at Stripe too, so that the
- * customer can no longer pay it. Best effort: should it fail and the customer pay anyway, the
- * payment meets a cancelled order and is refunded (payment-events.ts).
- */
-async function cancelPaymentIntent(env: Env, paymentIntentId: string, orderId: number): Promise<void> {
-  try {
-    await (await stripeClient(env)).paymentIntents.cancel(paymentIntentId);
-  } catch (err) {
-    log("warn", "the PaymentIntent of a cancelled order could not be cancelled", { order_id: orderId, ...errorFields(err) });
-  }
-}

@@ -5,7 +5,7 @@ import { stripeClient, verifyStripeEvent } from "../lib/stripe";
 import { errorFields, log } from "../observability/logging";
 import { createRouter } from "../router";
 import { errorJson, errorResponses } from "../schemas/common";
-import { enqueueOrderEmail } from "../services/email-outbox";
+import { enqueueOrderEmails } from "../services/email-outbox";
 import { receiveStripeEvent } from "../services/payment-events";
 import { paymentUnavailable } from "../services/payments";
 import { settleOwedRefund } from "../services/refunds";
@@ -66,12 +66,7 @@ webhooks.openapi(
       );
     const outcome = await receiveStripeEvent(c.get("db"), event);
     if (!outcome || outcome.orderId === null) return c.json({ received: true as const }, 200);
-    for (const outboxId of outcome.outboxIds) {
-      runAfterResponse(
-        enqueueOrderEmail(c.env.ORDER_EMAILS, { outbox_id: outboxId, order_id: outcome.orderId, request_id: c.get("requestId") }),
-        () => c.executionCtx,
-      );
-    }
+    runAfterResponse(enqueueOrderEmails(c.env.ORDER_EMAILS, outcome.outboxIds, outcome.orderId, c.get("requestId")), () => c.executionCtx);
     if (outcome.refundOwed) {
       try {
         await settleOwedRefund(c.get("db"), await stripeClient(c.env), c.env.ENVIRONMENT, outcome.orderId);

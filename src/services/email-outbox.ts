@@ -110,6 +110,16 @@ export async function enqueueOrderEmail(queue: Queue, message: OrderEmailMessage
   }
 }
 
+/**
+ * enqueueOrderEmail for each outbox row a statement wrote for one order (a cancellation writes one, a
+ * payment its confirmation or its refund e-mail). Never throws, like enqueueOrderEmail.
+ */
+export async function enqueueOrderEmails(queue: Queue, outboxIds: readonly number[], orderId: number, requestId?: string): Promise<void> {
+  await Promise.all(
+    outboxIds.map((outboxId) => enqueueOrderEmail(queue, { outbox_id: outboxId, order_id: orderId, request_id: requestId })),
+  );
+}
+
 /** What the e-mail says, as written with the order. */
 export type OrderEmailPayload = {
   to: string;

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { ApiError } from "../errors";
+import { errorFields, log } from "../observability/logging";
 
 /**
  * What the API asks of Stripe, and how it keeps every request safe to repeat: each call carries a
@@ -56,6 +57,19 @@ export async function refundFor(stripe: Stripe, environment: string, order: { id
     { idempotencyKey: stripeKey(environment, order.id, "refund") },
   );
   return refund.id;
+}
+
+/**
+ * The PaymentIntent of an order cancelled before it was paid, cancelled at Stripe too, so that the
+ * customer can no longer pay it. Best effort, never throws: should it fail and the customer pay
+ * anyway, the payment meets a cancelled order and is refunded (payment-events.ts).
+ */
+export async function cancelPaymentIntent(stripe: Stripe | Promise<Stripe>, paymentIntentId: string, orderId: number): Promise<void> {
+  try {
+    await (await stripe).paymentIntents.cancel(paymentIntentId);
+  } catch (err) {
+    log("warn", "the PaymentIntent of a cancelled order could not be cancelled", { order_id: orderId, ...errorFields(err) });
+  }
 }
 
 /** How long a client should wait before retrying a request that Stripe could not serve. */

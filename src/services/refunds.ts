@@ -31,6 +31,25 @@ export async function settleOwedRefund(db: Database, stripe: Stripe, environment
   return refundId;
 }
 
+/**
+ * settleOwedRefund, and a warning instead of a throw when Stripe (or the client for it, which may still
+ * be loading) does not answer: the refund stays owed for the cron. What runs after a response, and
+ * each step of the cron's pass.
+ */
+export async function settleOwedRefundOrWarn(
+  db: Database,
+  stripe: Stripe | Promise<Stripe>,
+  environment: string,
+  orderId: number,
+): Promise<"refunded" | "not_owed" | "failed"> {
+  try {
+    return (await settleOwedRefund(db, await stripe, environment, orderId)) ? "refunded" : "not_owed";
+  } catch (err) {
+    log("warn", "refund still owed: Stripe did not answer", { order_id: orderId, ...errorFields(err) });
+    return "failed";
+  }
+}
+
 /** The cron's pass over owed refunds: asks for each (oldest first); one failing does not stop the rest. */
 export async function retryOwedRefunds(db: Database, stripe: Stripe, environment: string): Promise<{ refunded: number; failed: number }> {
   const { rows } = await db.execute<{ id: number }>(sql`
@@ -42,12 +61,9 @@ export async function retryOwedRefunds(db: Database, stripe: Stripe, environment
   let refunded = 0;
   let failed = 0;
   for (const { id } of rows) {
-    try {
-      if (await settleOwedRefund(db, stripe, environment, id)) refunded += 1;
-    } catch (err) {
-      failed += 1;
-      log("warn", "refund still owed: Stripe did not answer", { order_id: id, ...errorFields(err) });
-    }
+    const outcome = await settleOwedRefundOrWarn(db, stripe, environment, id);
+    if (outcome === "refunded") refunded += 1;
+    if (outcome === "failed") failed += 1;
   }
   return { refunded, failed };
 }
