@@ -38,9 +38,12 @@ export type EventOutcome = {
  */
 export async function applyPaymentSucceeded(db: Database, eventId: string, paymentIntentId: string): Promise<EventOutcome> {
   const { rows } = await db.execute<EventRow>(sql`
-    with event as (
+    with intent_order as materialized (
+      select id, status, refund_id from orders where payment_intent_id = ${paymentIntentId}
+    ),
+    event as (
       insert into stripe_events (id, type, order_id)
-      values (${eventId}, 'payment_intent.succeeded', (select id from orders where payment_intent_id = ${paymentIntentId}))
+      values (${eventId}, 'payment_intent.succeeded', (select id from intent_order))
       on conflict (id) do nothing
       returning order_id
     ),
@@ -93,12 +96,11 @@ export async function applyPaymentSucceeded(db: Database, eventId: string, payme
     refund_email as (${orderEmailRows("order_refunded", sql`select id from settled where status = 'refunded'`)})
     select
       exists (select 1 from event) as fresh,
-      coalesce((select order_id from event), (select id from orders where payment_intent_id = ${paymentIntentId})) as order_id,
-      coalesce((select status from settled), (select status from target),
-        (select status from orders where payment_intent_id = ${paymentIntentId})) as status,
+      coalesce((select order_id from event), (select id from intent_order)) as order_id,
+      coalesce((select status from settled), (select status from target), (select status from intent_order)) as status,
       array(select id from confirmation union all select id from refund_email) as outbox_ids,
       coalesce((select status = 'refunded' from settled),
-        exists (select 1 from orders where payment_intent_id = ${paymentIntentId} and status = 'refunded' and refund_id is null)) as refund_owed
+        exists (select 1 from intent_order where status = 'refunded' and refund_id is null)) as refund_owed
   `);
   return outcomeOf(rows[0]);
 }
