@@ -2,10 +2,10 @@
  * Reading the `Server-Timing` header the Worker sends (src/observability/server-timing.ts). With
  * SERVER_TIMING=detail (wrangler.toml's local default) every response carries
  *
- *   db;dur=12.5;desc="3 queries", cache;dur=0.8;desc="HIT", total;dur=20.1
+ *   db;dur=12.5;desc="3 queries", redis;desc="1 call", cache;dur=0.8;desc="HIT", total;dur=20.1
  *
- * so a load tool gets the database round trips of each request from the Worker's own count, exact,
- * without asking the SQL server. Deployed environments send less ("total") or nothing ("off").
+ * so a load tool gets the database and Redis round trips of each request from the Worker's own count,
+ * exact, without asking the SQL or Upstash server. Deployed environments send less ("total") or nothing ("off").
  */
 
 /** One metric of the header: `name;dur=…;desc="…"`. */
@@ -48,8 +48,20 @@ export function parseServerTiming(header: string | null | undefined): ServerTimi
  * the header has no `db` entry or its description holds no count (SERVER_TIMING other than "detail").
  */
 export function serverTimingDbCount(header: string | null | undefined): number | null {
-  const db = parseServerTiming(header).find((entry) => entry.name === "db");
-  const count = db?.desc ? /^(\d+) quer(?:y|ies)$/.exec(db.desc.trim())?.[1] : undefined;
+  return countOf(header, "db", /^(\d+) quer(?:y|ies)$/);
+}
+
+/**
+ * The Upstash REST requests the Worker counted before answering: `redis;desc="2 calls"` → 2. Null
+ * without a `redis` entry (SERVER_TIMING other than "detail", or a Worker from before it had one).
+ */
+export function serverTimingRedisCount(header: string | null | undefined): number | null {
+  return countOf(header, "redis", /^(\d+) calls?$/);
+}
+
+function countOf(header: string | null | undefined, name: string, pattern: RegExp): number | null {
+  const entry = parseServerTiming(header).find((e) => e.name === name);
+  const count = entry?.desc ? pattern.exec(entry.desc.trim())?.[1] : undefined;
   return count === undefined ? null : Number(count);
 }
 

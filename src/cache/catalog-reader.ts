@@ -2,7 +2,7 @@ import type { Database } from "../db/client";
 import { isDatabaseUnavailable } from "../db/resilience";
 import { ApiError } from "../errors";
 import { errorFields } from "../observability/logging";
-import { recordCacheLookup, recordDegraded, type CacheStatus } from "../observability/request-stats";
+import { detachedFromRequest, recordCacheLookup, recordDegraded, type CacheStatus } from "../observability/request-stats";
 import { warnThrottled } from "../observability/logging";
 import { CatalogLayers, type CatalogScope, type Filled, type GuardedLayer, type Held, type Source } from "./catalog-scope";
 import { ageOf, freshnessOf, remainingSeconds, renderEntry, servableIfError, type CacheEntry, type RenderedEntry } from "./entry";
@@ -318,11 +318,14 @@ export class CatalogReader {
     return record;
   }
 
-  /** Into one layer below L0, in the background; skipped while the layer is. */
+  /**
+   * Into one layer below L0, in the background; skipped while the layer is. Detached from the request's
+   * stats: the response does not wait for the write, so its round trip is not the request's.
+   */
   private write(layer: GuardedLayer | undefined, key: string, entry: CacheEntry): void {
     if (!layer?.guard.available) return;
     const { client, guard } = layer;
-    this.ctx.waitUntil(guard.run("put", () => client.put(key, entry)).catch(() => {}));
+    this.ctx.waitUntil(detachedFromRequest(() => guard.run("put", () => client.put(key, entry))).catch(() => {}));
   }
 
   /**

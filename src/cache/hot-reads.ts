@@ -61,6 +61,7 @@ const HIT_SAMPLE: RequestSample = {
   dbMs: 0,
   cacheLookups: 1,
   cacheMs: 0,
+  redisRoundTrips: 0,
   degraded: "",
 };
 const HIT_SERVER_TIMING = {

@@ -1,5 +1,6 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { settingsOf, type SettingsSource } from "../config";
+import { recordRedisRoundTrip } from "../observability/request-stats";
 
 export type RedisOptions = {
   /** Retries after a failed request (default 1, 50 ms apart). */
@@ -22,8 +23,13 @@ export function createRedis(env: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_R
     enableAutoPipelining: true,
     // One quick retry by default: a cache that is down must not hold a request through the client's default 5 backoffs.
     retry: { retries: options.retries ?? 1, backoff: () => 50 },
-    // A function, so every request gets its own timer (a plain signal would be spent after the first).
-    ...(timeoutMs === undefined ? {} : { signal: () => AbortSignal.timeout(timeoutMs) }),
+    // A function, called once per REST request (retries reuse its answer), so every request gets its own
+    // timer (a plain signal would be spent after the first), and is counted on the request's stats:
+    // Server-Timing's redis round trips.
+    signal: () => {
+      recordRedisRoundTrip();
+      return timeoutMs === undefined ? new AbortController().signal : AbortSignal.timeout(timeoutMs);
+    },
     ...(options.automaticDeserialization === undefined ? {} : { automaticDeserialization: options.automaticDeserialization }),
   });
 }

@@ -73,6 +73,7 @@ function describeRequest(c: Context<AppEnv>, durationMs: number, status: number)
     dbMs: stats?.dbMs ?? 0,
     cacheLookups: stats?.cacheLookups ?? 0,
     cacheMs: stats?.cacheMs ?? 0,
+    redisRoundTrips: stats?.redisRoundTrips ?? 0,
     degraded: [...(stats?.degraded ?? [])].sort().join(","),
   };
 }

@@ -5,7 +5,7 @@
  *
  *   index1                         route pattern ("/api/v1/products/:id"), "unmatched" when no route
  *   blob1..blob6                   method, route pattern, status, cache status, colo, degraded
- *   double1..double5               duration ms, db round trips, db ms, cache lookups, cache ms
+ *   double1..double6               duration ms, db round trips, db ms, cache lookups, cache ms, redis round trips
  *
  * Plain TypeScript without Worker or Node APIs: Node scripts import it too.
  */
@@ -15,9 +15,10 @@ export const BLOB_FIELDS = ["method", "route", "status", "cache_status", "colo",
 /**
  * Double positions: double1 is DOUBLE_FIELDS[0]. Append only. cache_ms came last, after the first four:
  * with db_ms it splits a request's duration into database, cache and the rest (Server-Timing shows the
- * same split per response).
+ * same split per response). redis_round_trips after them: the Upstash REST requests a request waited
+ * on or started (catalog cache and throttles), which an edge location far from Upstash pays one RTT each.
  */
-export const DOUBLE_FIELDS = ["duration_ms", "db_round_trips", "db_ms", "cache_lookups", "cache_ms"] as const;
+export const DOUBLE_FIELDS = ["duration_ms", "db_round_trips", "db_ms", "cache_lookups", "cache_ms", "redis_round_trips"] as const;
 
 /** The index (and route blob) of a request no route matched: keeps the index's cardinality bounded. */
 export const UNMATCHED_ROUTE = "unmatched";
@@ -50,6 +51,7 @@ export type RequestSample = {
   dbMs: number;
   cacheLookups: number;
   cacheMs: number;
+  redisRoundTrips: number;
   /** See MAX_DEGRADED_BYTES: "" when every dependency answered. */
   degraded: string;
 };
@@ -77,6 +79,7 @@ export function toDataPoint(sample: RequestSample): DataPoint {
     db_ms: round(sample.dbMs),
     cache_lookups: sample.cacheLookups,
     cache_ms: round(sample.cacheMs),
+    redis_round_trips: sample.redisRoundTrips,
   };
   return {
     indexes: [route],
@@ -101,6 +104,7 @@ export function fromDataPoint(point: DataPoint): RequestSample {
     dbMs: double("db_ms"),
     cacheLookups: double("cache_lookups"),
     cacheMs: double("cache_ms"),
+    redisRoundTrips: double("redis_round_trips"),
   };
 }
 

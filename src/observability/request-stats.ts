@@ -11,6 +11,8 @@ export type RequestStats = {
   startedAt: number;
   dbRoundTrips: number;
   dbMs: number;
+  /** Upstash REST requests (one HTTP request each: an auto-pipelined batch counts once), to either Redis. */
+  redisRoundTrips: number;
   cacheLookups: number;
   cacheMs: number;
   /** The outcome that decided the response, when a cache was involved. */
@@ -29,7 +31,16 @@ const storage = new AsyncLocalStorage<RequestStats>();
 
 /** A record with nothing counted yet, started now. */
 export function newRequestStats(): RequestStats {
-  return { startedAt: Date.now(), dbRoundTrips: 0, dbMs: 0, cacheLookups: 0, cacheMs: 0, cacheLayers: {}, degraded: [] };
+  return {
+    startedAt: Date.now(),
+    dbRoundTrips: 0,
+    dbMs: 0,
+    redisRoundTrips: 0,
+    cacheLookups: 0,
+    cacheMs: 0,
+    cacheLayers: {},
+    degraded: [],
+  };
 }
 
 /** The current request's record, or undefined outside a request (queue, cron, tests calling services). */
@@ -40,6 +51,21 @@ export function currentRequestStats(): RequestStats | undefined {
 /** Runs `fn` with `stats` as the current record. */
 export function withRequestStats<T>(stats: RequestStats, fn: () => T): T {
   return storage.run(stats, fn);
+}
+
+/**
+ * Runs `fn` outside the current request's record: for work the response does not wait for (a cache
+ * write in the background), whose round trips are then not the request's in Server-Timing and its
+ * data point, which say what the shopper waited on.
+ */
+export function detachedFromRequest<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
+/** Counts one Upstash REST request on the current request's record (src/cache/redis.ts calls it). */
+export function recordRedisRoundTrip(): void {
+  const stats = currentRequestStats();
+  if (stats) stats.redisRoundTrips += 1;
 }
 
 /** Counts one cache lookup in a layer. */

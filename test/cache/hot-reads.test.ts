@@ -51,7 +51,7 @@ describe("the hot path", () => {
     expect(await hit!.text()).toBe(await viaApp.text());
     expect(hit!.headers.get("X-Cache")).toBe("HIT");
     expect(stableHeaders(hit!)).toEqual(stableHeaders(appHit));
-    expect(hit!.headers.get("Server-Timing")).toBe('db;dur=0;desc="0 queries", cache;dur=0;desc="HIT", total;dur=0');
+    expect(hit!.headers.get("Server-Timing")).toBe('db;dur=0;desc="0 queries", redis;desc="0 calls", cache;dur=0;desc="HIT", total;dur=0');
   });
 
   it("shows as much Server-Timing as the app: the total alone, or none, as SERVER_TIMING says", async () => {

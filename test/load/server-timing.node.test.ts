@@ -3,11 +3,11 @@
  * Worker writes: every header here comes from src/observability/server-timing.ts itself.
  */
 import { describe, expect, it } from "vitest";
-import { parseServerTiming, serverTimingDbCount } from "../../load/server-timing";
+import { parseServerTiming, serverTimingDbCount, serverTimingRedisCount } from "../../load/server-timing";
 import type { RequestSample } from "../../src/observability/data-point";
 import { serverTiming } from "../../src/observability/server-timing";
 
-function sample(dbRoundTrips: number): RequestSample {
+function sample(dbRoundTrips: number, redisRoundTrips = 0): RequestSample {
   return {
     method: "GET",
     route: "/api/v1/carts/:id",
@@ -19,6 +19,7 @@ function sample(dbRoundTrips: number): RequestSample {
     dbMs: 12.46,
     cacheLookups: 1,
     cacheMs: 0.8,
+    redisRoundTrips,
     degraded: "",
   };
 }
@@ -49,10 +50,26 @@ describe("serverTimingDbCount", () => {
   });
 });
 
+describe("serverTimingRedisCount", () => {
+  it("reads the Worker's count of Upstash REST requests in detail mode, singular and plural", () => {
+    expect(serverTimingRedisCount(serverTiming(sample(1, 0), "detail"))).toBe(0);
+    expect(serverTimingRedisCount(serverTiming(sample(1, 1), "detail"))).toBe(1);
+    expect(serverTimingRedisCount(serverTiming(sample(1, 3), "detail"))).toBe(3);
+  });
+
+  it("says null without a redis entry: total only, no header, or a Worker that sends none", () => {
+    expect(serverTimingRedisCount(serverTiming(sample(1, 2), "total"))).toBeNull();
+    expect(serverTimingRedisCount(undefined)).toBeNull();
+    expect(serverTimingRedisCount('db;dur=1;desc="1 query", cache;dur=0;desc="HIT"')).toBeNull();
+    expect(serverTimingRedisCount('redis;desc="fast"')).toBeNull();
+  });
+});
+
 describe("parseServerTiming", () => {
-  it("splits the Worker's header into its three metrics with their durations and descriptions", () => {
-    expect(parseServerTiming(serverTiming(sample(3), "detail"))).toEqual([
+  it("splits the Worker's header into its four metrics with their durations and descriptions", () => {
+    expect(parseServerTiming(serverTiming(sample(3, 2), "detail"))).toEqual([
       { name: "db", dur: 12.5, desc: "3 queries" },
+      { name: "redis", dur: null, desc: "2 calls" },
       { name: "cache", dur: 0.8, desc: "MISS" },
       { name: "total", dur: 20.1, desc: null },
     ]);

@@ -25,7 +25,7 @@ import { CLOSED } from "../support/network";
 import { countedDatabase } from "../support/round-trips";
 
 const SERVER_TIMING =
-  /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
+  /^db;dur=\d+(\.\d)?;desc="\d+ quer(y|ies)", redis;desc="\d+ calls?", cache;dur=\d+(\.\d)?;desc="(HIT|MISS|STALE|BYPASS|NONE)", total;dur=\d+(\.\d)?$/;
 
 // The failures provoked here log errors and warnings on purpose (test/middleware/logging.test.ts checks those lines).
 beforeEach(() => {
@@ -128,15 +128,15 @@ async function cacheTestRequest(path: string) {
 }
 
 describe("the data point of a request", () => {
-  it("has the layout index=route, blobs=[method, route, status, cache, colo, degraded], doubles=[duration, db trips, db ms, cache lookups, cache ms]", async () => {
+  it("has the layout index=route, blobs=[method, route, status, cache, colo, degraded], doubles=[duration, db trips, db ms, cache lookups, cache ms, redis trips]", async () => {
     const { res, point } = await requestWithPoint("/health");
     expect(res.status).toBe(200);
     expectValidPoint(point);
     expect(point.indexes).toEqual(["/health"]);
     expect(point.blobs).toEqual(["GET", "/health", "200", "NONE", "local", ""]);
-    const [durationMs, dbRoundTrips, dbMs, cacheLookups, cacheMs] = point.doubles!;
+    const [durationMs, dbRoundTrips, dbMs, cacheLookups, cacheMs, redisRoundTrips] = point.doubles!;
     expect(durationMs).toBeGreaterThanOrEqual(0);
-    expect([dbRoundTrips, dbMs, cacheLookups, cacheMs]).toEqual([0, 0, 0, 0]);
+    expect([dbRoundTrips, dbMs, cacheLookups, cacheMs, redisRoundTrips]).toEqual([0, 0, 0, 0, 0]);
   });
 
   it("names the route pattern, never the raw path, and counts the database round trips", async () => {
@@ -318,7 +318,9 @@ describe("Server-Timing", () => {
 
   it("shows a cache hit", async () => {
     const { res } = await cacheTestRequest("/cached/3?status=HIT");
-    expect(res.headers.get("Server-Timing")).toMatch(/^db;dur=0;desc="0 queries", cache;dur=1\.8;desc="HIT", total;dur=[\d.]+$/);
+    expect(res.headers.get("Server-Timing")).toMatch(
+      /^db;dur=0;desc="0 queries", redis;desc="\d+ calls?", cache;dur=1\.8;desc="HIT", total;dur=[\d.]+$/,
+    );
   });
 
   it("is readable cross-origin", async () => {
@@ -356,6 +358,7 @@ describe("toDataPoint", () => {
     dbMs: 0,
     cacheLookups: 1,
     cacheMs: 0.4,
+    redisRoundTrips: 2,
   };
 
   it("round-trips through fromDataPoint", () => {

@@ -20,6 +20,7 @@ const SAMPLE: RequestSample = {
   dbMs: 12.46,
   cacheLookups: 2,
   cacheMs: 0.83,
+  redisRoundTrips: 2,
   degraded: "",
 };
 
@@ -37,9 +38,12 @@ describe("the mode", () => {
 });
 
 describe("the header's value", () => {
-  it("in detail: database time and queries, cache time and outcome, total", () => {
-    expect(serverTiming(SAMPLE, "detail")).toBe('db;dur=12.5;desc="3 queries", cache;dur=0.8;desc="MISS", total;dur=20.1');
+  it("in detail: database time and queries, Redis calls, cache time and outcome, total", () => {
+    expect(serverTiming(SAMPLE, "detail")).toBe(
+      'db;dur=12.5;desc="3 queries", redis;desc="2 calls", cache;dur=0.8;desc="MISS", total;dur=20.1',
+    );
     expect(serverTiming({ ...SAMPLE, dbRoundTrips: 1 }, "detail")).toContain('desc="1 query"');
+    expect(serverTiming({ ...SAMPLE, redisRoundTrips: 1 }, "detail")).toContain('redis;desc="1 call"');
   });
 
   it("in total: the total alone", () => {
@@ -54,7 +58,15 @@ describe("the header's value", () => {
 describe("responses", () => {
   it("carry the detail by default", async () => {
     const res = await apiWithEnv({}, "/health/ready");
-    expect(res.headers.get("Server-Timing")).toMatch(/^db;dur=[\d.]+;desc="1 query", cache;dur=[\d.]+;desc="NONE", total;dur=[\d.]+$/);
+    expect(res.headers.get("Server-Timing")).toMatch(
+      /^db;dur=[\d.]+;desc="1 query", redis;desc="0 calls", cache;dur=[\d.]+;desc="NONE", total;dur=[\d.]+$/,
+    );
+  });
+
+  it("count each Upstash REST request the response waited on: the readiness check's ping is one", async () => {
+    const res = await apiWithEnv({ CACHE_BACKEND: "upstash" }, "/health/ready");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Server-Timing")).toContain('redis;desc="1 call"');
   });
 
   it("carry the total alone with SERVER_TIMING=total, on successes and errors", async () => {

@@ -55,7 +55,7 @@ describe("the SQL files", () => {
 
   it("match the data point layout by position", () => {
     expect(BLOB_FIELDS).toEqual(["method", "route", "status", "cache_status", "colo", "degraded"]);
-    expect(DOUBLE_FIELDS).toEqual(["duration_ms", "db_round_trips", "db_ms", "cache_lookups", "cache_ms"]);
+    expect(DOUBLE_FIELDS).toEqual(["duration_ms", "db_round_trips", "db_ms", "cache_lookups", "cache_ms", "redis_round_trips"]);
     const summary = queryBody(sqlFiles["route-summary"]);
     expect(summary).toContain("blob1 AS method");
     expect(summary).toContain("blob2 AS route");

@@ -18,6 +18,7 @@ const base: RequestSample = {
   dbMs: 5,
   cacheLookups: 0,
   cacheMs: 0,
+  redisRoundTrips: 0,
 };
 const T0 = Date.UTC(2026, 10, 28, 9, 0, 0);
 const sample = (overrides: Partial<TimedSample> = {}): TimedSample => ({ ...base, timestamp: T0, ...overrides });
