@@ -26,6 +26,9 @@
  *   --request-log        the Worker's per-request JSON log line on (LOG_REQUESTS=true), to bench-<timestamp>-worker.log
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
+ *   --rtt client=MS,db=MS,redis=MS  make each hop cost that much per round trip, for real (scripts/bench/round-trips.ts):
+ *                        every probed phase is probed without and then with them, the rest runs with them, and the
+ *                        report compares what load/latency/model.ts predicts with what was measured
  *   --strict             exit with status 3 when a target is MISSed (n/a does not count)
  */
 import { execFileSync } from "node:child_process";
@@ -38,8 +41,9 @@ import { DEMO_PASSWORD, NUMBERED_USERS, PRODUCT_COUNT, SEARCH_TERMS, numberedUse
 import { fileStamp, writeScenarioReport } from "../../load/report";
 import { runLocustScenario } from "../../load/scenario";
 import { costPerMillionRequests } from "./cost";
-import { runPhase, send, type PhaseResult, type PhaseSettings, type PhaseSpec } from "./phases";
+import { runPhase, runProbes, send, type PhaseResult, type PhaseSettings, type PhaseSpec, type ProbedSpec } from "./phases";
 import { benchMarkdown, referenceOf, type BenchReport, type MixedRun } from "./report";
+import { parseRoundTrips, roundTripsText } from "./round-trips";
 import { measureScenario } from "./scenario-run";
 import { runStorefrontPhase, storefrontLabel } from "./storefront-phase";
 import { ROOT, startBenchStack, stopActiveStacks, type BenchStack } from "./stack";
@@ -80,6 +84,7 @@ function parseSettings(argv: string[]): Settings {
       "kv-cache": { type: "boolean", default: false },
       "embedded-db": { type: "boolean", default: false },
       strict: { type: "boolean", default: false },
+      rtt: { type: "string" },
     },
     strict: true,
   });
@@ -106,6 +111,7 @@ function parseSettings(argv: string[]): Settings {
     kvCache: values["kv-cache"],
     embeddedDb: values["embedded-db"],
     strict: values.strict,
+    roundTrips: values.rtt === undefined ? null : parseRoundTrips(values.rtt),
   };
 }
 
@@ -201,8 +207,34 @@ function appPhaseSpecs(tokens: string[]): PhaseSpec[] {
   ];
 }
 
-/** Which phases get the sequential probe: the app's database-backed and cached reads, not /health or search. */
-const PROBED = new Set(["list", "detail", "orders-list", "order-create"]);
+/** Which phases get the sequential probe: /health (the floor) and the endpoints the latency model covers; not search. */
+const PROBED = new Set(["health", "list", "detail", "orders-list", "order-create"]);
+
+/**
+ * The chapter's Locust user as one shopper, one request at a time: 3 list reads : 2 detail reads :
+ * 1 order (load/scenario.ts), probed like a phase, never loaded (the Locust runs load it).
+ */
+function chapterMixSpec(tokens: string[]): ProbedSpec {
+  let next = 0;
+  return {
+    label: "the chapter's mix, one shopper (3 list : 2 detail : 1 order)",
+    target: "app",
+    method: "GET",
+    cached: true,
+    next: () => {
+      const roll = Math.random() * 6;
+      if (roll < 3) return { kind: "list", path: `/api/v1/products?page=${randomInt(1, 10)}` };
+      if (roll < 5) return { kind: "detail", path: `/api/v1/products/${randomInt(1, 100)}` };
+      return {
+        kind: "order",
+        method: "POST",
+        path: "/api/v1/orders",
+        token: tokens[next++ % tokens.length],
+        body: { items: [{ product_id: randomInt(1, 100), quantity: randomInt(1, 3) }] },
+      };
+    },
+  };
+}
 
 async function runMixed(stack: BenchStack, s: Settings, wait: boolean, outDir: string): Promise<MixedRun> {
   const label = `Locust user, ${s.mixedUsers} users, ${wait ? "think time 1–3 s" : "no think time"}`;
@@ -310,11 +342,16 @@ async function main(): Promise<void> {
       requestLog: settings.requestLog,
       logFile: `${base}.log`,
       workerLogFile,
+      clientProxies: settings.roundTrips !== null,
       log,
     });
     log(`logging in ${settings.logins} users for the authenticated phases…`);
     const { tokens, failure } = await loginMany(stack.apiUrl, settings.logins);
     if (failure) log(`some logins failed (${failure}); ${tokens.length} tokens`);
+    if (settings.roundTrips) {
+      log(`round trips from now on: ${roundTripsText(settings.roundTrips)} (each probe runs first without them)`);
+      await stack.setRoundTrips(settings.roundTrips);
+    }
 
     const opening = [HELLO_MINIFLARE, HELLO_WORKERD, ...appPhaseSpecs(tokens)];
     const closing: PhaseSpec[] = [HELLO_MINIFLARE, HELLO_WORKERD].map((spec) => ({
@@ -323,7 +360,8 @@ async function main(): Promise<void> {
       label: `${spec.label}, again at the end`,
     }));
     const locustRuns = settings.withWait ? [false, true] : [false];
-    const progress = new Progress(opening.length + locustRuns.length + 1 + closing.length);
+    const mixProbed = tokens.length > 0;
+    const progress = new Progress(opening.length + (mixProbed ? 1 : 0) + locustRuns.length + 1 + closing.length);
     const phases: PhaseResult[] = [];
     const measure = async (spec: PhaseSpec): Promise<void> => {
       const since = progress.start(spec.label);
@@ -333,6 +371,15 @@ async function main(): Promise<void> {
     };
 
     for (const spec of opening) await measure(spec);
+    let mixProbe: BenchReport["mix_probe"] = null;
+    if (mixProbed) {
+      const spec = chapterMixSpec(tokens);
+      const since = progress.start(spec.label);
+      const probes = await runProbes(stack, spec, settings.probeRequests * 2, settings.roundTrips, log);
+      mixProbe = { label: spec.label, ...probes };
+      const last = probes.probe_rtt ?? probes.probe;
+      progress.end(spec.label, since, `${last.requests} requests, p50 ${last.latency.p50_ms} ms, p95 ${last.latency.p95_ms} ms`);
+    }
     const mixed: MixedRun[] = [];
     for (const wait of locustRuns) {
       const label = `Locust user, ${settings.mixedUsers} users, ${wait ? "think time 1–3 s" : "no think time"}, ${settings.mixedDurationS} s`;
@@ -402,12 +449,15 @@ async function main(): Promise<void> {
         storefront_duration_s: settings.storefrontDurationS,
         request_log: settings.requestLog,
         accept_encoding: "gzip",
+        round_trips: settings.roundTrips ? roundTripsText(settings.roundTrips) : "none (loopback)",
       },
       hello: {
         miniflare: referenceOf(byKey("hello-miniflare"), byKey("hello-miniflare-end")),
         workerd: referenceOf(byKey("hello-workerd"), byKey("hello-workerd-end")),
       },
+      round_trips: settings.roundTrips,
       phases,
+      mix_probe: mixProbe,
       mixed,
       storefront,
       cost: cost && {

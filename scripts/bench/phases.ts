@@ -6,8 +6,10 @@
  */
 import autocannon from "autocannon";
 import { percentile, round } from "../../load/recorder";
-import { serverTimingDbCount } from "../../load/server-timing";
+import { serverTimingDbCount, serverTimingRedisCount } from "../../load/server-timing";
+import type { LatencySample } from "../../load/latency/model";
 import { cpuDelta, otherLoadMeter, type ProcRole } from "./proc";
+import { NO_ROUND_TRIPS, type RoundTrips } from "./round-trips";
 import type { BenchStack, RuntimeKey } from "./stack";
 
 /** What one phase sends, to which runtime. */
@@ -17,8 +19,8 @@ export interface PhaseSpec {
   /** The runtime loaded: the app, or a hello world (no database or cache counters then). */
   target: RuntimeKey;
   method: "GET" | "POST";
-  /** A new path (and body) for every request. */
-  next: () => { path: string; body?: unknown; token?: string };
+  /** A new path (and body) for every request; `method` and `kind` when they vary (a mix of requests). */
+  next: () => { path: string; body?: unknown; token?: string; method?: "GET" | "POST"; kind?: string };
   /** A catalog read whose X-Cache is counted and whose hits are probed. */
   cached?: boolean;
   /** Needs a bearer token; the phase is n/a when none could be had. */
@@ -54,6 +56,10 @@ export interface ProbeResult {
   server_timing_db_on_hits: number | null;
   x_cache: Record<string, number>;
   statuses: Record<string, number>;
+  /** Redis round trips per request (the Worker's Server-Timing count, else both Upstash servers' while it was in flight): median. */
+  redis_round_trips_median: number;
+  /** What each request took as the load generator saw it (through the delaying proxy under --rtt), and its round trips. */
+  latency: { p50_ms: number; p95_ms: number; samples: LatencySample[] };
 }
 
 /** Everything one phase measured. */
@@ -84,7 +90,10 @@ export interface PhaseResult {
   cpu_ms_per_request: Record<ProcRole, number> | null;
   /** Cores busy with processes other than the bench's during the measurement (other people's work). */
   other_load_cores: number | null;
+  /** The sequential probe, with no round trip charged (the Worker's own time and its round trips per request). */
   probe: ProbeResult | null;
+  /** The same probe under --rtt's round trips, right after it (null without --rtt). */
+  probe_rtt: ProbeResult | null;
   /** How the wait for a quiet database before the measurement went (null when skipped). */
   settle: Settle | null;
 }
@@ -101,6 +110,8 @@ export interface PhaseSettings {
   durationS: number;
   warmupS: number;
   probeRequests: number;
+  /** --rtt: the round trips charged during the phase (none during the first probe); null without. */
+  roundTrips: RoundTrips | null;
 }
 
 const ACCEPT = { accept: "application/json", "accept-encoding": "gzip" };
@@ -135,6 +146,7 @@ export async function runPhase(
     cpu_ms_per_request: null,
     other_load_cores: null,
     probe: null,
+    probe_rtt: null,
     settle: null,
   });
 
@@ -149,8 +161,10 @@ export async function runPhase(
   log(`${spec.label}: warm-up ${settings.warmupS} s`);
   await load(url, spec, settings.connections, settings.warmupS);
 
-  let probe: ProbeResult | null = null;
-  if (app && settings.probeRequests > 0) probe = await runProbe(stack, spec, settings.probeRequests);
+  const { probe, probe_rtt: probeRtt } =
+    app && settings.probeRequests > 0
+      ? await runProbes(stack, spec, settings.probeRequests, settings.roundTrips, log)
+      : { probe: null, probe_rtt: null };
 
   const settled = await settle(stack, spec.label, log);
   log(`${spec.label}: measuring ${settings.durationS} s at ${settings.connections} connections`);
@@ -198,6 +212,7 @@ export async function runPhase(
         : null,
     other_load_cores: round(otherCores, 2),
     probe,
+    probe_rtt: probeRtt,
     settle: settled,
   };
 }
@@ -254,58 +269,142 @@ async function load(apiUrl: string, spec: PhaseSpec, connections: number, durati
   return { durationS: result.duration, latencies, statuses, errors: httpErrors + result.errors, xCache };
 }
 
-/** Sequential requests, one at a time: round trips per request without in-flight skew at the edges. */
-async function runProbe(stack: BenchStack, spec: PhaseSpec, count: number): Promise<ProbeResult> {
-  const xCache: Record<string, number> = {};
-  const statuses: Record<string, number> = {};
-  const perRequest: number[] = [];
-  let timingTotal = 0;
-  const timingCounts: number[] = [];
-  let timingSeen = 0;
-  let onHits = 0;
+/**
+ * The sequential probe: `count` requests one at a time, each after the database was quiet. Under --rtt,
+ * `count` requests with no round trip charged and `count` with the round trips, interleaved (the order
+ * alternating), so that both halves see the same cache state and the same machine: the model's input
+ * and the measurement it is checked against. The round trips stay on afterwards.
+ */
+export async function runProbes(
+  stack: BenchStack,
+  spec: ProbedSpec,
+  count: number,
+  roundTrips: RoundTrips | null,
+  log: (line: string) => void,
+): Promise<{ probe: ProbeResult; probe_rtt: ProbeResult | null }> {
+  const settings = roundTrips ? [NO_ROUND_TRIPS, roundTrips] : [null];
+  const tallies = settings.map(() => new ProbeTally(spec.cached ?? false));
   await settle(stack, `${spec.label} probe`, () => {});
+  if (roundTrips) log(`${spec.label}: probing, each request once with no round trip charged and once with them`);
   const start = await stack.dbRoundTrips();
   for (let i = 0; i < count; i++) {
-    // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
-    // next request's count: wait for a short quiet spell between requests.
-    if (i > 0) await waitForQuiet(stack, 200, 2500);
-    const before = await stack.dbRoundTrips();
-    const res = await send(stack.urls[spec.target], spec.method, spec.next());
-    perRequest.push((await stack.dbRoundTrips()) - before);
-    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-    if (spec.cached) {
-      const v = res.headers.get("x-cache") ?? "none";
-      xCache[v] = (xCache[v] ?? 0) + 1;
-    }
-    const dbCount = serverTimingDbCount(res.headers.get("server-timing"));
-    if (dbCount !== null) {
-      timingCounts.push(dbCount);
-      timingTotal += dbCount;
-      timingSeen += 1;
-      if (res.headers.get("x-cache") === "HIT") onHits += dbCount;
+    for (let k = 0; k < settings.length; k++) {
+      const which = i % 2 === 0 ? k : settings.length - 1 - k;
+      const setting = settings[which];
+      if (setting) await stack.setRoundTrips(setting);
+      // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
+      // next request's count: wait for a short quiet spell between requests.
+      if (i > 0 || k > 0) await waitForQuiet(stack, 200, 2500);
+      await probeOnce(stack, spec, tallies[which]!);
     }
   }
-  const inRequests = perRequest.reduce((a, b) => a + b, 0);
+  if (roundTrips) await stack.setRoundTrips(roundTrips);
   const backgroundQuiet = await waitForQuiet(stack, SETTLE_QUIET_MS, SETTLE_MAX_MS);
-  const withBackground = (await stack.dbRoundTrips()) - start;
-  const median = medianOf(perRequest) ?? 0;
-  const timingHistogram: Record<string, number> = {};
-  for (const c of timingCounts) timingHistogram[c] = (timingHistogram[c] ?? 0) + 1;
-  return {
-    requests: count,
-    db_round_trips: inRequests,
-    db_round_trips_per_request: round(inRequests / count, 3),
-    db_round_trips_median: median,
-    db_round_trips_outliers: perRequest.filter((n) => n !== median).length,
-    db_round_trips_with_background_per_request: round(withBackground / count, 3),
-    server_timing_db_per_request: timingSeen === count ? round(timingTotal / count, 3) : null,
-    server_timing_db_median: timingSeen === count ? medianOf(timingCounts) : null,
-    server_timing_db_counts: timingHistogram,
-    background_quiet: backgroundQuiet,
-    server_timing_db_on_hits: timingSeen === count ? onHits : null,
-    x_cache: xCache,
-    statuses,
-  };
+  const withBackground = ((await stack.dbRoundTrips()) - start) / (count * settings.length);
+  const [probe, probeRtt] = tallies.map((t) => t.result(withBackground, backgroundQuiet));
+  return { probe: probe!, probe_rtt: probeRtt ?? null };
+}
+
+/** What a probe needs of a phase: where, what, and whether to count X-Cache. */
+export type ProbedSpec = Pick<PhaseSpec, "label" | "target" | "method" | "next" | "cached">;
+
+/** One request of a probe: sent, timed, its round trips counted by the Worker and by the servers. */
+async function probeOnce(stack: BenchStack, spec: ProbedSpec, tally: ProbeTally): Promise<void> {
+  const before = await stack.dbRoundTrips();
+  const redisBefore = await stack.redisRoundTrips();
+  const next = spec.next();
+  const started = performance.now();
+  const res = await send(stack.urls[spec.target], next.method ?? spec.method, next);
+  const ms = performance.now() - started;
+  const external = (await stack.dbRoundTrips()) - before;
+  const externalRedis = (await stack.redisRoundTrips()) - redisBefore;
+  const timing = res.headers.get("server-timing");
+  tally.add({
+    ms,
+    status: res.status,
+    cache: res.headers.get("x-cache"),
+    kind: next.kind,
+    external,
+    externalRedis,
+    dbCount: serverTimingDbCount(timing),
+    redisCount: serverTimingRedisCount(timing),
+  });
+}
+
+/** One probe's requests, summed up. */
+class ProbeTally {
+  private readonly xCache: Record<string, number> = {};
+  private readonly statuses: Record<string, number> = {};
+  private readonly external: number[] = [];
+  private readonly timingCounts: number[] = [];
+  private readonly redis: number[] = [];
+  private readonly samples: LatencySample[] = [];
+  private onHits = 0;
+
+  constructor(private readonly cached: boolean) {}
+
+  add(r: {
+    ms: number;
+    status: number;
+    cache: string | null;
+    kind: string | undefined;
+    external: number;
+    externalRedis: number;
+    dbCount: number | null;
+    redisCount: number | null;
+  }): void {
+    this.external.push(r.external);
+    this.statuses[r.status] = (this.statuses[r.status] ?? 0) + 1;
+    if (this.cached) this.xCache[r.cache ?? "none"] = (this.xCache[r.cache ?? "none"] ?? 0) + 1;
+    if (r.dbCount !== null) {
+      this.timingCounts.push(r.dbCount);
+      if (r.cache === "HIT") this.onHits += r.dbCount;
+    }
+    // The Worker's own counts are those the response waited for; the servers' may include work it set
+    // off after answering (a cache fill, an e-mail), so they are the fallback for an older Worker.
+    const redis = r.redisCount ?? r.externalRedis;
+    this.redis.push(redis);
+    this.samples.push({
+      ms: round(r.ms, 2),
+      db: r.dbCount ?? r.external,
+      redis,
+      status: r.status,
+      ...(r.cache ? { cache: r.cache } : {}),
+      ...(r.kind ? { kind: r.kind } : {}),
+    });
+  }
+
+  result(withBackgroundPerRequest: number, backgroundQuiet: boolean): ProbeResult {
+    const count = this.samples.length;
+    const inRequests = this.external.reduce((a, b) => a + b, 0);
+    const median = medianOf(this.external) ?? 0;
+    const timed = this.timingCounts.length === count;
+    const histogram: Record<string, number> = {};
+    for (const c of this.timingCounts) histogram[c] = (histogram[c] ?? 0) + 1;
+    return {
+      requests: count,
+      db_round_trips: inRequests,
+      db_round_trips_per_request: round(inRequests / count, 3),
+      db_round_trips_median: median,
+      db_round_trips_outliers: this.external.filter((n) => n !== median).length,
+      db_round_trips_with_background_per_request: round(withBackgroundPerRequest, 3),
+      server_timing_db_per_request: timed ? round(this.timingCounts.reduce((a, b) => a + b, 0) / count, 3) : null,
+      server_timing_db_median: timed ? medianOf(this.timingCounts) : null,
+      server_timing_db_counts: histogram,
+      background_quiet: backgroundQuiet,
+      server_timing_db_on_hits: timed ? this.onHits : null,
+      x_cache: this.xCache,
+      statuses: this.statuses,
+      redis_round_trips_median: medianOf(this.redis) ?? 0,
+      latency: { ...latencyOf(this.samples.map((s) => s.ms)), samples: this.samples },
+    };
+  }
+}
+
+/** p50 and p95 of some durations, in ms. */
+function latencyOf(ms: number[]): { p50_ms: number; p95_ms: number } {
+  const sorted = Float64Array.from(ms).sort();
+  return { p50_ms: round(percentile(sorted, 50)), p95_ms: round(percentile(sorted, 95)) };
 }
 
 /** The upper median (the value at index ⌊n/2⌋ of the sorted counts), or null for none. */

@@ -6,9 +6,11 @@ import { catalogHitText, errorText, pct } from "../../load/report";
 import type { ScenarioResult } from "../../load/scenario";
 import type { StorefrontResult } from "../../load/storefront";
 import { purchasesText, storefrontStepTable } from "../../load/storefront-report";
+import { AGREEMENT, agreementsOf, probePairs, type Agreement } from "../../load/latency/model";
 import type { CostEstimate } from "./cost";
-import type { PhaseResult } from "./phases";
+import type { PhaseResult, ProbeResult } from "./phases";
 import type { ProcRole } from "./proc";
+import { roundTripsText, type RoundTrips } from "./round-trips";
 import type { ScenarioCounters } from "./scenario-run";
 import type { TargetResult } from "./targets";
 
@@ -63,7 +65,11 @@ export interface BenchReport {
   };
   settings: Record<string, number | boolean | string>;
   hello: { miniflare: Reference; workerd: Reference };
+  /** --rtt's round trips, charged from after the logins to the end (none during the first probe of each pair); null without. */
+  round_trips: RoundTrips | null;
   phases: PhaseResult[];
+  /** The chapter's mix as one shopper (probed only, never loaded); null when no login worked. */
+  mix_probe: { label: string; probe: ProbeResult; probe_rtt: ProbeResult | null } | null;
   mixed: MixedRun[];
   /** The storefront user after the Locust runs; null when the run had no storefront phase. */
   storefront: StorefrontRun | StorefrontSkipped | null;
@@ -100,7 +106,7 @@ export function phaseTable(report: BenchReport): string {
   const ceiling = report.hello.miniflare.used_rps;
   const ratio = (rps: number): string => (ceiling ? pct(rps / ceiling, 0) : "n/a");
   const phaseRow = (p: PhaseResult): string => {
-    if (p.skipped) return `| ${p.label} | ${p.skipped} |${" |".repeat(15)}`;
+    if (p.skipped) return `| ${p.label} | ${p.skipped} |${" |".repeat(16)}`;
     const probe = p.probe;
     const probeCell = probe ? `${probe.db_round_trips_median} / ${num(probe.db_round_trips_per_request, 3)}` : "—";
     const timing = probe?.server_timing_db_median;
@@ -109,6 +115,7 @@ export function phaseTable(report: BenchReport): string {
       p.rps.toLocaleString("en-US"),
       ratio(p.rps),
       p.p50_ms,
+      p.p95_ms,
       p.p99_ms,
       errorText(p),
       probeCell,
@@ -131,6 +138,7 @@ export function phaseTable(report: BenchReport): string {
       o.rps.toLocaleString("en-US"),
       ratio(o.rps),
       o.p50_ms,
+      o.p95_ms,
       o.p99_ms,
       errorText(o),
       "—",
@@ -147,13 +155,14 @@ export function phaseTable(report: BenchReport): string {
       .replace(/$/, " |");
   };
   const storefrontRow = (sf: StorefrontRun | StorefrontSkipped): string => {
-    if (sf.skipped !== null) return `| ${sf.label} | ${sf.skipped} |${" |".repeat(15)}`;
+    if (sf.skipped !== null) return `| ${sf.label} | ${sf.skipped} |${" |".repeat(16)}`;
     const o = sf.result.overall;
     return [
       sf.label,
       o.rps.toLocaleString("en-US"),
       ratio(o.rps),
       o.p50_ms,
+      o.p95_ms,
       o.p99_ms,
       errorText(o),
       "—",
@@ -178,8 +187,8 @@ export function phaseTable(report: BenchReport): string {
     ...closing.map(phaseRow),
   ];
   return [
-    "| phase | req/s | of hello (npm start path) | p50 ms | p99 ms | errors | DB RT/req probe median / mean | DB RT/req Server-Timing (probe median) | DB RT/req probe incl. background | DB RT/req under load | Redis REST calls/req | CPU ms/req workerd | CPU ms/req Miniflare host (Node) | CPU ms/req Node services | CPU ms/req PostgreSQL + Redis | other load (cores) | X-Cache |",
-    "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| phase | req/s | of hello (npm start path) | p50 ms | p95 ms | p99 ms | errors | DB RT/req probe median / mean | DB RT/req Server-Timing (probe median) | DB RT/req probe incl. background | DB RT/req under load | Redis REST calls/req | CPU ms/req workerd | CPU ms/req Miniflare host (Node) | CPU ms/req Node services | CPU ms/req PostgreSQL + Redis | other load (cores) | X-Cache |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...rows,
   ].join("\n");
 }
@@ -222,6 +231,60 @@ export function storefrontSection(sf: StorefrontRun | StorefrontSkipped | null):
       `Database in all (SQL-over-HTTP, the webhooks and e-mails included): ${dash(sf.db_round_trips_per_request, 3)} round trips per request, ` +
       `${dash(sf.db_round_trips_per_purchase, 2)} per purchase paid.`,
   ].join("\n");
+}
+
+/** Each probed endpoint's prediction against its measurement under --rtt (empty without). */
+export function roundTripAgreements(report: Pick<BenchReport, "phases" | "mix_probe" | "round_trips">): Agreement[] {
+  const rt = report.round_trips;
+  if (!rt) return [];
+  return probePairs(report)
+    .filter((e) => e.probe_rtt)
+    .flatMap((e) => agreementsOf(e, rt));
+}
+
+/**
+ * One shopper, one request at a time: each probed endpoint's latency and round trips with no round trip
+ * charged and, under --rtt, the model's prediction for the run's round trips against the measurement.
+ */
+export function roundTripSection(report: Pick<BenchReport, "phases" | "mix_probe" | "round_trips">): string {
+  const rows = probePairs<ProbeResult>(report);
+  if (rows.length === 0) return "";
+  const rt = report.round_trips;
+  const pctSigned = (v: number): string => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} %`;
+  const head = rt
+    ? [
+        `### Round trips: ${roundTripsText(rt)}`,
+        "",
+        "Sequential probes (one request at a time, each after the database was quiet): every request once with no round trip charged and once with them, interleaved. " +
+          `*Predicted* = load/latency/model.ts from the requests with none (own time + client + db round trips × db + redis round trips × redis, the Worker's own counts); ` +
+          `*floor* = what the round trips alone cost at the measured median counts. A catalog read is shown per where it was answered from (the location's cache, or the database). ` +
+          `Agreement: p50 within ${pct(AGREEMENT, 0)}.`,
+        "",
+        "| endpoint | DB RT (median) | Redis RT (median) | no RTT p50 / p95 ms | floor ms | predicted p50 / p95 ms | measured p50 / p95 ms | p50 error | p95 error | agrees |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+      ]
+    : [
+        "### One request at a time",
+        "",
+        "Sequential probes, each request after the database was quiet: the input of the latency model (`npm run latency-model`). `npm run bench -- --rtt …` charges real round trips.",
+        "",
+        "| endpoint | DB RT (median) | Redis RT (median) | p50 ms | p95 ms | statuses |",
+        "|---|---:|---:|---:|---:|---|",
+      ];
+  const body = rt
+    ? roundTripAgreements(report).map(
+        (a) =>
+          `| ${a.endpoint} | ${a.db_round_trips_median} | ${a.redis_round_trips_median} | ${a.unloaded.p50_ms} / ${a.unloaded.p95_ms} | ${a.floor_ms} | ` +
+          `${a.predicted.p50_ms} / ${a.predicted.p95_ms} | ${a.measured.p50_ms} / ${a.measured.p95_ms} | ${pctSigned(a.p50_error)} | ${pctSigned(a.p95_error)} | ${a.agrees ? "yes" : "**no**"} |`,
+      )
+    : rows.map((e) => {
+        const p = e.probe;
+        const statuses = Object.entries(p.statuses)
+          .map(([k, n]) => `${k} × ${n}`)
+          .join(", ");
+        return `| ${e.label} | ${p.server_timing_db_median ?? p.db_round_trips_median} | ${p.redis_round_trips_median} | ${p.latency.p50_ms} | ${p.latency.p95_ms} | ${statuses} |`;
+      });
+  return [...head, ...body].join("\n");
 }
 
 /** PASS / MISS / n/a, one row per target. */
@@ -305,6 +368,8 @@ export function benchMarkdown(report: BenchReport): string {
     mixedTables(report),
     "",
     ...(report.storefront ? [storefrontSection(report.storefront), ""] : []),
+    roundTripSection(report),
+    "",
     "## Targets",
     "",
     targetTable(report.targets),

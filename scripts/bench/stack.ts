@@ -30,6 +30,8 @@ import { startReadyChild, type ReadyChild } from "./child";
 import { sampleProcesses, type ProcSample } from "./proc";
 import type { BenchRuntimeKind, BenchRuntimeReady, BenchRuntimeSpec } from "./runtime";
 import type { BenchServicesOptions, BenchServicesReady } from "./services";
+import { startDelayProxy, type DelayProxy } from "./delay-proxy";
+import type { RoundTrips } from "./round-trips";
 import { stageWorkingTree } from "./snapshot";
 import type { StripeEndpoint } from "../../load/storefront";
 import { readDevVars } from "../lib/dev-vars";
@@ -53,13 +55,18 @@ export interface BenchStackOptions {
   logFile: string;
   /** The Worker's console output (and bare workerd's). */
   workerLogFile: string;
+  /**
+   * Put a delaying proxy (scripts/bench/delay-proxy.ts) in front of each runtime and hand out its
+   * address instead (`--rtt`): the shopper's round trip, at 0 ms until setRoundTrips says otherwise.
+   */
+  clientProxies?: boolean;
   log: (line: string) => void;
 }
 
 export interface BenchStack {
   /** The app on npm start's path. */
   apiUrl: string;
-  /** Each runtime's base URL. */
+  /** Each runtime's base URL (its delaying proxy's with `clientProxies`). */
   urls: Record<RuntimeKey, string>;
   runtimes: Record<RuntimeKey, BenchRuntimeReady>;
   services: BenchServicesReady;
@@ -72,6 +79,14 @@ export interface BenchStack {
   dbRoundTrips(): Promise<number>;
   /** Upstash REST requests so far, or null when the cache runs on KV alone. */
   cacheRoundTrips(): Promise<number | null>;
+  /** Upstash REST requests to both servers (the catalog cache's and the throttles') so far; 0 for one not running. */
+  redisRoundTrips(): Promise<number>;
+  /**
+   * Makes each hop cost this much per round trip from now on (scripts/bench/round-trips.ts): the
+   * proxies' client delay, a delay fault on the run database's SQL requests, one on every Upstash REST request.
+   * Needs `clientProxies` for a client delay.
+   */
+  setRoundTrips(rt: RoundTrips): Promise<void>;
   /** CPU samples of the processes a phase on `target` is charged for (scripts/bench/proc.ts). */
   processes(target: RuntimeKey): ProcSample[];
   stop(): Promise<void>;
@@ -191,10 +206,28 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const runtimes: Record<RuntimeKey, BenchRuntimeReady> = { app: app.ready, "hello-miniflare": hello.ready, "hello-workerd": bare.ready };
+    const urls: Record<RuntimeKey, string> = { app: app.ready.url, "hello-miniflare": hello.ready.url, "hello-workerd": bare.ready.url };
+    const proxies: DelayProxy[] = [];
+    if (opts.clientProxies) {
+      for (const key of Object.keys(urls) as RuntimeKey[]) {
+        const proxy = await startDelayProxy({ targetPort: Number(new URL(urls[key]).port), host: HOST });
+        stoppers.push(() => proxy.close());
+        proxies.push(proxy);
+        urls[key] = proxy.url;
+      }
+      log(`client round trips: delaying proxies ${proxies.map((p) => p.port).join(", ")} in front of the app and the hello worlds`);
+    }
     const sqlBase = new URL(services.ready.sqlUrl).origin;
+    const upstashServers = [services.ready.upstashUrl, services.ready.throttleUrl].filter((u): u is string => !!u);
+    const control = (base: string, secret: string, path: string, init: RequestInit = {}): Promise<Response> =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+        signal: AbortSignal.timeout(10_000),
+      });
     return {
-      apiUrl: app.ready.url,
-      urls: { app: app.ready.url, "hello-miniflare": hello.ready.url, "hello-workerd": bare.ready.url },
+      apiUrl: urls.app,
+      urls,
       runtimes,
       services: services.ready,
       appVars: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, /SECRET|TOKEN|KEY/.test(k) ? "***" : v])),
@@ -211,6 +244,34 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
           headers: { authorization: `Bearer ${secrets.UPSTASH_REDIS_REST_TOKEN}` },
         });
         return ((await res.json()) as { requests: number }).requests;
+      },
+      async redisRoundTrips() {
+        let total = 0;
+        for (const base of upstashServers) {
+          const res = await control(base, secrets.UPSTASH_REDIS_REST_TOKEN, "/__stats");
+          total += ((await res.json()) as { requests: number }).requests;
+        }
+        return total;
+      },
+      async setRoundTrips(rt) {
+        if (rt.client > 0 && proxies.length === 0) throw new Error("a client round trip needs the stack started with clientProxies");
+        for (const proxy of proxies) proxy.setRoundTrip(rt.client);
+        const database = services.ready.database;
+        const sql =
+          rt.db > 0
+            ? control(sqlBase, secrets.NEON_HTTP_SECRET, "/__faults", {
+                method: "POST",
+                body: JSON.stringify({ database, delayMs: rt.db }),
+              })
+            : control(sqlBase, secrets.NEON_HTTP_SECRET, `/__faults?database=${encodeURIComponent(database)}`, { method: "DELETE" });
+        const redis = upstashServers.map((base) =>
+          rt.redis > 0
+            ? control(base, secrets.UPSTASH_REDIS_REST_TOKEN, "/__faults", { method: "POST", body: JSON.stringify({ delayMs: rt.redis }) })
+            : control(base, secrets.UPSTASH_REDIS_REST_TOKEN, "/__faults", { method: "DELETE" }),
+        );
+        for (const res of await Promise.all([sql, ...redis])) {
+          if (!res.ok) throw new Error(`setting the round trips: ${res.url} answered ${res.status} ${await res.text()}`);
+        }
       },
       processes: (target) =>
         sampleProcesses({ worker: runtimes[target].workerdPid, host: runtimes[target].hostPid, services: services.pid }),

@@ -93,7 +93,9 @@ function report(storefront: StorefrontRun | StorefrontSkipped | null): BenchRepo
     },
     settings: {},
     hello: { miniflare: hello, workerd: hello },
+    round_trips: null,
     phases: [],
+    mix_probe: null,
     mixed: [],
     storefront,
     cost: null,
@@ -109,7 +111,7 @@ describe("the bench report's storefront", () => {
       .split("\n")
       .find((line) => line.startsWith("| storefront user"));
     expect(row).toBe(
-      "| storefront user, 3 users, no think time, 5 s | 2.4 | 0 % | 5 | 20 | 0 | — | — | — | 1.4 | 0.2 | 1.1 | 0.01 | 0.3 | 0.9 | 0.25 | catalog n/a: no successful reads |",
+      "| storefront user, 3 users, no think time, 5 s | 2.4 | 0 % | 5 | 20 | 20 | 0 | — | — | — | 1.4 | 0.2 | 1.1 | 0.01 | 0.3 | 0.9 | 0.25 | catalog n/a: no successful reads |",
     );
   });
 
