@@ -15,7 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileStamp } from "../report";
-import { agreementsOf, probePairs, type Agreement, type LatencySample, type ProbedRun } from "./model";
+import { agreementsOf, mixAgreement, probePairs, type Agreement, type LatencySample, type ProbedRun } from "./model";
 import { perCity, type SamplesByProbe } from "./per-city";
 import { probePeer, type PeerProbeRun } from "./peer-probe";
 import { modelChartSvg, modelMarkdown, type ModelInputs } from "./report";
@@ -77,9 +77,9 @@ function check(file: string): { title: string; rows: Agreement[] } {
   const run = readJson<BenchRun>(file);
   const rt = run.round_trips;
   if (!rt) throw new Error(`${file} is a run without --rtt: nothing to check against`);
-  const rows = probePairs(run)
-    .filter((p) => p.probe_rtt)
-    .flatMap((p) => agreementsOf(p, rt));
+  const pairs = probePairs(run).filter((p) => p.probe_rtt);
+  const mix = mixAgreement(pairs, rt);
+  const rows = [...pairs.flatMap((p) => agreementsOf(p, rt)), ...(mix ? [mix] : [])];
   return { title: `${file.replace(/^.*\//, "")}: client ${rt.client} ms, db ${rt.db} ms, redis ${rt.redis} ms`, rows };
 }
 

@@ -12,7 +12,16 @@
  *   origin   the FastAPI original in us-east-1: every request crosses to it, its database and Redis
  *            beside it.
  */
-import { chargedMs, mixPercentiles, percentilesOf, servedFrom, type Hops, type LatencySample, type Percentiles } from "./model";
+import {
+  CHAPTER_MIX,
+  chargedMs,
+  mixPercentiles,
+  percentilesOf,
+  servedFrom,
+  type Hops,
+  type LatencySample,
+  type Percentiles,
+} from "./model";
 import { IN_REGION_MS, type City } from "./rtt-table";
 
 export const DEPLOYMENTS = ["edge", "placed", "split", "origin"] as const;
@@ -50,13 +59,6 @@ const ROW_SOURCE: Record<Exclude<Modelled, "mix">, { probe: string; keep: (s: La
   "order-create": { probe: "order-create", keep: () => true },
   "orders-list": { probe: "orders-list", keep: () => true },
 };
-
-/** The chapter's mix: its parts and their weights. */
-const MIX: ReadonlyArray<{ row: Exclude<Modelled, "mix">; weight: number }> = [
-  { row: "list", weight: 3 },
-  { row: "detail", weight: 2 },
-  { row: "order-create", weight: 1 },
-];
 
 /** Requests that touch orders (and so run placed in the split deployment). */
 const ORDER_ENDPOINTS = new Set<string>(["order-create", "orders-list"]);
@@ -102,7 +104,10 @@ export function perCity(tenpo: SamplesByProbe, peer: SamplesByProbe, cities: rea
       for (const d of DEPLOYMENTS) {
         const samples = d === "origin" ? peer : tenpo;
         if (row === "mix") {
-          const parts = MIX.map((m) => ({ values: charged(samples, m.row, d, city, lastMileMs), weight: m.weight }));
+          const parts = CHAPTER_MIX.map((m) => ({
+            values: charged(samples, m.probe as Exclude<Modelled, "mix">, d, city, lastMileMs),
+            weight: m.weight,
+          }));
           out[d] = parts.every((p) => p.values.length > 0) ? mixPercentiles(parts) : null;
         } else {
           const values = charged(samples, row, d, city, lastMileMs);

@@ -8,6 +8,7 @@ import {
   agreement,
   agreementsOf,
   chargedMs,
+  mixAgreement,
   mixPercentiles,
   predict,
   probePairs,
@@ -103,6 +104,24 @@ describe("the check against a measurement", () => {
     const rows = agreementsOf(pair, hops);
     expect(rows.map((r) => r.endpoint)).toEqual(["cached detail, from the cache"]);
     expect(rows[0]!.agrees).toBe(true);
+  });
+
+  it("checks the chapter's mix from the endpoints' probes, 3 : 2 : 1, and never from one shopper's bimodal mix", () => {
+    const hit = (ms: number): LatencySample => sample(ms, 0, 0, { cache: "HIT" });
+    const probe = (samples: LatencySample[]) => ({ latency: { p50_ms: 0, p95_ms: 0, samples } });
+    const pairs = [
+      { key: "list", label: "list", probe: probe([hit(2), sample(9, 1, 1, { cache: "MISS" })]), probe_rtt: probe([hit(42)]) },
+      { key: "detail", label: "detail", probe: probe([hit(2)]), probe_rtt: probe([hit(43)]) },
+      { key: "order-create", label: "order", probe: probe([sample(6, 1)]), probe_rtt: probe([sample(77, 1)]) },
+      { key: "mix", label: "mix", probe: probe([hit(2), sample(6, 1)]), probe_rtt: probe([hit(42), sample(77, 1)]) },
+    ];
+    const mix = mixAgreement(pairs, hops)!;
+    // 5 of 6 requests are reads from the cache: the p50 is one, the p95 the order.
+    expect(mix.predicted).toEqual({ p50_ms: 42, p95_ms: 76 });
+    expect(mix.measured).toEqual({ p50_ms: 42, p95_ms: 77 });
+    expect(mix.agrees).toBe(true);
+    expect(agreementsOf(pairs[3]!, hops)).toEqual([]);
+    expect(mixAgreement(pairs.slice(1), hops)).toBeNull();
   });
 
   it("reads a run's probe pairs, the closing hello worlds left out and the mix last", () => {
