@@ -4,6 +4,7 @@
  * trips (Upstash REST /__stats) and CPU time per process role (/proc) read before and after, and a
  * short sequential probe that counts round trips per request exactly (no requests in flight at either end).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
 import { percentile, round } from "../../load/recorder";
 import { serverTimingDbCount, serverTimingRedisCount } from "../../load/server-timing";
@@ -271,9 +272,13 @@ async function load(apiUrl: string, spec: PhaseSpec, connections: number, durati
 
 /**
  * The sequential probe: `count` requests one at a time, each after the database was quiet. Under --rtt,
- * `count` requests with no round trip charged and `count` with the round trips, interleaved (the order
- * alternating), so that both halves see the same cache state and the same machine: the model's input
- * and the measurement it is checked against. The round trips stay on afterwards.
+ * `count` requests with no round trip charged and `count` with the round trips, interleaved, so that
+ * both halves see the same cache state and the same machine: the model's input and the measurement it
+ * is checked against. The round trips stay on afterwards.
+ *
+ * The order within each pair is drawn at random and every wait gets up to PROBE_JITTER_MS more: work
+ * that falls due once a second per isolate (the catalog version read, src/cache/versions.ts) would
+ * otherwise lock onto a fixed order whose cycle is near a second and land on the same half every time.
  */
 export async function runProbes(
   stack: BenchStack,
@@ -288,13 +293,16 @@ export async function runProbes(
   if (roundTrips) log(`${spec.label}: probing, each request once with no round trip charged and once with them`);
   const start = await stack.dbRoundTrips();
   for (let i = 0; i < count; i++) {
-    for (let k = 0; k < settings.length; k++) {
-      const which = i % 2 === 0 ? k : settings.length - 1 - k;
+    const order = settings.length === 2 && Math.random() < 0.5 ? [1, 0] : settings.map((_, k) => k);
+    for (const [k, which] of order.entries()) {
       const setting = settings[which];
       if (setting) await stack.setRoundTrips(setting);
       // Work a request sets off after its response (waitUntil, queue consumers) must not land in the
       // next request's count: wait for a short quiet spell between requests.
-      if (i > 0 || k > 0) await waitForQuiet(stack, 200, 2500);
+      if (i > 0 || k > 0) {
+        await waitForQuiet(stack, 200, 2500);
+        if (roundTrips) await sleep(Math.random() * PROBE_JITTER_MS);
+      }
       await probeOnce(stack, spec, tallies[which]!);
     }
   }
@@ -304,6 +312,9 @@ export async function runProbes(
   const [probe, probeRtt] = tallies.map((t) => t.result(withBackground, backgroundQuiet));
   return { probe: probe!, probe_rtt: probeRtt ?? null };
 }
+
+/** The most a --rtt probe waits on top of the quiet spell before a request (a random share of it). */
+const PROBE_JITTER_MS = 400;
 
 /** What a probe needs of a phase: where, what, and whether to count X-Cache. */
 export type ProbedSpec = Pick<PhaseSpec, "label" | "target" | "method" | "next" | "cached">;
