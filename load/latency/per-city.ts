@@ -13,6 +13,7 @@
  *            beside it.
  */
 import {
+  atBusyLocation,
   CHAPTER_MIX,
   chargedMs,
   mixPercentiles,
@@ -36,9 +37,11 @@ export const DEPLOYMENT_LABELS: Record<Deployment, string> = {
 /**
  * What the model shows per city. A catalog read is fast only where its location's cache holds the
  * product: read there within the last 5 s (the stock bound, src/cache/policy.ts) or kept current by
- * the stock view. "cached" rows take the probe's reads answered from the cache; "detail, cold" the
- * reads that went to the database (a location where nobody read that product lately). The mix is the
- * chapter's Locust user at a busy location: 3 cached list reads : 2 cached detail reads : 1 order.
+ * the stock view, and only when the isolate's catalog version read (once a second, src/cache/versions.ts)
+ * is not due. "cached" rows are a busy location: the probe's reads answered from the cache without a
+ * Redis round trip. "detail, cold" is a location where nobody read the product lately: the reads that
+ * went to the database (with the version read when it was due). The mix is the chapter's Locust user
+ * at a busy location (model.ts CHAPTER_MIX).
  */
 export const MODELLED = ["detail", "detail-cold", "list", "order-create", "orders-list", "mix"] as const;
 export type Modelled = (typeof MODELLED)[number];
@@ -51,11 +54,11 @@ export const MODELLED_LABELS: Record<Modelled, string> = {
   mix: "the chapter's mix",
 };
 
-/** Which probe and which of its requests each row charges. */
+/** Which probe and which of its requests each row charges (the original's probes have no X-Cache: all). */
 const ROW_SOURCE: Record<Exclude<Modelled, "mix">, { probe: string; keep: (s: LatencySample) => boolean }> = {
-  detail: { probe: "detail", keep: (s) => servedFrom(s) !== "database" },
+  detail: { probe: "detail", keep: atBusyLocation },
   "detail-cold": { probe: "detail", keep: (s) => servedFrom(s) !== "cache" },
-  list: { probe: "list", keep: (s) => servedFrom(s) !== "database" },
+  list: { probe: "list", keep: atBusyLocation },
   "order-create": { probe: "order-create", keep: () => true },
   "orders-list": { probe: "orders-list", keep: () => true },
 };

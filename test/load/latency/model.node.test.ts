@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   agreement,
   agreementsOf,
+  atBusyLocation,
   chargedMs,
   mixAgreement,
   mixPercentiles,
@@ -86,8 +87,9 @@ describe("the check against a measurement", () => {
     expect(far.agrees).toBe(false);
   });
 
-  it("checks a catalog read per where it was answered from, and skips a group with too few samples", () => {
+  it("checks each number of round trips on its own, and skips a group with too few samples", () => {
     const hit = (ms: number): LatencySample => sample(ms, 0, 0, { cache: "HIT" });
+    const versionRead = (ms: number): LatencySample => sample(ms, 0, 1, { cache: "HIT" });
     const miss = (ms: number): LatencySample => sample(ms, 1, 1, { cache: "MISS" });
     const pair = {
       key: "detail",
@@ -96,14 +98,31 @@ describe("the check against a measurement", () => {
         latency: {
           p50_ms: 0,
           p95_ms: 0,
-          samples: [...Array.from({ length: 6 }, () => hit(2)), ...Array.from({ length: 6 }, () => miss(8))],
+          samples: [...Array.from({ length: 6 }, () => hit(2)), ...Array.from({ length: 6 }, () => versionRead(3)), miss(8)],
         },
       },
-      probe_rtt: { latency: { p50_ms: 0, p95_ms: 0, samples: [...Array.from({ length: 6 }, () => hit(42)), miss(98)] } },
+      probe_rtt: {
+        latency: {
+          p50_ms: 0,
+          p95_ms: 0,
+          samples: [...Array.from({ length: 5 }, () => hit(42)), ...Array.from({ length: 7 }, () => versionRead(64)), miss(98)],
+        },
+      },
     };
     const rows = agreementsOf(pair, hops);
-    expect(rows.map((r) => r.endpoint)).toEqual(["cached detail, from the cache"]);
-    expect(rows[0]!.agrees).toBe(true);
+    expect(rows.map((r) => r.endpoint)).toEqual([
+      "cached detail: 0 DB + 0 Redis round trips (5 of 13)",
+      "cached detail: 0 DB + 1 Redis round trips (7 of 13)",
+    ]);
+    expect(rows.map((r) => r.predicted.p50_ms)).toEqual([42, 63]);
+    expect(rows.every((r) => r.agrees)).toBe(true);
+  });
+
+  it("says which requests a busy location answers without a round trip to Upstash", () => {
+    expect(atBusyLocation(sample(2, 0, 0, { cache: "HIT" }))).toBe(true);
+    expect(atBusyLocation(sample(2, 0, 1, { cache: "HIT" }))).toBe(false);
+    expect(atBusyLocation(sample(9, 1, 1, { cache: "MISS" }))).toBe(false);
+    expect(atBusyLocation(sample(7, 1, 0))).toBe(true);
   });
 
   it("checks the chapter's mix from the endpoints' probes, 3 : 2 : 1, and never from one shopper's bimodal mix", () => {
