@@ -111,20 +111,36 @@ export interface Agreement {
 
 /** Predicts `measured` from `unloaded` (the same requests with no round trip charged) at `hops`. */
 export function agreement(endpoint: string, unloaded: readonly LatencySample[], measured: readonly LatencySample[], hops: Hops): Agreement {
-  const predicted = predict(unloaded, hops);
-  const seen = percentilesOf(measured.map((s) => s.ms));
+  return verdict(
+    endpoint,
+    {
+      unloaded: percentilesOf(unloaded.map((s) => s.ms)),
+      predicted: predict(unloaded, hops),
+      measured: percentilesOf(measured.map((s) => s.ms)),
+    },
+    measured,
+    hops,
+  );
+}
+
+/** The row for three sets of percentiles: the errors, the verdict and the floor at the measured requests' median counts. */
+function verdict(
+  endpoint: string,
+  p: { unloaded: Percentiles; predicted: Percentiles; measured: Percentiles },
+  measuredSamples: readonly LatencySample[],
+  hops: Hops,
+): Agreement {
   const median = (values: number[]): number => Float64Array.from(values).sort()[Math.floor(values.length / 2)] ?? 0;
-  const db = median(measured.map((s) => s.db));
-  const redis = median(measured.map((s) => s.redis));
-  const p50Error = seen.p50_ms > 0 ? (predicted.p50_ms - seen.p50_ms) / seen.p50_ms : 0;
+  const db = median(measuredSamples.map((s) => s.db));
+  const redis = median(measuredSamples.map((s) => s.redis));
+  const error = (which: keyof Percentiles): number =>
+    p.measured[which] > 0 ? round((p.predicted[which] - p.measured[which]) / p.measured[which], 3) : 0;
   return {
     endpoint,
-    unloaded: percentilesOf(unloaded.map((s) => s.ms)),
-    predicted,
-    measured: seen,
-    p50_error: round(p50Error, 3),
-    p95_error: round(seen.p95_ms > 0 ? (predicted.p95_ms - seen.p95_ms) / seen.p95_ms : 0, 3),
-    agrees: Math.abs(p50Error) <= AGREEMENT,
+    ...p,
+    p50_error: error("p50_ms"),
+    p95_error: error("p95_ms"),
+    agrees: Math.abs(error("p50_ms")) <= AGREEMENT,
     floor_ms: hops.client + (hops.forward ?? 0) + db * hops.db + redis * hops.redis,
     db_round_trips_median: db,
     redis_round_trips_median: redis,
@@ -231,23 +247,14 @@ export function mixAgreement(pairs: readonly ProbePair[], hops: Hops): Agreement
   if (parts.some((p) => p.zero.length === 0 || p.measured.length === 0)) return null;
   const mix = (pick: (p: (typeof parts)[number]) => number[]): Percentiles =>
     mixPercentiles(parts.map((p) => ({ values: pick(p), weight: p.weight })));
-  const predicted = mix((p) => p.zero.map((s) => chargedMs(s, hops)));
-  const measured = mix((p) => p.measured.map((s) => s.ms));
-  const all = parts.flatMap((p) => p.measured);
-  const median = (values: number[]): number => Float64Array.from(values).sort()[Math.floor(values.length / 2)] ?? 0;
-  const db = median(all.map((s) => s.db));
-  const redis = median(all.map((s) => s.redis));
-  const p50Error = measured.p50_ms > 0 ? (predicted.p50_ms - measured.p50_ms) / measured.p50_ms : 0;
-  return {
-    endpoint: "the chapter's mix at a busy location (3 list : 2 detail : 1 order, reads from the cache), from the endpoints' probes",
-    unloaded: mix((p) => p.zero.map((s) => s.ms)),
-    predicted,
-    measured,
-    p50_error: round(p50Error, 3),
-    p95_error: round(measured.p95_ms > 0 ? (predicted.p95_ms - measured.p95_ms) / measured.p95_ms : 0, 3),
-    agrees: Math.abs(p50Error) <= AGREEMENT,
-    floor_ms: hops.client + (hops.forward ?? 0) + db * hops.db + redis * hops.redis,
-    db_round_trips_median: db,
-    redis_round_trips_median: redis,
-  };
+  return verdict(
+    "the chapter's mix at a busy location (3 list : 2 detail : 1 order, reads from the cache), from the endpoints' probes",
+    {
+      unloaded: mix((p) => p.zero.map((s) => s.ms)),
+      predicted: mix((p) => p.zero.map((s) => chargedMs(s, hops))),
+      measured: mix((p) => p.measured.map((s) => s.ms)),
+    },
+    parts.flatMap((p) => p.measured),
+    hops,
+  );
 }

@@ -27,8 +27,8 @@
  *   --kv-cache           run the catalog cache on KV alone (like `npm start -- --kv-cache`)
  *   --embedded-db        use the embedded PGlite even when a PostgreSQL answers
  *   --rtt client=MS,db=MS,redis=MS  make each hop cost that much per round trip, for real (scripts/bench/round-trips.ts):
- *                        every probed phase is probed without and then with them, the rest runs with them, and the
- *                        report compares what load/latency/model.ts predicts with what was measured
+ *                        every probed request is sent once without and once with them (interleaved), the rest runs
+ *                        with them, and the report compares what load/latency/model.ts predicts with what was measured
  *   --strict             exit with status 3 when a target is MISSed (n/a does not count)
  */
 import { execFileSync } from "node:child_process";
@@ -349,7 +349,7 @@ async function main(): Promise<void> {
     const { tokens, failure } = await loginMany(stack.apiUrl, settings.logins);
     if (failure) log(`some logins failed (${failure}); ${tokens.length} tokens`);
     if (settings.roundTrips) {
-      log(`round trips from now on: ${roundTripsText(settings.roundTrips)} (each probe runs first without them)`);
+      log(`round trips from now on: ${roundTripsText(settings.roundTrips)} (half of each probe's requests go without them)`);
       await stack.setRoundTrips(settings.roundTrips);
     }
 

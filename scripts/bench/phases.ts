@@ -93,7 +93,7 @@ export interface PhaseResult {
   other_load_cores: number | null;
   /** The sequential probe, with no round trip charged (the Worker's own time and its round trips per request). */
   probe: ProbeResult | null;
-  /** The same probe under --rtt's round trips, right after it (null without --rtt). */
+  /** The same probe under --rtt's round trips, its requests interleaved with `probe`'s (null without --rtt). */
   probe_rtt: ProbeResult | null;
   /** How the wait for a quiet database before the measurement went (null when skipped). */
   settle: Settle | null;
@@ -111,7 +111,7 @@ export interface PhaseSettings {
   durationS: number;
   warmupS: number;
   probeRequests: number;
-  /** --rtt: the round trips charged during the phase (none during the first probe); null without. */
+  /** --rtt: the round trips charged during the phase (the probe's other half goes without); null without. */
   roundTrips: RoundTrips | null;
 }
 

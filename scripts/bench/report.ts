@@ -65,7 +65,7 @@ export interface BenchReport {
   };
   settings: Record<string, number | boolean | string>;
   hello: { miniflare: Reference; workerd: Reference };
-  /** --rtt's round trips, charged from after the logins to the end (none during the first probe of each pair); null without. */
+  /** --rtt's round trips, charged from after the logins to the end (but for the probes' other half); null without. */
   round_trips: RoundTrips | null;
   phases: PhaseResult[];
   /** The chapter's mix as one shopper (probed only, never loaded); null when no login worked. */

@@ -219,6 +219,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     }
     const sqlBase = new URL(services.ready.sqlUrl).origin;
     const upstashServers = [services.ready.upstashUrl, services.ready.throttleUrl].filter((u): u is string => !!u);
+    // A call to a protocol server's own control routes (/__stats, /__faults), behind its secret.
     const control = (base: string, secret: string, path: string, init: RequestInit = {}): Promise<Response> =>
       fetch(`${base}${path}`, {
         ...init,
@@ -234,15 +235,13 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       stageDir,
       stripe: { apiBase: services.ready.stripeApiBase, secretKey: secrets.STRIPE_SECRET_KEY },
       async dbRoundTrips() {
-        const res = await fetch(`${sqlBase}/__stats`, { headers: { authorization: `Bearer ${secrets.NEON_HTTP_SECRET}` } });
+        const res = await control(sqlBase, secrets.NEON_HTTP_SECRET, "/__stats");
         const stats = (await res.json()) as { byDatabase: Record<string, { requests: number }> };
         return stats.byDatabase[services.ready.database]?.requests ?? 0;
       },
       async cacheRoundTrips() {
         if (!services.ready.upstashUrl) return null;
-        const res = await fetch(`${services.ready.upstashUrl}/__stats`, {
-          headers: { authorization: `Bearer ${secrets.UPSTASH_REDIS_REST_TOKEN}` },
-        });
+        const res = await control(services.ready.upstashUrl, secrets.UPSTASH_REDIS_REST_TOKEN, "/__stats");
         return ((await res.json()) as { requests: number }).requests;
       },
       async redisRoundTrips() {
