@@ -15,7 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileStamp } from "../report";
-import { agreementsOf, mixAgreement, probePairs, type Agreement, type LatencySample, type ProbedRun } from "./model";
+import { percentilesOf, probePairs, runAgreements, upperMedian, type Agreement, type LatencySample, type ProbedRun } from "./model";
 import { perCity, type SamplesByProbe } from "./per-city";
 import { probePeer, type PeerProbeRun } from "./peer-probe";
 import { modelChartSvg, modelMarkdown, type ModelInputs } from "./report";
@@ -62,12 +62,9 @@ function peerSamples(run: PeerProbeRun | null): SamplesByProbe {
   return Object.fromEntries((run?.probes ?? []).map((p) => [p.key, p.samples]));
 }
 
-const p50 = (samples: readonly LatencySample[] | undefined): number | null => {
-  if (!samples?.length) return null;
-  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-  return Math.round(sorted[Math.ceil(sorted.length / 2) - 1]! * 10) / 10;
-};
-const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+/** The p50 of some samples' own time, or null for none. */
+const p50 = (samples: readonly LatencySample[] | undefined): number | null =>
+  samples?.length ? percentilesOf(samples.map((s) => s.ms)).p50_ms : null;
 
 /** The probes whose own time and round trips the report lists. */
 const INPUT_PROBES = ["health", "detail", "list", "order-create", "orders-list", "mix"];
@@ -77,9 +74,7 @@ function check(file: string): { title: string; rows: Agreement[] } {
   const run = readJson<BenchRun>(file);
   const rt = run.round_trips;
   if (!rt) throw new Error(`${file} is a run without --rtt: nothing to check against`);
-  const pairs = probePairs(run).filter((p) => p.probe_rtt);
-  const mix = mixAgreement(pairs, rt);
-  const rows = [...pairs.flatMap((p) => agreementsOf(p, rt)), ...(mix ? [mix] : [])];
+  const rows = runAgreements(run);
   return { title: `${file.replace(/^.*\//, "")}: client ${rt.client} ms, db ${rt.db} ms, redis ${rt.redis} ms`, rows };
 }
 
@@ -133,8 +128,8 @@ async function main(): Promise<void> {
         tenpo: samples?.length
           ? {
               p50: p50(samples)!,
-              db: median(samples.map((s) => s.db)),
-              redis: median(samples.map((s) => s.redis)),
+              db: upperMedian(samples.map((s) => s.db)) ?? 0,
+              redis: upperMedian(samples.map((s) => s.redis)) ?? 0,
               requests: samples.length,
             }
           : null,

@@ -56,6 +56,11 @@ export function predict(samples: readonly LatencySample[], hops: Hops): Percenti
   return percentilesOf(samples.map((s) => chargedMs(s, hops)));
 }
 
+/** The upper median (the value at index ⌊n/2⌋ of the sorted values), or null for none. */
+export function upperMedian(values: readonly number[]): number | null {
+  return values.length ? Float64Array.from(values).sort()[Math.floor(values.length / 2)]! : null;
+}
+
 /** p50 and p95 (nearest rank), ms, rounded to 0.1. */
 export function percentilesOf(values: readonly number[]): Percentiles {
   const sorted = Float64Array.from(values).sort();
@@ -130,9 +135,8 @@ function verdict(
   measuredSamples: readonly LatencySample[],
   hops: Hops,
 ): Agreement {
-  const median = (values: number[]): number => Float64Array.from(values).sort()[Math.floor(values.length / 2)] ?? 0;
-  const db = median(measuredSamples.map((s) => s.db));
-  const redis = median(measuredSamples.map((s) => s.redis));
+  const db = upperMedian(measuredSamples.map((s) => s.db)) ?? 0;
+  const redis = upperMedian(measuredSamples.map((s) => s.redis)) ?? 0;
   const error = (which: keyof Percentiles): number =>
     p.measured[which] > 0 ? round((p.predicted[which] - p.measured[which]) / p.measured[which], 3) : 0;
   return {
@@ -257,4 +261,13 @@ export function mixAgreement(pairs: readonly ProbePair[], hops: Hops): Agreement
     parts.flatMap((p) => p.measured),
     hops,
   );
+}
+
+/** Every check of a --rtt run: each endpoint's per-round-trip rows, then the chapter's mix (empty without --rtt). */
+export function runAgreements(run: ProbedRun): Agreement[] {
+  const rt = run.round_trips;
+  if (!rt) return [];
+  const pairs = probePairs(run).filter((p) => p.probe_rtt);
+  const mix = mixAgreement(pairs, rt);
+  return [...pairs.flatMap((p) => agreementsOf(p, rt)), ...(mix ? [mix] : [])];
 }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
 import { percentile, round } from "../../load/recorder";
 import { serverTimingDbCount, serverTimingRedisCount } from "../../load/server-timing";
-import type { LatencySample } from "../../load/latency/model";
+import { upperMedian, type LatencySample } from "../../load/latency/model";
 import { cpuDelta, otherLoadMeter, type ProcRole } from "./proc";
 import { NO_ROUND_TRIPS, type RoundTrips } from "./round-trips";
 import type { BenchStack, RuntimeKey } from "./stack";
@@ -388,7 +388,7 @@ class ProbeTally {
   result(withBackgroundPerRequest: number, backgroundQuiet: boolean): ProbeResult {
     const count = this.samples.length;
     const inRequests = this.external.reduce((a, b) => a + b, 0);
-    const median = medianOf(this.external) ?? 0;
+    const median = upperMedian(this.external) ?? 0;
     const timed = this.timingCounts.length === count;
     const histogram: Record<string, number> = {};
     for (const c of this.timingCounts) histogram[c] = (histogram[c] ?? 0) + 1;
@@ -400,13 +400,13 @@ class ProbeTally {
       db_round_trips_outliers: this.external.filter((n) => n !== median).length,
       db_round_trips_with_background_per_request: round(withBackgroundPerRequest, 3),
       server_timing_db_per_request: timed ? round(this.timingCounts.reduce((a, b) => a + b, 0) / count, 3) : null,
-      server_timing_db_median: timed ? medianOf(this.timingCounts) : null,
+      server_timing_db_median: timed ? upperMedian(this.timingCounts) : null,
       server_timing_db_counts: histogram,
       background_quiet: backgroundQuiet,
       server_timing_db_on_hits: timed ? this.onHits : null,
       x_cache: this.xCache,
       statuses: this.statuses,
-      redis_round_trips_median: medianOf(this.redis) ?? 0,
+      redis_round_trips_median: upperMedian(this.redis) ?? 0,
       latency: { ...latencyOf(this.samples.map((s) => s.ms)), samples: this.samples },
     };
   }
@@ -416,11 +416,6 @@ class ProbeTally {
 function latencyOf(ms: number[]): { p50_ms: number; p95_ms: number } {
   const sorted = Float64Array.from(ms).sort();
   return { p50_ms: round(percentile(sorted, 50)), p95_ms: round(percentile(sorted, 95)) };
-}
-
-/** The upper median (the value at index ⌊n/2⌋ of the sorted counts), or null for none. */
-function medianOf(values: number[]): number | null {
-  return values.length ? Float64Array.from(values).sort()[Math.floor(values.length / 2)]! : null;
 }
 
 /**

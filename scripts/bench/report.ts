@@ -6,7 +6,7 @@ import { catalogHitText, errorText, pct } from "../../load/report";
 import type { ScenarioResult } from "../../load/scenario";
 import type { StorefrontResult } from "../../load/storefront";
 import { purchasesText, storefrontStepTable } from "../../load/storefront-report";
-import { AGREEMENT, agreementsOf, mixAgreement, probePairs, servedFrom, type Agreement } from "../../load/latency/model";
+import { AGREEMENT, probePairs, runAgreements, servedFrom } from "../../load/latency/model";
 import type { CostEstimate } from "./cost";
 import type { PhaseResult, ProbeResult } from "./phases";
 import type { ProcRole } from "./proc";
@@ -233,15 +233,6 @@ export function storefrontSection(sf: StorefrontRun | StorefrontSkipped | null):
   ].join("\n");
 }
 
-/** Each probed endpoint's prediction against its measurement under --rtt (empty without). */
-export function roundTripAgreements(report: Pick<BenchReport, "phases" | "mix_probe" | "round_trips">): Agreement[] {
-  const rt = report.round_trips;
-  if (!rt) return [];
-  const pairs = probePairs(report).filter((e) => e.probe_rtt);
-  const mix = mixAgreement(pairs, rt);
-  return [...pairs.flatMap((e) => agreementsOf(e, rt)), ...(mix ? [mix] : [])];
-}
-
 /**
  * One shopper, one request at a time: each probed endpoint's latency and round trips with no round trip
  * charged and, under --rtt, the model's prediction for the run's round trips against the measurement.
@@ -272,7 +263,7 @@ export function roundTripSection(report: Pick<BenchReport, "phases" | "mix_probe
         "|---|---:|---:|---:|---:|---|",
       ];
   const body = rt
-    ? roundTripAgreements(report).map(
+    ? runAgreements(report).map(
         (a) =>
           `| ${a.endpoint} | ${a.db_round_trips_median} | ${a.redis_round_trips_median} | ${a.unloaded.p50_ms} / ${a.unloaded.p95_ms} | ${a.floor_ms} | ` +
           `${a.predicted.p50_ms} / ${a.predicted.p95_ms} | ${a.measured.p50_ms} / ${a.measured.p95_ms} | ${pctSigned(a.p50_error)} | ${pctSigned(a.p95_error)} | ${a.agrees ? "yes" : "**no**"} |`,
