@@ -33,23 +33,24 @@ const LEFT = 290;
 const RIGHT = 70;
 const PCT_COLORS = { p50: "#4c78a8", p95: "#f58518", p99: "#e45756" } as const;
 const LINE_COLORS = ["#4c78a8", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b"];
-const FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\"";
+/** The font attribute of a chart's root <svg> element. */
+export const SVG_FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\"";
 
 export function latencyChartSvg(input: ChartInput): string {
   const parts: string[] = [];
   let y = 0;
-  parts.push(text(20, (y += 30), input.title, 18, "start", "#222", "bold"));
-  if (input.subtitle) parts.push(text(20, (y += 20), input.subtitle, 12, "start", "#555"));
+  parts.push(svgText(20, (y += 30), input.title, 18, "start", "#222", "bold"));
+  if (input.subtitle) parts.push(svgText(20, (y += 20), input.subtitle, 12, "start", "#555"));
   y += 16;
 
   // Legend for the bars.
   let lx = LEFT;
   for (const [name, color] of Object.entries(PCT_COLORS)) {
     parts.push(`<rect x="${lx}" y="${y - 10}" width="12" height="12" fill="${color}"/>`);
-    parts.push(text(lx + 17, y, name, 12, "start", "#333"));
+    parts.push(svgText(lx + 17, y, name, 12, "start", "#333"));
     lx += 70;
   }
-  parts.push(text(WIDTH - RIGHT, y, "latency, ms", 12, "end", "#555"));
+  parts.push(svgText(WIDTH - RIGHT, y, "latency, ms", 12, "end", "#555"));
   y += 12;
 
   const plotW = WIDTH - LEFT - RIGHT;
@@ -61,19 +62,19 @@ export function latencyChartSvg(input: ChartInput): string {
   for (let i = 0; i <= 5; i++) {
     const gx = LEFT + (plotW * i) / 5;
     parts.push(`<line x1="${gx}" y1="${top}" x2="${gx}" y2="${top + groupH * input.rows.length}" stroke="#e5e5e5"/>`);
-    parts.push(text(gx, top + groupH * input.rows.length + 14, fmt((max * i) / 5), 11, "middle", "#666"));
+    parts.push(svgText(gx, top + groupH * input.rows.length + 14, fmt((max * i) / 5), 11, "middle", "#666"));
   }
   input.rows.forEach((row, i) => {
     const gy = top + i * groupH + 4;
-    parts.push(text(LEFT - 10, gy + 10, row.label, 13, "end", "#222", "bold"));
-    if (row.detail) parts.push(text(LEFT - 10, gy + 24, clip(row.detail, 46), 11, "end", "#444"));
-    if (row.note) parts.push(text(LEFT - 10, gy + 38, clip(row.note, 46), 11, "end", "#777"));
+    parts.push(svgText(LEFT - 10, gy + 10, row.label, 13, "end", "#222", "bold"));
+    if (row.detail) parts.push(svgText(LEFT - 10, gy + 24, clip(row.detail, 46), 11, "end", "#444"));
+    if (row.note) parts.push(svgText(LEFT - 10, gy + 38, clip(row.note, 46), 11, "end", "#777"));
     (["p50", "p95", "p99"] as const).forEach((key, k) => {
       const value = row[key];
       const w = Math.max(1, (plotW * value) / max);
       const by = gy + k * barH;
       parts.push(`<rect x="${LEFT}" y="${by}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${PCT_COLORS[key]}"/>`);
-      parts.push(text(LEFT + w + 4, by + barH - 3, `${fmt(value)}`, 10, "start", "#333"));
+      parts.push(svgText(LEFT + w + 4, by + barH - 3, `${fmt(value)}`, 10, "start", "#333"));
     });
   });
   y = top + groupH * input.rows.length + 30;
@@ -83,7 +84,7 @@ export function latencyChartSvg(input: ChartInput): string {
   if (timeline.length > 1 && series.length > 0) {
     y += 20;
     parts.push(
-      text(
+      svgText(
         20,
         y,
         "Over time: requests per second (grey bars, left axis) and p95 latency per endpoint (lines, right axis)",
@@ -98,7 +99,7 @@ export function latencyChartSvg(input: ChartInput): string {
     series.forEach(([, label], i) => {
       const color = LINE_COLORS[i % LINE_COLORS.length]!;
       parts.push(`<line x1="${lx}" y1="${y - 4}" x2="${lx + 16}" y2="${y - 4}" stroke="${color}" stroke-width="2.5"/>`);
-      parts.push(text(lx + 21, y, label, 12, "start", "#333"));
+      parts.push(svgText(lx + 21, y, label, 12, "start", "#333"));
       lx += 30 + label.length * 6.5;
     });
     y += 24;
@@ -111,8 +112,8 @@ export function latencyChartSvg(input: ChartInput): string {
     for (let i = 0; i <= 5; i++) {
       const gy = y + h - (h * i) / 5;
       parts.push(`<line x1="${LEFT}" y1="${gy}" x2="${LEFT + plotW}" y2="${gy}" stroke="#e5e5e5"/>`);
-      parts.push(text(LEFT - 8, gy + 4, fmt((maxReq * i) / 5), 11, "end", "#888"));
-      parts.push(text(LEFT + plotW + 8, gy + 4, `${fmt((maxP95 * i) / 5)} ms`, 11, "start", "#666"));
+      parts.push(svgText(LEFT - 8, gy + 4, fmt((maxReq * i) / 5), 11, "end", "#888"));
+      parts.push(svgText(LEFT + plotW + 8, gy + 4, `${fmt((maxP95 * i) / 5)} ms`, 11, "start", "#666"));
     }
     const bw = Math.max(1, plotW / Math.max(1, tN - t0 + 1) - 1);
     for (const p of timeline) {
@@ -140,14 +141,15 @@ export function latencyChartSvg(input: ChartInput): string {
     });
     const span = tN - t0 + 1;
     const step = Math.max(1, Math.ceil(span / 8));
-    for (let t = t0; t <= t0 + span; t += step) parts.push(text(xOf(t), y + h + 16, `${t} s`, 11, "middle", "#666"));
-    if (timeline.some((p) => p.errors > 0)) parts.push(text(LEFT + plotW, y + h + 32, "red: responses with errors", 11, "end", "#e45756"));
+    for (let t = t0; t <= t0 + span; t += step) parts.push(svgText(xOf(t), y + h + 16, `${t} s`, 11, "middle", "#666"));
+    if (timeline.some((p) => p.errors > 0))
+      parts.push(svgText(LEFT + plotW, y + h + 32, "red: responses with errors", 11, "end", "#e45756"));
     y += h + 40;
   }
 
   const height = Math.ceil(y + 10);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT}>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${SVG_FONT}>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     ...parts,
     "</svg>",
@@ -155,7 +157,8 @@ export function latencyChartSvg(input: ChartInput): string {
   ].join("\n");
 }
 
-function text(x: number, y: number, content: string, size: number, anchor: string, fill: string, weight = "normal"): string {
+/** One <text> element, its content escaped. */
+export function svgText(x: number, y: number, content: string, size: number, anchor: string, fill: string, weight = "normal"): string {
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" text-anchor="${anchor}" fill="${fill}" font-weight="${weight}">${escapeXml(content)}</text>`;
 }
 

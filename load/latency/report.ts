@@ -2,6 +2,7 @@
  * The latency model's report: the per-city tables (Markdown), a chart of them (SVG), and the model
  * against the bench's --rtt runs.
  */
+import { SVG_FONT, svgText } from "../chart";
 import { AGREEMENT, type Agreement, type Percentiles } from "./model";
 import { DEPLOYMENT_LABELS, MODELLED, MODELLED_LABELS, type CityRow, type Deployment } from "./per-city";
 import { IN_REGION_MS, SOURCES } from "./rtt-table";
@@ -102,9 +103,6 @@ export function modelMarkdown(
 }
 
 const COLORS: Record<Deployment, string> = { edge: "#4c78a8", placed: "#f58518", split: "#54a24b", origin: "#e45756" };
-const FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\"";
-
-const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** One panel per endpoint, one group of bars (p50) per city, one bar per deployment. */
 export function modelChartSvg(rows: readonly CityRow[], subtitle: string): string {
@@ -116,7 +114,7 @@ export function modelChartSvg(rows: readonly CityRow[], subtitle: string): strin
   const parts: string[] = [];
   let y = 30;
   const text = (x: number, ty: number, s: string, size = 12, anchor = "start", color = "#333", weight = "normal"): string =>
-    `<text x="${x}" y="${ty}" font-size="${size}" text-anchor="${anchor}" fill="${color}" font-weight="${weight}" ${FONT}>${esc(s)}</text>`;
+    svgText(x, ty, s, size, anchor, color, weight);
   parts.push(text(20, y, "Tenpo vs the FastAPI original: p50 latency per city (model)", 18, "start", "#222", "bold"));
   parts.push(text(20, (y += 20), subtitle, 12, "start", "#555"));
   y += 22;
@@ -149,7 +147,7 @@ export function modelChartSvg(rows: readonly CityRow[], subtitle: string): strin
   }
   const height = y + 20;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${SVG_FONT}>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     ...parts,
     "</svg>",
