@@ -1,6 +1,6 @@
 /**
  * `npm run latency-model`: what a shopper in each city waits, from what the bench measured
- * (load/latency/README.md).
+ * (load/README.md, "What the edge buys a shopper far away").
  *
  *   npm run latency-model                        newest bench run and newest peer probe in load/results
  *   npm run latency-model -- --bench FILE --peer FILE [--last-mile MS]

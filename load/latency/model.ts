@@ -1,5 +1,5 @@
 /**
- * The latency model (`npm run latency-model`, load/latency/README.md): what a request costs a shopper
+ * The latency model (`npm run latency-model`, load/README.md "What the edge buys a shopper far away"): what a request costs a shopper
  * once its round trips are paid at real distances.
  *
  * Its input is what the bench's sequential probe measured per request with no round trip charged

@@ -1,8 +1,8 @@
 /**
  * The FastAPI original's own time per endpoint, measured like the bench probes Tenpo's: one request
  * at a time, on loopback, after a warm-up that has read every product and list page the probes read
- * (so its Redis cache is as warm as Tenpo's after its warm-up phases). Run against a peer started by
- * `../shared/peers/fastapi-seed/run.sh start` (load/latency/README.md). The original's database and
+ * (so its Redis cache is as warm as Tenpo's after its warm-up phases). Run against an original that is
+ * already running (load/README.md, "What the edge buys a shopper far away"). The original's database and
  * Redis run beside it, so a request crosses no round trip the model would charge: every sample says 0.
  */
 import os from "node:os";

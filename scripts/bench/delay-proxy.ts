@@ -6,7 +6,7 @@
  * on a kept-alive connection cost `rttMs` more than they would without the proxy, and bytes keep their
  * order (one queue per direction, released in the order they arrived). The connection itself is set
  * up at once: opening a new connection, and its TLS handshake, are not charged (the bench's clients
- * keep their connections alive, as browsers do; load/latency/README.md says what a cold one costs).
+ * keep their connections alive, as browsers do; load/README.md says what a cold one costs).
  * No HTTP is parsed: whatever the Worker answers passes through unchanged.
  */
 import net, { type AddressInfo, type Socket } from "node:net";
