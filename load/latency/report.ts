@@ -23,18 +23,19 @@ export function cityTable(rows: readonly CityRow[], which: "p50_ms" | "p95_ms", 
   return [head, rule, ...body].join("\n");
 }
 
-/** The model against one --rtt run: each probed endpoint's predicted and measured percentiles. */
-export function agreementTable(title: string, rows: readonly Agreement[]): string {
+/**
+ * The model against one --rtt run, a row per check: round trips, the no-RTT input, the floor, predicted
+ * and measured percentiles, the errors and the verdict. The bench's report and this one print it.
+ */
+export function agreementRows(rows: readonly Agreement[]): string {
   const signed = (v: number): string => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} %`;
   return [
-    `**${title}**`,
-    "",
-    "| endpoint | DB RT | Redis RT | floor ms | predicted p50 / p95 ms | measured p50 / p95 ms | p50 error | p95 error | agrees (p50 within 15 %) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| endpoint | DB RT (median) | Redis RT (median) | no RTT p50 / p95 ms | floor ms | predicted p50 / p95 ms | measured p50 / p95 ms | p50 error | p95 error | agrees |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...rows.map(
       (a) =>
-        `| ${a.endpoint} | ${a.db_round_trips_median} | ${a.redis_round_trips_median} | ${a.floor_ms} | ${a.predicted.p50_ms} / ${a.predicted.p95_ms} | ` +
-        `${a.measured.p50_ms} / ${a.measured.p95_ms} | ${signed(a.p50_error)} | ${signed(a.p95_error)} | ${a.agrees ? "yes" : "**no**"} |`,
+        `| ${a.endpoint} | ${a.db_round_trips_median} | ${a.redis_round_trips_median} | ${a.unloaded.p50_ms} / ${a.unloaded.p95_ms} | ${a.floor_ms} | ` +
+        `${a.predicted.p50_ms} / ${a.predicted.p95_ms} | ${a.measured.p50_ms} / ${a.measured.p95_ms} | ${signed(a.p50_error)} | ${signed(a.p95_error)} | ${a.agrees ? "yes" : "**no**"} |`,
     ),
   ].join("\n");
 }
@@ -64,7 +65,7 @@ export function modelMarkdown(
     ),
   ].join("\n");
   const checkText = checks.length
-    ? checks.map((c) => agreementTable(c.title, c.rows)).join("\n\n")
+    ? checks.map((c) => `**${c.title}**\n\n${agreementRows(c.rows)}`).join("\n\n")
     : "No --check run given: `npm run latency-model -- --check load/results/bench-….json` compares a `npm run bench -- --rtt …` run with the model.";
   return [
     "# Latency per city: what a shopper waits",

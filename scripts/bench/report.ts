@@ -7,6 +7,7 @@ import type { ScenarioResult } from "../../load/scenario";
 import type { StorefrontResult } from "../../load/storefront";
 import { purchasesText, storefrontStepTable } from "../../load/storefront-report";
 import { AGREEMENT, probePairs, runAgreements, servedFrom } from "../../load/latency/model";
+import { agreementRows } from "../../load/latency/report";
 import type { CostEstimate } from "./cost";
 import type { PhaseResult, ProbeResult } from "./phases";
 import type { ProcRole } from "./proc";
@@ -241,44 +242,34 @@ export function roundTripSection(report: Pick<BenchReport, "phases" | "mix_probe
   const rows = probePairs<ProbeResult>(report);
   if (rows.length === 0) return "";
   const rt = report.round_trips;
-  const pctSigned = (v: number): string => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} %`;
-  const head = rt
-    ? [
-        `### Round trips: ${roundTripsText(rt)}`,
-        "",
-        "Sequential probes (one request at a time, each after the database was quiet): every request once with no round trip charged and once with them, interleaved. " +
-          `*Predicted* = load/latency/model.ts from the requests with none (own time + client + db round trips × db + redis round trips × redis, the Worker's own counts); ` +
-          `*floor* = what the round trips alone cost at the measured median counts. A catalog read is shown per where it was answered from (the location's cache, or the database). ` +
-          `Agreement: p50 within ${pct(AGREEMENT, 0)}.`,
-        "",
-        "| endpoint | DB RT (median) | Redis RT (median) | no RTT p50 / p95 ms | floor ms | predicted p50 / p95 ms | measured p50 / p95 ms | p50 error | p95 error | agrees |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-      ]
-    : [
-        "### One request at a time",
-        "",
-        "Sequential probes, each request after the database was quiet: the input of the latency model (`npm run latency-model`). `npm run bench -- --rtt …` charges real round trips.",
-        "",
-        "| endpoint | DB RT (median) | Redis RT (median) | p50 ms | p95 ms | statuses |",
-        "|---|---:|---:|---:|---:|---|",
-      ];
-  const body = rt
-    ? runAgreements(report).map(
-        (a) =>
-          `| ${a.endpoint} | ${a.db_round_trips_median} | ${a.redis_round_trips_median} | ${a.unloaded.p50_ms} / ${a.unloaded.p95_ms} | ${a.floor_ms} | ` +
-          `${a.predicted.p50_ms} / ${a.predicted.p95_ms} | ${a.measured.p50_ms} / ${a.measured.p95_ms} | ${pctSigned(a.p50_error)} | ${pctSigned(a.p95_error)} | ${a.agrees ? "yes" : "**no**"} |`,
-      )
-    : rows.map((e) => {
-        const p = e.probe;
-        const statuses = Object.entries(p.statuses)
-          .map(([k, n]) => `${k} × ${n}`)
-          .join(", ");
-        return `| ${e.label} | ${p.server_timing_db_median ?? p.db_round_trips_median} | ${p.redis_round_trips_median} | ${p.latency.p50_ms} | ${p.latency.p95_ms} | ${statuses} |`;
-      });
+  if (rt) {
+    const mix = report.mix_probe;
+    return [
+      `### Round trips: ${roundTripsText(rt)}`,
+      "",
+      "Sequential probes (one request at a time, each after the database was quiet): every request once with no round trip charged and once with them, interleaved. " +
+        `*Predicted* = load/latency/model.ts from the requests with none (own time + client + db round trips × db + redis round trips × redis, the Worker's own counts); ` +
+        `*floor* = what the round trips alone cost at the measured median counts. An endpoint whose requests made different round trips (a cached read that paid the version read, or went to the database) has a row per count. ` +
+        `Agreement: p50 within ${pct(AGREEMENT, 0)}.`,
+      "",
+      agreementRows(runAgreements(report)),
+      ...(mix?.probe_rtt ? ["", oneShopperText(mix.probe, mix.probe_rtt)] : []),
+    ].join("\n");
+  }
   return [
-    ...head,
-    ...body,
-    ...(rt && report.mix_probe?.probe_rtt ? ["", oneShopperText(report.mix_probe.probe, report.mix_probe.probe_rtt)] : []),
+    "### One request at a time",
+    "",
+    "Sequential probes, each request after the database was quiet: the input of the latency model (`npm run latency-model`). `npm run bench -- --rtt …` charges real round trips.",
+    "",
+    "| endpoint | DB RT (median) | Redis RT (median) | p50 ms | p95 ms | statuses |",
+    "|---|---:|---:|---:|---:|---|",
+    ...rows.map((e) => {
+      const p = e.probe;
+      const statuses = Object.entries(p.statuses)
+        .map(([k, n]) => `${k} × ${n}`)
+        .join(", ");
+      return `| ${e.label} | ${p.server_timing_db_median ?? p.db_round_trips_median} | ${p.redis_round_trips_median} | ${p.latency.p50_ms} | ${p.latency.p95_ms} | ${statuses} |`;
+    }),
   ].join("\n");
 }
 
